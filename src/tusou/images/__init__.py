@@ -1,0 +1,1 @@
+"""Image intake: decoding, validation by kind, safe URL fetching and content signatures."""
