@@ -1,0 +1,57 @@
+"""Descriptors: embeddings, texture, PDQ hashes, keypoints, subject crops.
+
+Pixels come in as HxWx3 RGB uint8 arrays (``tusou.images`` decodes and validates them).
+Models are ONNX sessions that load lazily inside objects the engine owns
+(``FeatureModels``); nothing is downloaded, and torch is not needed.
+"""
+
+from .extractors import (
+    CopyEmbedding,
+    Extractor,
+    LocalFeatures,
+    PdqHashes,
+    SemanticEmbedding,
+    TextureEmbedding,
+)
+from .keypoints import GeometricMatch, Keypoints, extract_keypoints, verify
+from .lite0 import EMBED_DIM, Lite0Model, build_lite0_onnx, gem
+from .models import FeatureModels
+from .pdq import MATCH_DISTANCE as PDQ_MATCH_DISTANCE
+from .pdq import PdqHash, hamming, hamming_many, pdq_dihedral, pdq_hash
+from .runtime import OnnxModel
+from .sscd import SSCD_DIM, CopyDescriptor, load_sscd
+from .subject import SubjectDetector
+from .texture import TEXTURE_DIM, texture_descriptor
+from .torch_legacy import read_state_dict
+
+__all__ = [
+    "EMBED_DIM",
+    "PDQ_MATCH_DISTANCE",
+    "SSCD_DIM",
+    "TEXTURE_DIM",
+    "CopyDescriptor",
+    "CopyEmbedding",
+    "Extractor",
+    "FeatureModels",
+    "GeometricMatch",
+    "Keypoints",
+    "Lite0Model",
+    "LocalFeatures",
+    "OnnxModel",
+    "PdqHash",
+    "PdqHashes",
+    "SemanticEmbedding",
+    "SubjectDetector",
+    "TextureEmbedding",
+    "build_lite0_onnx",
+    "extract_keypoints",
+    "gem",
+    "hamming",
+    "hamming_many",
+    "load_sscd",
+    "pdq_dihedral",
+    "pdq_hash",
+    "read_state_dict",
+    "texture_descriptor",
+    "verify",
+]

