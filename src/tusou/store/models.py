@@ -1,0 +1,71 @@
+"""SQLAlchemy table definitions."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import (JSON, Boolean, DateTime, ForeignKey, Index, Integer, LargeBinary, String,
+                        Text, UniqueConstraint)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class LibraryRow(Base):
+    __tablename__ = "libraries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True, nullable=False)
+    kind: Mapped[str] = mapped_column(String(32), nullable=False)
+    description: Mapped[str] = mapped_column(Text, default="", nullable=False)
+    store_originals: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
+    # Which descriptor pipeline built this library's vectors: a library keeps the one it was
+    # created with, so installing a better model later never mixes incomparable vectors.
+    pipeline: Mapped[str] = mapped_column(String(64), nullable=False)
+    # Face-specific settings (owner app, vendor instance options) that the engine carries
+    # but never interprets.
+    attrs: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ImageRow(Base):
+    __tablename__ = "images"
+    __table_args__ = (
+        UniqueConstraint("library_id", "cont_sign", name="uq_images_library_cont_sign"),
+        Index("ix_images_library_tag1", "library_id", "tag1"),
+        Index("ix_images_library_tag2", "library_id", "tag2"),
+        Index("ix_images_library_product", "library_id", "product_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    library_id: Mapped[int] = mapped_column(
+        ForeignKey("libraries.id", ondelete="CASCADE"), nullable=False)
+    cont_sign: Mapped[str] = mapped_column(String(24), nullable=False)
+    brief: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    # Up to two integer tags (class_id1 / class_id2 for product libraries, by position).
+    tag1: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    tag2: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # Identifiers some faces key images by (a product / SKU and a picture name).
+    product_id: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    pic_name: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    attrs: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    width: Mapped[int] = mapped_column(Integer, nullable=False)
+    height: Mapped[int] = mapped_column(Integer, nullable=False)
+    image_format: Mapped[str] = mapped_column(String(16), nullable=False)
+    # Descriptors: the global vector (float32 little-endian) is the index's source of truth;
+    # the others are read back only to re-rank a few candidates.
+    vector: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    pdq: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    keypoints: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    # Subject box "x1,y1,x2,y2" for kinds that crop to the subject.
+    region: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow,
+                                                 onupdate=utcnow)
