@@ -1,0 +1,106 @@
+"""Run a kind's pipeline on decoded pixels: the descriptors an image is stored and found by."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from tusou.engine.kinds import KindSpec
+from tusou.errors import FeatureExtractionFailed
+from tusou.features import (EMBED_DIM, SSCD_DIM, TEXTURE_DIM, CopyEmbedding, FeatureModels,
+                            Keypoints, PdqHash, SemanticEmbedding, TextureEmbedding,
+                            extract_keypoints, pdq_dihedral, pdq_hash)
+
+Box = tuple[int, int, int, int]
+
+
+def _normalise(vector: np.ndarray) -> np.ndarray:
+    vector = np.asarray(vector, dtype=np.float32).ravel()
+    norm = float(np.linalg.norm(vector))
+    return vector / norm if norm > 0 else vector
+
+
+@dataclass(frozen=True)
+class Descriptors:
+    vector: np.ndarray
+    # Stored images keep one hash; a query carries all 8 dihedral variants.
+    pdq: list[PdqHash] = field(default_factory=list)
+    keypoints: Keypoints | None = None
+    # Queries of the same kind also carry the mirrored image's keypoints (flipped copies).
+    mirrored_keypoints: Keypoints | None = None
+    region: Box | None = None
+
+
+VectorFn = Callable[[np.ndarray], tuple[np.ndarray, "Box | None"]]
+
+
+class Describer:
+    """Maps a kind's vector / hash / keypoint choices onto the feature extractors.
+
+    A library records the name of the vector pipeline it was built with; names carry the
+    extractors' versions, so a changed model never mixes incomparable vectors in one index.
+    """
+
+    def __init__(self, models: FeatureModels) -> None:
+        self._models = models
+        semantic = SemanticEmbedding(models.lite0)
+        copy_fallback = SemanticEmbedding(models.lite0, sizes=(224,))
+        texture = TextureEmbedding(models.lite0)
+        self._by_vector: dict[str, str] = {
+            "semantic": f"semantic/{semantic.name}",
+            "product": f"product/u2netp+{semantic.name}",
+            "texture": f"texture/{texture.name}",
+            "copy": f"copy/{copy_fallback.name}",
+        }
+        self._pipelines: dict[str, tuple[VectorFn, int]] = {
+            self._by_vector["semantic"]: (lambda px: (semantic.extract(px), None), EMBED_DIM),
+            self._by_vector["product"]: (lambda px: self._product(semantic, px), EMBED_DIM),
+            self._by_vector["texture"]: (lambda px: (texture.extract(px), None), TEXTURE_DIM),
+            self._by_vector["copy"]: (lambda px: (copy_fallback.extract(px), None), EMBED_DIM),
+        }
+        if models.sscd is not None:
+            sscd = CopyEmbedding(models.sscd)
+            # SSCD is the stronger copy descriptor: new same libraries use it when installed.
+            self._by_vector["copy"] = f"copy/{sscd.name}"
+            self._pipelines[self._by_vector["copy"]] = (lambda px: (sscd.extract(px), None),
+                                                         SSCD_DIM)
+
+    def pipeline(self, spec: KindSpec) -> str:
+        """The vector pipeline a new library of ``spec`` is built with."""
+        return self._by_vector[spec.vector]
+
+    def _lookup(self, pipeline: str) -> tuple[VectorFn, int]:
+        try:
+            return self._pipelines[pipeline]
+        except KeyError:
+            raise FeatureExtractionFailed(
+                f"this library was built with {pipeline!r}, which this installation does not "
+                "provide (a model package missing or upgraded?)") from None
+
+    def dimension(self, pipeline: str) -> int:
+        return self._lookup(pipeline)[1]
+
+    def describe(self, spec: KindSpec, pipeline: str, pixels: np.ndarray, *,
+                 query: bool) -> Descriptors:
+        vector, region = self._lookup(pipeline)[0](pixels)
+        hashes: list[PdqHash] = []
+        if spec.pdq:
+            hashes = pdq_dihedral(pixels) if query else [pdq_hash(pixels)]
+        keypoints = mirrored = None
+        if spec.keypoints is not None:
+            keypoints = extract_keypoints(pixels, spec.keypoints,
+                                          max_features=spec.keypoint_budget)
+            if query and spec.pdq:
+                mirrored = extract_keypoints(np.ascontiguousarray(pixels[:, ::-1]),
+                                             spec.keypoints, max_features=spec.keypoint_budget)
+        return Descriptors(vector=_normalise(vector), pdq=hashes, keypoints=keypoints,
+                           mirrored_keypoints=mirrored, region=region)
+
+    def _product(self, semantic: SemanticEmbedding, pixels: np.ndarray
+                 ) -> tuple[np.ndarray, Box | None]:
+        crop, box = self._models.subject.crop(pixels)
+        # The whole picture keeps context the crop loses (and rescues a bad mask).
+        combined = _normalise(semantic.extract(crop)) + 0.5 * _normalise(semantic.extract(pixels))
+        return combined, box

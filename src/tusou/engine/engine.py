@@ -1,0 +1,137 @@
+"""The engine: the one object every face talks to. Owns the store, models and indexes."""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tusou.config import Settings
+from tusou.engine.describe import Describer
+from tusou.engine.kinds import kind_spec
+from tusou.engine.library import Library, LibraryState
+from tusou.engine.originals import OriginalStore
+from tusou.errors import InvalidParameter
+from tusou.features import FeatureModels
+from tusou.images.fetch import UrlFetcher
+from tusou.index import open_index
+from tusou.index.hamming import HammingTable
+from tusou.store import LibraryRecord, Store
+
+log = logging.getLogger(__name__)
+
+# Letters (any script), digits, '_', '-', '.': safe in URL paths and file names.
+_LIBRARY_NAME = re.compile(r"^[\w.-]{1,64}$")
+_RECONCILE_CHUNK = 2000
+
+
+def validate_library_name(name: str) -> str:
+    if not isinstance(name, str) or not _LIBRARY_NAME.match(name) or name in {".", ".."}:
+        raise InvalidParameter("library name must be 1-64 letters, digits, '_', '-' or '.'",
+                               field="name")
+    return name
+
+
+class Engine:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self.store = Store(settings.resolved_database_url)
+        self.models = FeatureModels(settings.models_dir, threads=settings.model_threads)
+        self.describer = Describer(self.models)
+        self.fetcher = UrlFetcher(allow_loopback=settings.url_allow_loopback,
+                                  timeout_s=settings.url_timeout_s,
+                                  max_bytes=settings.url_max_bytes,
+                                  max_redirects=settings.url_max_redirects)
+        self.originals = OriginalStore(settings.data_dir / "originals")
+        self._index_dir = settings.data_dir / "index"
+        self._index_dir.mkdir(parents=True, exist_ok=True)
+        self._libraries: dict[str, Library] = {}
+        self._lock = threading.Lock()
+
+    # --- libraries ----------------------------------------------------------------------
+
+    def create_library(self, name: str, kind: str, *, store_originals: bool = False,
+                       description: str = "", attrs: dict[str, Any] | None = None
+                       ) -> LibraryRecord:
+        validate_library_name(name)
+        spec = kind_spec(kind)
+        if len(description) > 1024:
+            raise InvalidParameter("description is at most 1024 characters", field="description")
+        return self.store.create_library(name=name, kind=spec.name,
+                                         pipeline=self.describer.pipeline(spec),
+                                         description=description,
+                                         store_originals=store_originals, attrs=attrs)
+
+    def libraries(self) -> list[LibraryRecord]:
+        return self.store.list_libraries()
+
+    def describe_library(self, name: str) -> LibraryRecord:
+        return self.store.get_library(name)
+
+    def library(self, name: str) -> Library:
+        """The library's service, loading (and reconciling) its index on first use."""
+        with self._lock:
+            cached = self._libraries.get(name)
+            if cached is not None:
+                return cached
+            record = self.store.get_library(name)
+            library = Library(record, kind_spec(record.kind), self._open_state(record),
+                              store=self.store, describer=self.describer,
+                              fetcher=self.fetcher, originals=self.originals,
+                              flush_every=self.settings.index_flush_every)
+            self._libraries[name] = library
+            return library
+
+    def delete_library(self, name: str) -> LibraryRecord:
+        with self._lock:
+            record = self.store.delete_library(name)
+            cached = self._libraries.pop(name, None)
+            if cached is not None:
+                cached.close()
+        for path in self._index_dir.glob(f"{record.id}.*"):
+            path.unlink(missing_ok=True)
+        self.originals.drop_library(record.id)
+        return record
+
+    def close(self) -> None:
+        with self._lock:
+            for library in self._libraries.values():
+                try:
+                    library.close()
+                except Exception:  # closing must go on for the other libraries
+                    log.exception("could not save the index of %s", library.name)
+            self._libraries.clear()
+        self.store.close()
+
+    # --- index upkeep -------------------------------------------------------------------
+
+    def _index_path(self, library_id: int) -> Path:
+        return self._index_dir / f"{library_id}.idx"
+
+    def _open_state(self, record: LibraryRecord) -> LibraryState:
+        """Load the persisted index and bring it level with the store (the source of truth)."""
+        index = open_index(self._index_path(record.id), self.describer.dimension(record.pipeline))
+        stored = self.store.image_ids(record.id)
+        indexed = index.ids()
+        missing = np.setdiff1d(stored, indexed, assume_unique=True)
+        extra = np.setdiff1d(indexed, stored, assume_unique=True)
+        if len(extra):
+            index.remove(extra.tolist())
+        for start in range(0, len(missing), _RECONCILE_CHUNK):
+            ids, vectors = self.store.vectors(missing[start:start + _RECONCILE_CHUNK].tolist())
+            if len(ids):
+                index.upsert(ids, np.stack(vectors))
+        if len(missing) or len(extra):
+            log.info("library %s: index caught up (+%d, -%d)", record.name, len(missing),
+                     len(extra))
+            index.save()
+        hashes = HammingTable()
+        hash_ids, blobs = self.store.pdq_hashes(record.id)
+        if len(hash_ids):
+            hashes.upsert(hash_ids.tolist(), blobs)
+        return LibraryState(index=index, hashes=hashes, write_lock=threading.Lock())

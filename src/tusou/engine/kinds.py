@@ -1,0 +1,74 @@
+"""Library kinds as data: each row fixes a kind's limits, pipeline and scoring rules."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from tusou.errors import InvalidParameter
+from tusou.images.limits import ImageLimits
+
+# Every kind decodes these; a face may narrow the set to what its vendor accepts.
+ACCEPTED_FORMATS: frozenset[str] = frozenset({"jpeg", "png", "bmp", "gif", "webp", "tiff", "ppm"})
+
+KindName = Literal["same", "similar", "product", "picturebook", "fabric"]
+VectorKind = Literal["copy", "semantic", "product", "texture"]
+
+
+@dataclass(frozen=True)
+class KindSpec:
+    name: str
+    limits: ImageLimits
+    # Which global descriptor feeds the vector index (candidates, or the whole ranking).
+    vector: VectorKind
+    # Same-image kinds also keep a PDQ hash (exact and near-exact copies, all 8 dihedral
+    # variants of the query) and local features for geometric verification.
+    pdq: bool
+    keypoints: Literal["orb", "akaze"] | None
+    keypoint_budget: int
+    # "tags": up to two tags, filtered with AND/OR; "class_ids": class_id1/2 by position.
+    filter_style: Literal["tags", "class_ids"]
+    max_batch_delete: int
+    # True: only verified matches come back (same, picturebook); False: everything is
+    # ranked and ``default_threshold`` is the documented cut-off for "relevant".
+    verified_only: bool
+    default_threshold: float
+    # How many global-vector candidates go to geometric verification.
+    verify_candidates: int = 0
+    min_inliers: int = 0
+
+
+KINDS: dict[str, KindSpec] = {
+    "same": KindSpec(
+        name="same", limits=ImageLimits(min_side=50, formats=ACCEPTED_FORMATS),
+        vector="copy", pdq=True, keypoints="orb", keypoint_budget=500, filter_style="tags",
+        max_batch_delete=1000, verified_only=True, default_threshold=0.6,
+        verify_candidates=20, min_inliers=20),
+    "similar": KindSpec(
+        name="similar", limits=ImageLimits(min_side=50, formats=ACCEPTED_FORMATS),
+        vector="semantic", pdq=False, keypoints=None, keypoint_budget=0, filter_style="tags",
+        max_batch_delete=1000, verified_only=False, default_threshold=0.8),
+    "product": KindSpec(
+        name="product", limits=ImageLimits(min_side=300, formats=ACCEPTED_FORMATS),
+        vector="product", pdq=False, keypoints=None, keypoint_budget=0,
+        filter_style="class_ids", max_batch_delete=1000, verified_only=False,
+        default_threshold=0.75),
+    "picturebook": KindSpec(
+        name="picturebook",
+        limits=ImageLimits(min_side=150, max_aspect=10.0, formats=ACCEPTED_FORMATS),
+        vector="semantic", pdq=False, keypoints="akaze", keypoint_budget=1000,
+        filter_style="tags", max_batch_delete=100, verified_only=True,
+        default_threshold=0.6, verify_candidates=30, min_inliers=20),
+    "fabric": KindSpec(
+        name="fabric", limits=ImageLimits(min_side=50, formats=ACCEPTED_FORMATS),
+        vector="texture", pdq=False, keypoints=None, keypoint_budget=0, filter_style="tags",
+        max_batch_delete=1000, verified_only=False, default_threshold=0.8),
+}
+
+
+def kind_spec(name: str) -> KindSpec:
+    try:
+        return KINDS[name]
+    except KeyError:
+        raise InvalidParameter(f"unknown library kind {name!r}; one of: {', '.join(KINDS)}",
+                               field="kind") from None

@@ -1,0 +1,287 @@
+"""The Library service: add, search, update, delete and read the images of one library."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from tusou.engine.describe import Box, Describer, Descriptors
+from tusou.engine.kinds import KindSpec
+from tusou.engine.matching import PDQ_MATCH_DISTANCE, verify_candidates
+from tusou.engine.originals import OriginalStore
+from tusou.engine.params import RESULT_WINDOW, Page, validate_brief
+from tusou.engine.sources import ImageSource, load_image
+from tusou.errors import (DuplicateImage, FeatureExtractionFailed, ImageNotFound,
+                          InvalidParameter, TusouError)
+from tusou.images.decode import DecodedImage
+from tusou.images.fetch import UrlFetcher
+from tusou.images.limits import ImageLimits
+from tusou.images.signature import cont_sign as sign_pixels
+from tusou.index import VectorIndex
+from tusou.index.hamming import HammingTable
+from tusou.store import ImageRecord, LibraryRecord, NewImage, Store, TagFilter
+
+log = logging.getLogger(__name__)
+
+Labels = tuple[int | None, int | None]
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    image: ImageRecord
+    score: float
+    # For verified matches: where the query appears in the library image, and how many
+    # keypoints agreed on it.
+    box: Box | None = None
+    inliers: int | None = None
+
+    @property
+    def cont_sign(self) -> str:
+        return self.image.cont_sign
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    hits: list[SearchHit]
+    has_more: bool
+    # Query-side facts faces may report (e.g. the detected subject box).
+    query_region: Box | None = None
+
+
+@dataclass
+class LibraryState:
+    """The in-memory parts of a library, derived from the store."""
+
+    index: VectorIndex
+    hashes: HammingTable
+    write_lock: threading.Lock
+    unsaved_changes: int = 0
+
+
+def make_labels(spec: KindSpec, tags: Sequence[int] = (),
+                class_ids: Labels | None = None) -> Labels:
+    """Tag values by position: tags for most kinds, class_id1/2 for class-id kinds."""
+    if spec.filter_style == "class_ids":
+        if tags:
+            raise InvalidParameter(f"{spec.name} libraries take class_id1/class_id2, not tags",
+                                   field="tags")
+        return class_ids or (None, None)
+    if class_ids and any(c is not None for c in class_ids):
+        raise InvalidParameter(f"{spec.name} libraries take tags, not class ids",
+                               field="class_id1")
+    padded = list(tags)[:2] + [None, None]
+    return padded[0], padded[1]
+
+
+def make_filter(spec: KindSpec, *, tags: Sequence[int] = (), logic: str = "and",
+                class_ids: Labels | None = None) -> TagFilter:
+    if spec.filter_style == "class_ids":
+        make_labels(spec, tags, class_ids)
+        return TagFilter(positional=class_ids or (None, None))
+    make_labels(spec, (), class_ids)
+    if logic not in ("and", "or"):
+        raise InvalidParameter("tag_logic must be 'and' or 'or'", field="tag_logic")
+    return TagFilter(all_of=tuple(tags)) if logic == "and" else TagFilter(any_of=tuple(tags))
+
+
+class Library:
+    """One library's operations. Thread-safe; obtained from ``Engine.library``."""
+
+    def __init__(self, record: LibraryRecord, spec: KindSpec, state: LibraryState, *,
+                 store: Store, describer: Describer, fetcher: UrlFetcher,
+                 originals: OriginalStore, flush_every: int) -> None:
+        self.record = record
+        self.spec = spec
+        self._state = state
+        self._store = store
+        self._describer = describer
+        self._fetcher = fetcher
+        self._originals = originals
+        self._flush_every = flush_every
+
+    @property
+    def name(self) -> str:
+        return self.record.name
+
+    # --- intake -------------------------------------------------------------------------
+
+    def _limits(self, formats: frozenset[str] | None) -> ImageLimits:
+        if formats is None:
+            return self.spec.limits
+        from dataclasses import replace
+
+        return replace(self.spec.limits, formats=self.spec.limits.formats & formats)
+
+    def load(self, source: ImageSource, formats: frozenset[str] | None = None) -> DecodedImage:
+        """Decode and validate an image against this library's kind."""
+        return load_image(source, self._limits(formats), self._fetcher)
+
+    def sign(self, source: ImageSource, formats: frozenset[str] | None = None) -> str:
+        """The cont_sign ``source`` has (or would have) in this library."""
+        return sign_pixels(self.load(source, formats).pixels)
+
+    def _describe(self, pixels: np.ndarray, *, query: bool) -> Descriptors:
+        try:
+            return self._describer.describe(self.spec, self.record.pipeline, pixels, query=query)
+        except TusouError:
+            raise
+        except Exception as exc:  # a model failing on one image must not take the server down
+            log.exception("feature extraction failed")
+            raise FeatureExtractionFailed(f"could not describe the image: {exc}",
+                                          field="image") from exc
+
+    # --- writes -------------------------------------------------------------------------
+
+    def add(self, source: ImageSource, *, brief: str, tags: Sequence[int] = (),
+            class_ids: Labels | None = None, product_id: str | None = None,
+            pic_name: str | None = None, attrs: dict[str, Any] | None = None,
+            formats: frozenset[str] | None = None) -> ImageRecord:
+        """Store an image; acknowledged (returned) only once the store has committed it."""
+        checked_brief = validate_brief(brief, required=True)
+        assert checked_brief is not None
+        labels = make_labels(self.spec, tags, class_ids)
+        image = self.load(source, formats)
+        sign = sign_pixels(image.pixels)
+        existing = self._store.find_image(self.record.id, sign)
+        if existing is not None:
+            raise DuplicateImage(sign)
+        desc = self._describe(image.pixels, query=False)
+        new = NewImage(
+            cont_sign=sign, brief=checked_brief, width=image.width, height=image.height,
+            image_format=image.format, vector=desc.vector, tags=labels, product_id=product_id,
+            pic_name=pic_name, attrs=attrs or {},
+            pdq=desc.pdq[0].to_bytes() if desc.pdq else None,
+            keypoints=desc.keypoints.to_bytes() if desc.keypoints else None, region=desc.region)
+        if self.record.store_originals:
+            self._originals.put(self.record.id, sign, image.data, image.format, image.pixels)
+        state = self._state
+        with state.write_lock:
+            record = self._store.insert_image(self.record.id, new)
+            state.index.upsert([record.id], desc.vector[None, :])
+            if new.pdq is not None:
+                state.hashes.upsert([record.id], [new.pdq])
+            self._changed(1)
+        return record
+
+    def update(self, cont_sign: str, *, brief: str | None = None,
+               tags: Sequence[int] | None = None, class_ids: Labels | None = None,
+               attrs: dict[str, Any] | None = None) -> ImageRecord:
+        """Change brief and/or labels; nothing given is a no-op that still checks existence."""
+        validate_brief(brief, required=False)
+        labels: Labels | None = None
+        if tags is not None or class_ids is not None:
+            labels = make_labels(self.spec, tags or (), class_ids)
+        return self._store.update_image(self.record.id, cont_sign, brief=brief, tags=labels,
+                                        attrs=attrs)
+
+    def delete(self, cont_signs: Sequence[str]) -> list[ImageRecord]:
+        """Delete the images that exist among ``cont_signs``; unknown ones are ignored."""
+        if len(cont_signs) > self.spec.max_batch_delete:
+            raise InvalidParameter(f"at most {self.spec.max_batch_delete} cont_signs per delete "
+                                   f"for {self.spec.name} libraries", field="cont_sign")
+        state = self._state
+        with state.write_lock:
+            deleted = self._store.delete_images(self.record.id, cont_signs)
+            ids = [r.id for r in deleted]
+            state.index.remove(ids)
+            state.hashes.remove(ids)
+            self._changed(len(ids))
+        if self.record.store_originals:
+            for record in deleted:
+                self._originals.remove(self.record.id, record.cont_sign)
+        return deleted
+
+    def _changed(self, count: int) -> None:
+        state = self._state
+        state.unsaved_changes += count  # caller holds the write lock
+        if state.unsaved_changes >= self._flush_every:
+            state.index.save()
+            state.unsaved_changes = 0
+
+    def flush(self) -> None:
+        state = self._state
+        with state.write_lock:
+            state.index.save()
+            state.unsaved_changes = 0
+
+    def close(self) -> None:
+        self.flush()
+        self._state.index.close()
+
+    # --- reads --------------------------------------------------------------------------
+
+    def get(self, cont_sign: str) -> ImageRecord:
+        record = self._store.find_image(self.record.id, cont_sign)
+        if record is None:
+            raise ImageNotFound(f"no image with cont_sign {cont_sign} in library {self.name!r}",
+                                field="cont_sign")
+        return record
+
+    def list(self, *, offset: int = 0, limit: int = 100) -> list[ImageRecord]:
+        return self._store.list_images(self.record.id, offset=offset, limit=limit)
+
+    def original(self, cont_sign: str) -> tuple[bytes, str] | None:
+        record = self.get(cont_sign)
+        data = self._originals.original(self.record.id, cont_sign, record.image_format)
+        return None if data is None else (data, record.image_format)
+
+    def thumbnail(self, cont_sign: str) -> bytes | None:
+        self.get(cont_sign)
+        return self._originals.thumbnail(self.record.id, cont_sign)
+
+    def search(self, source: ImageSource, *, tag_filter: TagFilter | None = None,
+               page: Page = Page(), threshold: float | None = None,
+               formats: frozenset[str] | None = None) -> SearchPage:
+        image = self.load(source, formats)
+        desc = self._describe(image.pixels, query=True)
+        exact = self._store.find_image(self.record.id, sign_pixels(image.pixels))
+        return self._rank(desc, exact.id if exact else None, tag_filter, page, threshold)
+
+    def _allowed(self, tag_filter: TagFilter | None) -> np.ndarray | None:
+        if tag_filter is None or tag_filter.is_empty:
+            return None
+        return self._store.image_ids(self.record.id, tag_filter)
+
+    def _rank(self, desc: Descriptors, exact_id: int | None, tag_filter: TagFilter | None,
+              page: Page, threshold: float | None) -> SearchPage:
+        allowed = self._allowed(tag_filter)
+        if allowed is not None and exact_id is not None and exact_id not in set(allowed.tolist()):
+            exact_id = None
+        if allowed is not None and len(allowed) == 0:
+            return SearchPage([], False, desc.region)
+        spec = self.spec
+        state = self._state
+        scored: list[tuple[int, float, Box | None, int | None]]
+        if spec.verified_only:
+            pdq_hits = state.hashes.within([h.to_bytes() for h in desc.pdq], PDQ_MATCH_DISTANCE,
+                                           allowed) if desc.pdq else {}
+            candidates = [i for i, _ in state.index.search(desc.vector, spec.verify_candidates,
+                                                           allowed)]
+            need_kp = [i for i in dict.fromkeys([*pdq_hits, *candidates])]
+            keypoints = self._store.keypoints(need_kp) if desc.keypoints is not None else {}
+            verified = verify_candidates(spec, desc, exact_id=exact_id, pdq_hits=pdq_hits,
+                                         candidates=candidates, keypoints=keypoints)
+            scored = [(v.id, v.score, v.box, v.inliers) for v in verified]
+            cut = spec.default_threshold if threshold is None else threshold
+        else:
+            hits = state.index.search(desc.vector, RESULT_WINDOW, allowed)
+            scored = [(i, 1.0 if i == exact_id else min(max(s, 0.0), 1.0), None, None)
+                      for i, s in hits if i != exact_id]
+            if exact_id is not None:
+                # The very same image ranks first at 1.0 even where an approximate graph
+                # search would have missed it.
+                scored.append((exact_id, 1.0, None, None))
+            scored.sort(key=lambda t: -t[1])
+            cut = 0.0 if threshold is None else threshold
+        scored = [s for s in scored if s[1] >= cut][:RESULT_WINDOW]
+        window = scored[page.pn:page.end]
+        records = self._store.images_by_id([s[0] for s in window])
+        # An id whose row vanished (deleted during this search) is simply skipped.
+        out = [SearchHit(records[i], round(float(score), 6), box, inliers)
+               for i, score, box, inliers in window if i in records]
+        return SearchPage(out, has_more=len(scored) > page.end, query_region=desc.region)

@@ -1,0 +1,77 @@
+"""Scoring for the kinds that only answer verified matches (same, picturebook).
+
+Scores are on one scale for every call so that users can set thresholds:
+1.0 = the very same image (same cont_sign); PDQ near-identical copies 0.79..0.99 by Hamming
+distance; geometrically verified partial copies 0.60..0.95 by number of inliers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from tusou.engine.describe import Box, Descriptors
+from tusou.engine.kinds import KindSpec
+from tusou.features import PDQ_MATCH_DISTANCE, GeometricMatch, Keypoints, verify
+
+# Below this PDQ quality the hash of a flat image says little; verify with keypoints too.
+PDQ_MIN_QUALITY = 50
+# Inliers at which a verified match's score saturates.
+INLIERS_FOR_MAX = 100
+
+
+@dataclass(frozen=True)
+class Verified:
+    id: int
+    score: float
+    box: Box | None = None
+    inliers: int | None = None
+
+
+def pdq_score(distance: int) -> float:
+    return round(0.99 - 0.2 * min(distance, PDQ_MATCH_DISTANCE) / PDQ_MATCH_DISTANCE, 6)
+
+
+def inlier_score(inliers: int, min_inliers: int) -> float:
+    span = max(INLIERS_FOR_MAX - min_inliers, 1)
+    return round(0.6 + 0.35 * min(1.0, (inliers - min_inliers) / span), 6)
+
+
+def _best_geometry(query: Descriptors, ref: Keypoints, min_inliers: int) -> GeometricMatch | None:
+    best: GeometricMatch | None = None
+    for probe in (query.keypoints, query.mirrored_keypoints):
+        if probe is None:
+            continue
+        match = verify(probe, ref, min_inliers=min_inliers)
+        if match is not None and (best is None or match.inliers > best.inliers):
+            best = match
+    return best
+
+
+def verify_candidates(spec: KindSpec, query: Descriptors, *, exact_id: int | None,
+                      pdq_hits: Mapping[int, int], candidates: list[int],
+                      keypoints: Mapping[int, bytes]) -> list[Verified]:
+    """Decide which candidates really are the query's image (or a part of it), best first.
+
+    ``pdq_hits`` maps ids to their smallest dihedral PDQ distance (already <= the match
+    distance); ``candidates`` come from the global vector; ``keypoints`` holds the stored
+    local features of every id that may need verification.
+    """
+    quality_ok = bool(query.pdq) and query.pdq[0].quality >= PDQ_MIN_QUALITY
+    results: dict[int, Verified] = {}
+    if exact_id is not None:
+        results[exact_id] = Verified(exact_id, 1.0)
+    if quality_ok:
+        for image_id, distance in pdq_hits.items():
+            if image_id not in results:
+                results[image_id] = Verified(image_id, pdq_score(distance))
+    to_verify = [i for i in dict.fromkeys([*pdq_hits, *candidates]) if i not in results]
+    for image_id in to_verify:
+        blob = keypoints.get(image_id)
+        if blob is None or query.keypoints is None:
+            continue
+        match = _best_geometry(query, Keypoints.from_bytes(blob), spec.min_inliers)
+        if match is not None:
+            results[image_id] = Verified(image_id, inlier_score(match.inliers, spec.min_inliers),
+                                         match.box, match.inliers)
+    return sorted(results.values(), key=lambda v: (-v.score, -(v.inliers or 0), v.id))
