@@ -1,0 +1,5 @@
+"""HTTP faces over the engine: the native REST API (and, later, the vendor faces)."""
+
+from tusou.api.app import create_app
+
+__all__ = ["create_app"]

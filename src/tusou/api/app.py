@@ -1,0 +1,51 @@
+"""The FastAPI application factory: one engine, every face mounted on it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from tusou import __version__
+from tusou.api.errors import install_error_handlers
+from tusou.api.middleware import BodyLimitMiddleware, Metrics, MetricsMiddleware
+from tusou.api.native import native_router
+from tusou.config import Settings
+from tusou.engine import Engine
+
+
+def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
+    """Build the app; it owns (and closes) the engine unless one is passed in."""
+    settings = settings or Settings.from_env()
+    owns_engine = engine is None
+    engine = engine or Engine(settings)
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        if owns_engine:
+            await run_in_threadpool(engine.close)
+
+    app = FastAPI(title="tusou", version=__version__, lifespan=lifespan,
+                  description="Self-hosted image search: native REST API under /v1.")
+    app.state.engine = engine
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.include_router(native_router(engine))
+
+    @app.get("/healthz", tags=["ops"])
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/metrics", tags=["ops"], response_class=Response)
+    async def prometheus_metrics() -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    return app

@@ -1,0 +1,321 @@
+"""The native REST API under ``/v1``: a thin translation of HTTP to engine calls."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, Field
+
+from tusou.api.payload import Payload, read_payload
+from tusou.engine import (Engine, KINDS, Library, SearchPage, make_filter, parse_tags,
+                          validate_page)
+from tusou.engine.params import validate_tag_value, validate_threshold
+from tusou.errors import InvalidParameter, MissingParameter
+from tusou.images.signature import parse_cont_sign, parse_cont_sign_list
+from tusou.store import ImageRecord, LibraryRecord
+
+_IMAGE_BODY = {"requestBody": {"content": {
+    "multipart/form-data": {"schema": {"type": "object", "properties": {
+        "file": {"type": "string", "format": "binary"}, "brief": {"type": "string"},
+        "tags": {"type": "string", "description": "up to two integers, '1,2'"}}}},
+    "application/json": {"schema": {"type": "object", "properties": {
+        "image": {"type": "string", "description": "base64 (a data: prefix is stripped)"},
+        "url": {"type": "string"}, "brief": {"type": "string"},
+        "tags": {"type": "array", "items": {"type": "integer"}}}}}}}}
+
+
+# --- response shapes --------------------------------------------------------------------
+
+
+class LimitsOut(BaseModel):
+    min_side: int
+    max_side: int
+    max_aspect: float | None
+    formats: list[str]
+    max_base64_chars: int
+
+
+class LibraryOut(BaseModel):
+    name: str
+    kind: str
+    description: str
+    store_originals: bool
+    image_count: int
+    created_at: datetime
+    pipeline: str
+    filter: str = Field(description="'tags' (tags + tag_logic) or 'class_ids' (class_id1/2)")
+    default_threshold: float
+    verified_only: bool
+    max_batch_delete: int
+    limits: LimitsOut
+
+
+class LibraryListOut(BaseModel):
+    libraries: list[LibraryOut]
+
+
+class ImageOut(BaseModel):
+    cont_sign: str
+    brief: str
+    tags: list[int] = []
+    class_id1: int | None = None
+    class_id2: int | None = None
+    width: int
+    height: int
+    format: str
+    region: list[int] | None = None
+    created_at: datetime
+    updated_at: datetime
+
+
+class ImageListOut(BaseModel):
+    images: list[ImageOut]
+    offset: int
+    limit: int
+
+
+class ResultOut(BaseModel):
+    cont_sign: str
+    score: float
+    brief: str
+    tags: list[int] = []
+    class_id1: int | None = None
+    class_id2: int | None = None
+    box: list[int] | None = Field(None, description="matched region in the library image")
+    inliers: int | None = Field(None, description="verified keypoints")
+
+
+class SearchOut(BaseModel):
+    results: list[ResultOut]
+    has_more: bool
+    query_region: list[int] | None = None
+
+
+class DeleteOut(BaseModel):
+    deleted: list[str]
+    not_found: list[str]
+
+
+class LibraryIn(BaseModel):
+    name: str
+    kind: str = Field(description=" | ".join(KINDS))
+    description: str = ""
+    store_originals: bool = False
+
+
+class ImagePatch(BaseModel):
+    brief: str | None = None
+    tags: list[int] | str | None = None
+    class_id1: int | None = None
+    class_id2: int | None = None
+
+
+# --- translation helpers -----------------------------------------------------------------
+
+
+def library_out(record: LibraryRecord) -> LibraryOut:
+    spec = KINDS[record.kind]
+    limits = spec.limits
+    return LibraryOut(
+        name=record.name, kind=record.kind, description=record.description,
+        store_originals=record.store_originals, image_count=record.image_count,
+        created_at=record.created_at, pipeline=record.pipeline, filter=spec.filter_style,
+        default_threshold=spec.default_threshold, verified_only=spec.verified_only,
+        max_batch_delete=spec.max_batch_delete,
+        limits=LimitsOut(min_side=limits.min_side, max_side=limits.max_side,
+                         max_aspect=limits.max_aspect, formats=sorted(limits.formats),
+                         max_base64_chars=limits.max_base64_chars))
+
+
+def _labels(library: Library, record: ImageRecord) -> dict[str, Any]:
+    if library.spec.filter_style == "class_ids":
+        return {"class_id1": record.class_ids[0], "class_id2": record.class_ids[1]}
+    return {"tags": list(record.tags)}
+
+
+def image_out(library: Library, record: ImageRecord) -> ImageOut:
+    return ImageOut(cont_sign=record.cont_sign, brief=record.brief, width=record.width,
+                    height=record.height, format=record.image_format,
+                    region=list(record.region) if record.region else None,
+                    created_at=record.created_at, updated_at=record.updated_at,
+                    **_labels(library, record))
+
+
+def search_out(library: Library, page: SearchPage) -> SearchOut:
+    return SearchOut(
+        results=[ResultOut(cont_sign=h.cont_sign, score=h.score, brief=h.image.brief,
+                           box=list(h.box) if h.box else None, inliers=h.inliers,
+                           **_labels(library, h.image)) for h in page.hits],
+        has_more=page.has_more,
+        query_region=list(page.query_region) if page.query_region else None)
+
+
+def _class_ids(payload: Payload) -> tuple[int | None, int | None] | None:
+    raw = (payload.value("class_id1"), payload.value("class_id2"))
+    if all(v is None or v == "" for v in raw):
+        return None
+    c1, c2 = (None if v is None or v == "" else validate_tag_value(v, name)
+              for v, name in zip(raw, ("class_id1", "class_id2")))
+    return c1, c2
+
+
+def _tags(payload: Payload) -> tuple[int, ...]:
+    return parse_tags(payload.value("tags"))
+
+
+def _cont_sign_of(library: Library, payload: Payload) -> str:
+    """The target image of update / delete: image > url > cont_sign."""
+    source = payload.source()
+    if not source.is_empty:
+        return library.sign(source)
+    sign = payload.text("cont_sign")
+    if sign is None:
+        raise MissingParameter("give the image (file, image or url) or its cont_sign",
+                               field="image")
+    return parse_cont_sign(sign)
+
+
+# --- routes ------------------------------------------------------------------------------
+
+
+def native_router(engine: Engine) -> APIRouter:
+    router = APIRouter(prefix="/v1", tags=["native"])
+
+    def lib(name: str) -> Library:
+        return engine.library(name)
+
+    @router.post("/libraries", status_code=201, response_model=LibraryOut)
+    async def create_library(body: LibraryIn) -> LibraryOut:
+        record = await run_in_threadpool(engine.create_library, body.name, body.kind,
+                                         store_originals=body.store_originals,
+                                         description=body.description)
+        return library_out(record)
+
+    @router.get("/libraries", response_model=LibraryListOut)
+    async def list_libraries() -> LibraryListOut:
+        records = await run_in_threadpool(engine.libraries)
+        return LibraryListOut(libraries=[library_out(r) for r in records])
+
+    @router.get("/libraries/{name}", response_model=LibraryOut)
+    async def get_library(name: str) -> LibraryOut:
+        return library_out(await run_in_threadpool(engine.describe_library, name))
+
+    @router.delete("/libraries/{name}", status_code=204)
+    async def delete_library(name: str) -> Response:
+        await run_in_threadpool(engine.delete_library, name)
+        return Response(status_code=204)
+
+    @router.post("/libraries/{name}/images", status_code=201, response_model=ImageOut,
+                 openapi_extra=_IMAGE_BODY)
+    async def add_image(name: str, request: Request) -> ImageOut:
+        payload = await read_payload(request)
+        library = await run_in_threadpool(lib, name)
+        record = await run_in_threadpool(
+            lambda: library.add(payload.source(), brief=payload.text("brief"),  # type: ignore[arg-type]
+                                tags=_tags(payload), class_ids=_class_ids(payload)))
+        return image_out(library, record)
+
+    @router.get("/libraries/{name}/images", response_model=ImageListOut)
+    async def list_images(name: str, offset: int = Query(0, ge=0),
+                          limit: int = Query(100, ge=1, le=1000)) -> ImageListOut:
+        library = await run_in_threadpool(lib, name)
+        records = await run_in_threadpool(lambda: library.list(offset=offset, limit=limit))
+        return ImageListOut(images=[image_out(library, r) for r in records], offset=offset,
+                            limit=limit)
+
+    @router.post("/libraries/{name}/search", response_model=SearchOut,
+                 openapi_extra=_IMAGE_BODY)
+    async def search(name: str, request: Request) -> SearchOut:
+        payload = await read_payload(request)
+        library = await run_in_threadpool(lib, name)
+        logic = str(payload.value("tag_logic") or "and").lower()
+        tag_filter = make_filter(library.spec, tags=_tags(payload), logic=logic,
+                                 class_ids=_class_ids(payload))
+        page = validate_page(payload.value("pn"), payload.value("rn"))
+        threshold = validate_threshold(payload.value("threshold"))
+        result = await run_in_threadpool(lambda: library.search(
+            payload.source(), tag_filter=tag_filter, page=page, threshold=threshold))
+        return search_out(library, result)
+
+    @router.post("/libraries/{name}/images/update", response_model=ImageOut,
+                 openapi_extra=_IMAGE_BODY)
+    async def update_by_image(name: str, request: Request) -> ImageOut:
+        payload = await read_payload(request)
+        library = await run_in_threadpool(lib, name)
+        sign = await run_in_threadpool(_cont_sign_of, library, payload)
+        tags = _tags(payload) if payload.value("tags") is not None else None
+        record = await run_in_threadpool(lambda: library.update(
+            sign, brief=payload.text("brief"), tags=tags, class_ids=_class_ids(payload)))
+        return image_out(library, record)
+
+    @router.post("/libraries/{name}/images/delete", response_model=DeleteOut,
+                 openapi_extra=_IMAGE_BODY)
+    async def delete_images(name: str, request: Request) -> DeleteOut:
+        payload = await read_payload(request)
+        library = await run_in_threadpool(lib, name)
+        signs_value = payload.value("cont_signs")
+        if signs_value is not None and payload.source().is_empty:
+            if isinstance(signs_value, str):
+                signs = parse_cont_sign_list(signs_value, max_count=library.spec.max_batch_delete)
+            elif isinstance(signs_value, list):
+                if len(signs_value) > library.spec.max_batch_delete:
+                    raise InvalidParameter(f"at most {library.spec.max_batch_delete} cont_signs",
+                                           field="cont_signs")
+                signs = list(dict.fromkeys(parse_cont_sign(str(s)) for s in signs_value))
+            else:
+                raise InvalidParameter("cont_signs must be a list", field="cont_signs")
+            if not signs:
+                raise MissingParameter("cont_signs is empty", field="cont_signs")
+        else:
+            signs = [await run_in_threadpool(_cont_sign_of, library, payload)]
+        deleted = await run_in_threadpool(library.delete, signs)
+        gone = {r.cont_sign for r in deleted}
+        return DeleteOut(deleted=[s for s in signs if s in gone],
+                         not_found=[s for s in signs if s not in gone])
+
+    @router.get("/libraries/{name}/images/{cont_sign}", response_model=ImageOut)
+    async def get_image(name: str, cont_sign: str) -> ImageOut:
+        library = await run_in_threadpool(lib, name)
+        record = await run_in_threadpool(library.get, parse_cont_sign(cont_sign))
+        return image_out(library, record)
+
+    @router.patch("/libraries/{name}/images/{cont_sign}", response_model=ImageOut)
+    async def patch_image(name: str, cont_sign: str, body: ImagePatch) -> ImageOut:
+        library = await run_in_threadpool(lib, name)
+        payload = Payload(fields=body.model_dump(exclude_unset=True))
+        tags = _tags(payload) if body.tags is not None else None
+        record = await run_in_threadpool(lambda: library.update(
+            parse_cont_sign(cont_sign), brief=body.brief, tags=tags,
+            class_ids=_class_ids(payload)))
+        return image_out(library, record)
+
+    @router.delete("/libraries/{name}/images/{cont_sign}", status_code=204)
+    async def delete_image(name: str, cont_sign: str) -> Response:
+        library = await run_in_threadpool(lib, name)
+        sign = parse_cont_sign(cont_sign)
+        await run_in_threadpool(library.get, sign)
+        await run_in_threadpool(library.delete, [sign])
+        return Response(status_code=204)
+
+    @router.get("/libraries/{name}/images/{cont_sign}/thumbnail",
+                response_class=Response, responses={200: {"content": {"image/jpeg": {}}}})
+    async def thumbnail(name: str, cont_sign: str) -> Response:
+        library = await run_in_threadpool(lib, name)
+        data = await run_in_threadpool(library.thumbnail, parse_cont_sign(cont_sign))
+        if data is None:
+            raise InvalidParameter("this library does not store originals", field="cont_sign")
+        return Response(data, media_type="image/jpeg")
+
+    @router.get("/libraries/{name}/images/{cont_sign}/original", response_class=Response)
+    async def original(name: str, cont_sign: str) -> Response:
+        library = await run_in_threadpool(lib, name)
+        found = await run_in_threadpool(library.original, parse_cont_sign(cont_sign))
+        if found is None:
+            raise InvalidParameter("this library does not store originals", field="cont_sign")
+        data, fmt = found
+        return Response(data, media_type=f"image/{fmt}")
+
+    return router

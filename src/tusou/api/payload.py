@@ -1,0 +1,77 @@
+"""Reading a request body that may be multipart (a ``file`` part) or JSON, into one shape."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import Request
+from starlette.datastructures import UploadFile
+
+from tusou.engine import ImageSource
+from tusou.errors import InvalidParameter
+
+
+@dataclass
+class Payload:
+    fields: dict[str, Any] = field(default_factory=dict)
+    file: bytes | None = None
+    file_type: str | None = None
+
+    def source(self) -> ImageSource:
+        return ImageSource(data=self.file, base64=self.text("image"), url=self.text("url"),
+                           declared_mime=self.file_type)
+
+    def text(self, name: str) -> str | None:
+        value = self.fields.get(name)
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            raise InvalidParameter(f"{name} must be a string", field=name)
+        return value
+
+    def value(self, name: str) -> Any:
+        return self.fields.get(name)
+
+    def flag(self, name: str, default: bool = False) -> bool:
+        value = self.fields.get(name)
+        if value is None or value == "":
+            return default
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in {"true", "1", "yes"}:
+            return True
+        if text in {"false", "0", "no"}:
+            return False
+        raise InvalidParameter(f"{name} must be true or false", field=name)
+
+
+async def read_payload(request: Request) -> Payload:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type in ("multipart/form-data", "application/x-www-form-urlencoded"):
+        form = await request.form(max_files=1, max_fields=32)
+        payload = Payload()
+        for key, value in form.multi_items():
+            if isinstance(value, UploadFile):
+                if key != "file":
+                    raise InvalidParameter("the image part must be named 'file'", field=key)
+                payload.file = await value.read()
+                payload.file_type = value.content_type
+            else:
+                payload.fields[key] = value
+        return payload
+    if content_type in ("application/json", ""):
+        body = await request.body()
+        if not body.strip():
+            return Payload()
+        try:
+            data = json.loads(body)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise InvalidParameter("request body is not valid JSON", field="body") from None
+        if not isinstance(data, dict):
+            raise InvalidParameter("request body must be a JSON object", field="body")
+        return Payload(fields=data)
+    raise InvalidParameter(f"unsupported content type {content_type!r}: send JSON or "
+                           "multipart/form-data", field="content-type")

@@ -1,0 +1,239 @@
+"""The ``tusou`` command: serve, import, search, libraries."""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from tusou.config import DEFAULT_DATA_DIR, Settings
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".jpe", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff",
+                  ".ppm", ".pgm", ".pbm", ".pnm"}
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return Settings.from_env(data_dir=args.data_dir)
+
+
+def _engine(args: argparse.Namespace):  # noqa: ANN202 - tusou.engine.Engine, imported lazily
+    # Imported here so that `tusou --help` does not load numpy, OpenCV and ONNX Runtime.
+    from tusou.engine import Engine
+
+    return Engine(_settings(args))
+
+
+def _truncate_utf8(text: str, limit: int) -> str:
+    return text.encode("utf-8")[:limit].decode("utf-8", errors="ignore")
+
+
+# --- serve ------------------------------------------------------------------------------
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from tusou.api import create_app
+
+    settings = _settings(args)
+    app = create_app(settings)
+    print(f"tusou serving {settings.data_dir.resolve()} on http://{args.host}:{args.port} "
+          f"(API docs at /docs)", file=sys.stderr)
+    uvicorn.run(app, host=args.host, port=args.port, log_level=settings.log_level,
+                access_log=False)
+    return 0
+
+
+# --- import -----------------------------------------------------------------------------
+
+
+def _image_files(root: Path) -> Iterator[Path]:
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            if not name.startswith(".") and Path(name).suffix.lower() in IMAGE_SUFFIXES:
+                yield Path(dirpath) / name
+
+
+def _journal_path(settings: Settings, library: str, root: Path) -> Path:
+    key = hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:16]
+    return settings.data_dir / "imports" / f"{library}-{key}.jsonl"
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from tusou.engine import ImageSource
+    from tusou.errors import DuplicateImage, LibraryNotFound, TusouError
+
+    root = Path(args.directory)
+    if not root.is_dir():
+        print(f"error: {root} is not a directory", file=sys.stderr)
+        return 2
+    settings = _settings(args)
+    engine = _engine(args)
+    try:
+        try:
+            library = engine.library(args.library)
+        except LibraryNotFound:
+            if not args.kind:
+                print(f"error: no library {args.library!r}; pass --kind to create it",
+                      file=sys.stderr)
+                return 2
+            engine.create_library(args.library, args.kind)
+            library = engine.library(args.library)
+        # The journal makes an interrupted import resumable: files it lists are skipped.
+        journal = _journal_path(settings, args.library, root)
+        journal.parent.mkdir(parents=True, exist_ok=True)
+        done: set[str] = set()
+        if journal.exists():
+            for line in journal.read_text(encoding="utf-8").splitlines():
+                try:
+                    done.add(json.loads(line)["path"])
+                except (ValueError, KeyError):
+                    continue  # a line cut short by a crash
+        files = [p for p in _image_files(root) if str(p.relative_to(root)) not in done]
+        counts = {"added": 0, "present": 0, "failed": 0, "skipped": len(done)}
+        failures: list[str] = []
+        with open(journal, "a", encoding="utf-8") as log, \
+                tqdm(files, unit="img", disable=args.quiet, file=sys.stderr) as bar:
+            for path in bar:
+                rel = str(path.relative_to(root))
+                status = "added"
+                try:
+                    library.add(ImageSource(data=path.read_bytes()),
+                                brief=_truncate_utf8(path.name, 256))
+                except DuplicateImage:
+                    status = "present"
+                except TusouError as exc:
+                    status = "failed"
+                    failures.append(f"{rel}: {exc.code}: {exc.message}")
+                except OSError as exc:
+                    status = "failed"
+                    failures.append(f"{rel}: unreadable: {exc}")
+                counts[status] += 1
+                # Failed files are retried on the next run; the others are not.
+                if status != "failed":
+                    log.write(json.dumps({"path": rel, "status": status}) + "\n")
+                    log.flush()
+        print(f"added {counts['added']}, already present {counts['present']}, "
+              f"failed {counts['failed']}, skipped (done before) {counts['skipped']}")
+        for line in failures:
+            print(f"  failed: {line}")
+        return 1 if counts["failed"] and not counts["added"] and not counts["present"] else 0
+    finally:
+        engine.close()
+
+
+# --- search -----------------------------------------------------------------------------
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from tusou.engine import ImageSource, make_filter, parse_tags, validate_page
+    from tusou.errors import TusouError
+
+    engine = _engine(args)
+    try:
+        library = engine.library(args.library)
+        source = (ImageSource(url=args.image) if args.image.startswith(("http://", "https://"))
+                  else ImageSource(data=Path(args.image).read_bytes()))
+        tag_filter = make_filter(library.spec, tags=parse_tags(args.tags), logic=args.tag_logic)
+        page = library.search(source, tag_filter=tag_filter, page=validate_page(0, args.rn))
+    except TusouError as exc:
+        print(f"error: {exc.code}: {exc.message}", file=sys.stderr)
+        return 1
+    finally:
+        engine.close()
+    if args.json:
+        print(json.dumps([{"cont_sign": h.cont_sign, "score": h.score, "brief": h.image.brief,
+                           "tags": list(h.image.tags)} for h in page.hits], ensure_ascii=False))
+        return 0
+    if not page.hits:
+        print("no results")
+    for hit in page.hits:
+        print(f"{hit.score:.4f}  {hit.cont_sign:<22}  {hit.image.brief}")
+    return 0
+
+
+# --- libraries --------------------------------------------------------------------------
+
+
+def cmd_libraries(args: argparse.Namespace) -> int:
+    from tusou.errors import TusouError
+
+    engine = _engine(args)
+    try:
+        if args.action == "create":
+            engine.create_library(args.name, args.kind, store_originals=args.store_originals)
+            print(f"created {args.name} ({args.kind})")
+        elif args.action == "delete":
+            engine.delete_library(args.name)
+            print(f"deleted {args.name}")
+        else:
+            records = engine.libraries()
+            if not records:
+                print("no libraries")
+            for r in records:
+                print(f"{r.name:<32} {r.kind:<12} {r.image_count:>9} images")
+    except TusouError as exc:
+        print(f"error: {exc.code}: {exc.message}", file=sys.stderr)
+        return 1
+    finally:
+        engine.close()
+    return 0
+
+
+# --- parser -----------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tusou", description="Self-hosted image search.")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--data-dir", default=os.environ.get("TUSOU_DATA_DIR", DEFAULT_DATA_DIR),
+                        help="data directory (default: $TUSOU_DATA_DIR or ./tusou-data)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", parents=[common], help="run the HTTP service")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.set_defaults(func=cmd_serve)
+
+    imp = sub.add_parser("import", parents=[common], help="add every image of a folder")
+    imp.add_argument("directory")
+    imp.add_argument("--library", required=True)
+    imp.add_argument("--kind", help="create the library with this kind if it does not exist")
+    imp.add_argument("--quiet", action="store_true", help="no progress bar")
+    imp.set_defaults(func=cmd_import)
+
+    search = sub.add_parser("search", parents=[common], help="search a library by image")
+    search.add_argument("image", help="image file or http(s) URL")
+    search.add_argument("--library", required=True)
+    search.add_argument("--rn", type=int, default=10, help="number of results")
+    search.add_argument("--tags", default=None, help="filter, e.g. '1,2'")
+    search.add_argument("--tag-logic", choices=["and", "or"], default="and")
+    search.add_argument("--json", action="store_true")
+    search.set_defaults(func=cmd_search)
+
+    libs = sub.add_parser("libraries", parents=[common], help="list, create or delete libraries")
+    libs.add_argument("action", nargs="?", choices=["list", "create", "delete"], default="list")
+    libs.add_argument("name", nargs="?")
+    libs.add_argument("--kind", default="similar")
+    libs.add_argument("--store-originals", action="store_true")
+    libs.set_defaults(func=cmd_libraries)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "action", None) in ("create", "delete") and not args.name:
+        parser.error(f"libraries {args.action} needs a NAME")
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

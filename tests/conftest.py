@@ -1,0 +1,186 @@
+"""Shared fixtures: a real tusou server on loopback, and images made by the tests."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+from PIL import Image
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One cache for the built ONNX graph, shared by every data directory in the run."""
+    return tmp_path_factory.mktemp("models")
+
+
+@dataclass
+class ServerProcess:
+    data_dir: Path
+    port: int
+    env: dict[str, str]
+    proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 120.0) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tusou.cli", "serve", "--host", "127.0.0.1", "--port",
+             str(self.port), "--data-dir", str(self.data_dir)],
+            env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                err = self.proc.stderr.read().decode() if self.proc.stderr else ""
+                raise RuntimeError(f"server exited: {err[-3000:]}")
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError("server did not start")
+
+    def kill(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+def server_env(model_cache: Path, **extra: str) -> dict[str, str]:
+    env = {**os.environ, "TUSOU_URL_ALLOW_LOOPBACK": "1",
+           "TUSOU_MODEL_CACHE_DIR": str(model_cache), "TUSOU_LOG_LEVEL": "warning",
+           "TUSOU_MODEL_THREADS": "1", "PYTHONPATH": str(REPO / "src")}
+    env.update(extra)
+    return env
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory, model_cache: Path) -> Iterator[ServerProcess]:
+    proc = ServerProcess(tmp_path_factory.mktemp("data"), free_port(), server_env(model_cache))
+    proc.start()
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture
+def client(server: ServerProcess) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server.url, timeout=120) as c:
+        yield c
+
+
+@pytest.fixture
+def make_library(client: httpx.Client):
+    def _make(kind: str, **extra: object) -> str:
+        name = f"{kind}-{uuid.uuid4().hex[:10]}"
+        r = client.post("/v1/libraries", json={"name": name, "kind": kind, **extra})
+        assert r.status_code == 201, r.text
+        return name
+    return _make
+
+
+# --- images ----------------------------------------------------------------------------
+
+
+def encode(pixels: np.ndarray, fmt: str = "PNG", **kw: object) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(pixels).save(buf, format=fmt, **kw)
+    return buf.getvalue()
+
+
+def sample(name: str) -> np.ndarray:
+    """An RGB sample image shipped with scikit-image."""
+    from skimage import data
+
+    img = getattr(data, name)()
+    if img.ndim == 2:
+        img = np.stack([img] * 3, axis=-1)
+    return np.ascontiguousarray(img[..., :3])
+
+
+def noise_image(seed: int, w: int = 320, h: int = 240) -> np.ndarray:
+    """A distinct, structured synthetic picture (smooth blobs + edges), different per seed."""
+    rng = np.random.default_rng(seed)
+    small = rng.integers(0, 256, size=(max(h // 16, 2), max(w // 16, 2), 3), dtype=np.uint8)
+    img = np.asarray(Image.fromarray(small).resize((w, h), Image.BICUBIC))
+    img = img.copy()
+    for _ in range(6):
+        x0, y0 = rng.integers(0, w - 10), rng.integers(0, h - 10)
+        img[y0:y0 + rng.integers(5, 60), x0:x0 + rng.integers(5, 60)] = rng.integers(0, 256, 3)
+    return img
+
+
+class ImageServer:
+    """A loopback HTTP server handing out images for URL tests."""
+
+    def __init__(self) -> None:
+        self.files: dict[str, tuple[bytes, str]] = {}
+        files = self.files
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - http.server API
+                item = files.get(self.path)
+                if item is None:
+                    self.send_response(404)
+                    self.end_headers()
+                    return
+                body, ctype = item
+                self.send_response(200)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def put(self, path: str, body: bytes, ctype: str = "image/png") -> str:
+        self.files[path] = (body, ctype)
+        return f"http://127.0.0.1:{self.httpd.server_port}{path}"
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+
+
+@pytest.fixture(scope="session")
+def image_server() -> Iterator[ImageServer]:
+    srv = ImageServer()
+    yield srv
+    srv.close()

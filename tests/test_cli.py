@@ -1,0 +1,79 @@
+"""The ``tusou`` command line, run as a real process."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import SHARED, encode, noise_image, server_env
+
+
+def tusou(model_cache: Path, data_dir: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "tusou.cli", *args, "--data-dir", str(data_dir)],
+                          env=server_env(model_cache), capture_output=True, text=True,
+                          timeout=600)
+
+
+def test_import_search_and_resume(tmp_path: Path, model_cache: Path) -> None:
+    photos = tmp_path / "photos"
+    (photos / "sub").mkdir(parents=True)
+    for i in range(4):
+        (photos / f"img{i}.png").write_bytes(encode(noise_image(900 + i)))
+    (photos / "sub" / "deep.jpg").write_bytes(encode(noise_image(950), "JPEG"))
+    (photos / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    (photos / "tiny.png").write_bytes(encode(noise_image(960, 20, 20)))
+    (photos / "notes.txt").write_text("ignored")
+    data = tmp_path / "data"
+
+    r = tusou(model_cache, data, "import", str(photos), "--library", "pics", "--kind", "same",
+              "--quiet")
+    assert r.returncode == 0, r.stderr
+    assert "added 5, already present 0, failed 2" in r.stdout
+    assert "broken.jpg: undecodable_image" in r.stdout
+    assert "tiny.png: image_dimensions_invalid" in r.stdout
+
+    # A second run skips what was done and retries only the failures.
+    r = tusou(model_cache, data, "import", str(photos), "--library", "pics", "--quiet")
+    assert "added 0, already present 0, failed 2, skipped (done before) 5" in r.stdout
+
+    query = tmp_path / "q.jpg"
+    query.write_bytes(encode(noise_image(902), "JPEG", quality=90))
+    r = tusou(model_cache, data, "search", str(query), "--library", "pics")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[0].endswith("img2.png")
+
+    r = tusou(model_cache, data, "libraries")
+    assert "pics" in r.stdout and "same" in r.stdout and "5 images" in r.stdout
+
+
+def test_import_needs_kind_for_a_new_library(tmp_path: Path, model_cache: Path) -> None:
+    (tmp_path / "d").mkdir()
+    r = tusou(model_cache, tmp_path / "data", "import", str(tmp_path / "d"), "--library", "x")
+    assert r.returncode == 2 and "--kind" in r.stderr
+
+
+@pytest.mark.skipif(not (SHARED / "eval-dev" / "dedup-variants").exists(),
+                    reason="shared eval-dev images not present")
+def test_dedup_variants_find_their_original(tmp_path: Path, model_cache: Path) -> None:
+    variants = SHARED / "eval-dev" / "dedup-variants"
+    base = tmp_path / "base"
+    shutil.copytree(variants / "base_images", base)
+    data = tmp_path / "data"
+    r = tusou(model_cache, data, "import", str(base), "--library", "dedup", "--kind", "same",
+              "--quiet")
+    assert "added 10" in r.stdout, r.stdout + r.stderr
+    for name in ["ukbench00120_hflip.jpg", "ukbench00120_resize.jpg",
+                 "ukbench00120_rotation.jpg"]:
+        r = tusou(model_cache, data, "search", str(variants / "mixed_images" / name),
+                  "--library", "dedup", "--rn", "1")
+        assert "ukbench00120.jpg" in r.stdout, (name, r.stdout, r.stderr)
+    r = tusou(model_cache, data, "search", str(variants / "ukbench00120_gray.jpg"),
+              "--library", "dedup", "--rn", "1")
+    assert "ukbench00120.jpg" in r.stdout
+    r = tusou(model_cache, data, "search",
+              str(variants / "mixed_images" / "ukbench09268_corrupt.jpg"), "--library", "dedup")
+    assert r.returncode == 1 and "undecodable_image" in r.stderr
