@@ -458,3 +458,38 @@ def test_openapi_health_and_metrics(client: httpx.Client) -> None:
 def test_unknown_route_is_json(client: httpx.Client) -> None:
     r = client.get("/v1/nope")
     assert r.status_code == 404 and error_code(r) == "not_found"
+
+
+def test_url_length_limit_at_the_edge(client: httpx.Client, make_library,
+                                      image_server: ImageServer) -> None:
+    lib = make_library("similar")
+    base = image_server.put("/", b"")
+    path = "/" + "p" * (1024 - len(base) - len(".png")) + ".png"
+    url = image_server.put(path, encode(noise_image(90)))
+    assert len(url.encode()) == 1024
+    r = client.post(f"/v1/libraries/{lib}/images", json={"url": url, "brief": "edge"})
+    assert r.status_code == 201, r.text
+    r = client.post(f"/v1/libraries/{lib}/images", json={"url": url + "x", "brief": "over"})
+    assert r.status_code == 400 and error_code(r) == "parameter_too_long"
+
+
+def test_same_finds_a_phone_photo_of_a_poster(client: httpx.Client, make_library) -> None:
+    import cv2
+
+    lib = make_library("same")
+    poster = cv2.resize(sample("astronaut"), (600, 600))
+    add(client, lib, poster, brief="poster")
+    add(client, lib, sample("chelsea"), brief="cat")
+    # The poster photographed at an angle, filling about half of a cluttered frame.
+    frame = cv2.resize(sample("gravel"), (900, 700))
+    src = np.float32([[0, 0], [600, 0], [600, 600], [0, 600]])
+    dst = np.float32([[220, 120], [660, 160], [640, 590], [200, 560]])
+    warped = cv2.warpPerspective(poster, cv2.getPerspectiveTransform(src, dst), (900, 700))
+    mask = cv2.warpPerspective(np.full((600, 600), 255, np.uint8),
+                               cv2.getPerspectiveTransform(src, dst), (900, 700))
+    photo = np.where(mask[..., None] > 0, warped, frame)
+    photo = cv2.GaussianBlur(photo, (3, 3), 0)
+    photo = np.clip(photo.astype(np.int16) + 25, 0, 255).astype(np.uint8)
+    results = search(client, lib, encode(photo, "JPEG", quality=80)).json()["results"]
+    assert [r["brief"] for r in results] == ["poster"], results
+    assert results[0]["inliers"] >= 20

@@ -228,6 +228,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Request threads and ONNX Runtime already use the cores; BLAS thread pools spinning
+    # between small numpy calls only starve them. Must be set before numpy is imported.
+    for var in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, "1")
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "action", None) in ("create", "delete") and not args.name:

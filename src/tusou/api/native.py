@@ -187,6 +187,10 @@ def native_router(engine: Engine) -> APIRouter:
     def lib(name: str) -> Library:
         return engine.library(name)
 
+    async def open_request(name: str, request: Request) -> tuple[Payload, Library]:
+        payload = await read_payload(request)
+        return payload, await run_in_threadpool(lib, name)
+
     @router.post("/libraries", status_code=201, response_model=LibraryOut)
     async def create_library(body: LibraryIn) -> LibraryOut:
         record = await run_in_threadpool(engine.create_library, body.name, body.kind,
@@ -211,8 +215,7 @@ def native_router(engine: Engine) -> APIRouter:
     @router.post("/libraries/{name}/images", status_code=201, response_model=ImageOut,
                  openapi_extra=_IMAGE_BODY)
     async def add_image(name: str, request: Request) -> ImageOut:
-        payload = await read_payload(request)
-        library = await run_in_threadpool(lib, name)
+        payload, library = await open_request(name, request)
         record = await run_in_threadpool(
             lambda: library.add(payload.source(), brief=payload.text("brief"),  # type: ignore[arg-type]
                                 tags=_tags(payload), class_ids=_class_ids(payload)))
@@ -229,8 +232,7 @@ def native_router(engine: Engine) -> APIRouter:
     @router.post("/libraries/{name}/search", response_model=SearchOut,
                  openapi_extra=_IMAGE_BODY)
     async def search(name: str, request: Request) -> SearchOut:
-        payload = await read_payload(request)
-        library = await run_in_threadpool(lib, name)
+        payload, library = await open_request(name, request)
         logic = str(payload.value("tag_logic") or "and").lower()
         tag_filter = make_filter(library.spec, tags=_tags(payload), logic=logic,
                                  class_ids=_class_ids(payload))
@@ -243,8 +245,7 @@ def native_router(engine: Engine) -> APIRouter:
     @router.post("/libraries/{name}/images/update", response_model=ImageOut,
                  openapi_extra=_IMAGE_BODY)
     async def update_by_image(name: str, request: Request) -> ImageOut:
-        payload = await read_payload(request)
-        library = await run_in_threadpool(lib, name)
+        payload, library = await open_request(name, request)
         sign = await run_in_threadpool(_cont_sign_of, library, payload)
         tags = _tags(payload) if payload.value("tags") is not None else None
         record = await run_in_threadpool(lambda: library.update(
@@ -254,8 +255,7 @@ def native_router(engine: Engine) -> APIRouter:
     @router.post("/libraries/{name}/images/delete", response_model=DeleteOut,
                  openapi_extra=_IMAGE_BODY)
     async def delete_images(name: str, request: Request) -> DeleteOut:
-        payload = await read_payload(request)
-        library = await run_in_threadpool(lib, name)
+        payload, library = await open_request(name, request)
         signs_value = payload.value("cont_signs")
         if signs_value is not None and payload.source().is_empty:
             if isinstance(signs_value, str):

@@ -141,6 +141,15 @@ def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
         yield values[start:start + _IN_CHUNK]
 
 
+def _existing_row(s: Session, library_id: int, cont_sign: str) -> ImageRow:
+    row = s.scalar(select(ImageRow).where(ImageRow.library_id == library_id,
+                                          ImageRow.cont_sign == cont_sign))
+    if row is None:
+        raise ImageNotFound(f"no image with cont_sign {cont_sign} in this library",
+                            field="cont_sign")
+    return row
+
+
 def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -236,11 +245,7 @@ class Store:
                      tags: tuple[int | None, int | None] | None = None,
                      attrs: dict[str, Any] | None = None) -> ImageRecord:
         with self._session() as s:
-            row = s.scalar(select(ImageRow).where(ImageRow.library_id == library_id,
-                                                  ImageRow.cont_sign == cont_sign))
-            if row is None:
-                raise ImageNotFound(f"no image with cont_sign {cont_sign} in this library",
-                                    field="cont_sign")
+            row = _existing_row(s, library_id, cont_sign)
             if brief is not None:
                 row.brief = brief
             if tags is not None:
@@ -327,10 +332,6 @@ class Store:
                                                                     bytes | None, bytes | None]:
         """An image's record with its stored vector, PDQ hash and keypoints."""
         with self._session() as s:
-            row = s.scalar(select(ImageRow).where(ImageRow.library_id == library_id,
-                                                  ImageRow.cont_sign == cont_sign))
-            if row is None:
-                raise ImageNotFound(f"no image with cont_sign {cont_sign} in this library",
-                                    field="cont_sign")
+            row = _existing_row(s, library_id, cont_sign)
             return (_image_record(row), np.frombuffer(row.vector, dtype="<f4"), row.pdq,
                     row.keypoints)
