@@ -48,15 +48,21 @@ class ServerProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def log_path(self) -> Path:
+        return self.data_dir.parent / f"server-{self.port}.log"
+
     def start(self, timeout: float = 120.0) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tusou.cli", "serve", "--host", "127.0.0.1", "--port",
-             str(self.port), "--data-dir", str(self.data_dir)],
-            env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        # The log goes to a file: a pipe nobody reads would block a chatty server.
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "tusou.cli", "serve", "--host", "127.0.0.1", "--port",
+                 str(self.port), "--data-dir", str(self.data_dir)],
+                env=self.env, stdout=log, stderr=log)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                err = self.proc.stderr.read().decode() if self.proc.stderr else ""
+                err = self.log_path.read_text(errors="replace")
                 raise RuntimeError(f"server exited: {err[-3000:]}")
             try:
                 if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
@@ -82,7 +88,7 @@ class ServerProcess:
 
 def server_env(model_cache: Path, **extra: str) -> dict[str, str]:
     env = {**os.environ, "TUSOU_URL_ALLOW_LOOPBACK": "1",
-           "TUSOU_MODEL_CACHE_DIR": str(model_cache), "TUSOU_LOG_LEVEL": "warning",
+           "TUSOU_MODEL_CACHE_DIR": str(model_cache), "TUSOU_LOG_LEVEL": "info",
            "TUSOU_MODEL_THREADS": "1", "PYTHONPATH": str(REPO / "src")}
     env.update(extra)
     return env

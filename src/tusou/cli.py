@@ -1,10 +1,11 @@
-"""The ``tusou`` command: serve, import, search, libraries."""
+"""The ``tusou`` command: serve, import, search, libraries, keys."""
 
 from __future__ import annotations
 
 import argparse
 import hashlib
 import json
+import logging
 import os
 import sys
 from collections.abc import Iterator, Sequence
@@ -40,6 +41,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from tusou.api import create_app
 
     settings = _settings(args)
+    logging.basicConfig(level=settings.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = create_app(settings)
     print(f"tusou serving {settings.data_dir.resolve()} on http://{args.host}:{args.port} "
           f"(API docs at /docs)", file=sys.stderr)
@@ -187,6 +190,37 @@ def cmd_libraries(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- keys -------------------------------------------------------------------------------
+
+
+def cmd_keys(args: argparse.Namespace) -> int:
+    from tusou.errors import TusouError
+
+    engine = _engine(args)
+    try:
+        credentials = engine.credentials
+        if args.action == "add":
+            record = credentials.add_key(args.api_key, args.secret_key, args.name or "")
+            print(f"added {record.api_key}" + (f" ({record.name})" if record.name else ""))
+        elif args.action == "remove":
+            if not credentials.remove_key(args.api_key):
+                print(f"error: no API key {args.api_key}", file=sys.stderr)
+                return 1
+            print(f"removed {args.api_key} (its tokens are revoked)")
+        else:
+            records = credentials.keys()
+            if not records:
+                print("no keys")
+            for k in records:  # never the secret
+                print(f"{k.api_key:<40} {k.name:<24} {k.created_at:%Y-%m-%d %H:%M}")
+    except TusouError as exc:
+        print(f"error: {exc.code}: {exc.message}", file=sys.stderr)
+        return 1
+    finally:
+        engine.close()
+    return 0
+
+
 # --- parser -----------------------------------------------------------------------------
 
 
@@ -224,6 +258,18 @@ def build_parser() -> argparse.ArgumentParser:
     libs.add_argument("--kind", default="similar")
     libs.add_argument("--store-originals", action="store_true")
     libs.set_defaults(func=cmd_libraries)
+
+    keys = sub.add_parser("keys", parents=[common],
+                          help="API keys for the vendor-compatible faces")
+    keys_sub = keys.add_subparsers(dest="action", required=True)
+    keys_add = keys_sub.add_parser("add", parents=[common], help="register an API key pair")
+    keys_add.add_argument("--api-key", required=True)
+    keys_add.add_argument("--secret-key", required=True)
+    keys_add.add_argument("--name")
+    keys_sub.add_parser("list", parents=[common], help="list API keys (never secrets)")
+    keys_rm = keys_sub.add_parser("remove", parents=[common], help="remove a key, revoke tokens")
+    keys_rm.add_argument("api_key")
+    keys.set_defaults(func=cmd_keys)
     return parser
 
 
@@ -234,7 +280,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.environ.setdefault(var, "1")
     parser = build_parser()
     args = parser.parse_args(argv)
-    if getattr(args, "action", None) in ("create", "delete") and not args.name:
+    if args.command == "libraries" and args.action in ("create", "delete") and not args.name:
         parser.error(f"libraries {args.action} needs a NAME")
     return int(args.func(args) or 0)
 

@@ -11,6 +11,7 @@ from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from tusou import __version__
+from tusou.api.baidu import baidu_router
 from tusou.api.errors import install_error_handlers
 from tusou.api.middleware import BodyLimitMiddleware, Metrics, MetricsMiddleware
 from tusou.api.native import native_router
@@ -37,6 +38,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.settings = settings
     install_error_handlers(app)
     app.include_router(native_router(engine))
+    app.include_router(baidu_router(engine))
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, str]:

@@ -11,11 +11,12 @@ from typing import Any
 import numpy as np
 
 from tusou.config import Settings
+from tusou.engine.credentials import Credentials
 from tusou.engine.describe import Describer
 from tusou.engine.kinds import kind_spec
 from tusou.engine.library import Library, LibraryState
 from tusou.engine.originals import OriginalStore
-from tusou.errors import InvalidParameter
+from tusou.errors import InvalidParameter, LibraryExists, LibraryNotFound
 from tusou.features import FeatureModels
 from tusou.images.fetch import UrlFetcher
 from tusou.index import open_index
@@ -41,6 +42,7 @@ class Engine:
         self.settings = settings
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.store = Store(settings.resolved_database_url)
+        self.credentials = Credentials(self.store.credentials)
         self.models = FeatureModels(settings.models_dir, threads=settings.model_threads)
         self.describer = Describer(self.models)
         self.fetcher = UrlFetcher(allow_loopback=settings.url_allow_loopback,
@@ -66,6 +68,20 @@ class Engine:
                                          pipeline=self.describer.pipeline(spec),
                                          description=description,
                                          store_originals=store_originals, attrs=attrs)
+
+    def ensure_library(self, name: str, kind: str, *,
+                       attrs: dict[str, Any] | None = None) -> Library:
+        """The library ``name``, created with ``kind`` on first use (faces that provision
+        libraries implicitly, such as one library per app and kind)."""
+        try:
+            return self.library(name)
+        except LibraryNotFound:
+            pass
+        try:
+            self.create_library(name, kind, attrs=attrs)
+        except LibraryExists:
+            pass  # created by a concurrent request
+        return self.library(name)
 
     def libraries(self) -> list[LibraryRecord]:
         return self.store.list_libraries()

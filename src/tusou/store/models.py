@@ -69,3 +69,29 @@ class ImageRow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow,
                                                  onupdate=utcnow)
+
+
+class ApiKeyRow(Base):
+    """An access key pair the vendor faces authenticate callers with.
+
+    The secret is kept as given: every vendor signing scheme (HMAC) needs it to recompute
+    the caller's signature. Protect the database accordingly.
+    """
+
+    __tablename__ = "api_keys"
+
+    api_key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    secret_key: Mapped[str] = mapped_column(String(256), nullable=False)
+    name: Mapped[str] = mapped_column(String(128), nullable=False, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class AccessTokenRow(Base):
+    """An issued bearer token (stored as its SHA-256, never in clear)."""
+
+    __tablename__ = "access_tokens"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    api_key: Mapped[str] = mapped_column(
+        ForeignKey("api_keys.api_key", ondelete="CASCADE"), nullable=False, index=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)

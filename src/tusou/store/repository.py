@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
 
 from tusou.errors import DuplicateImage, ImageNotFound, LibraryExists, LibraryNotFound
+from tusou.store.credentials import CredentialStore
 from tusou.store.models import Base, ImageRow, LibraryRow
 
 # SQLite caps bound parameters per statement; chunk IN (...) lists below it.
@@ -176,6 +177,7 @@ class Store:
             self._engine = create_engine(url, pool_pre_ping=True)
         Base.metadata.create_all(self._engine)
         self._session = sessionmaker(self._engine, expire_on_commit=False)
+        self.credentials = CredentialStore(self._session)
 
     def close(self) -> None:
         self._engine.dispose()

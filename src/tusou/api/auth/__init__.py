@@ -1,0 +1,1 @@
+"""Request authentication: one verifier per signing scheme."""
