@@ -62,9 +62,11 @@ def _image_files(root: Path) -> Iterator[Path]:
                 yield Path(dirpath) / name
 
 
-def _journal_path(settings: Settings, library: str, root: Path) -> Path:
+def _journal_path(settings: Settings, library_id: int, root: Path) -> Path:
+    # Keyed by the library's id, never reused: a library deleted and created again under
+    # the same name starts a fresh journal.
     key = hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:16]
-    return settings.data_dir / "imports" / f"{library}-{key}.jsonl"
+    return settings.data_dir / "imports" / f"library-{library_id}-{key}.jsonl"
 
 
 def cmd_import(args: argparse.Namespace) -> int:
@@ -87,10 +89,14 @@ def cmd_import(args: argparse.Namespace) -> int:
                 print(f"error: no library {args.library!r}; pass --kind to create it",
                       file=sys.stderr)
                 return 2
-            engine.create_library(args.library, args.kind)
+            try:
+                engine.create_library(args.library, args.kind)
+            except TusouError as exc:
+                print(f"error: {exc.code}: {exc.message}", file=sys.stderr)
+                return 2
             library = engine.library(args.library)
         # The journal makes an interrupted import resumable: files it lists are skipped.
-        journal = _journal_path(settings, args.library, root)
+        journal = _journal_path(settings, library.record.id, root)
         journal.parent.mkdir(parents=True, exist_ok=True)
         done: set[str] = set()
         if journal.exists():
@@ -148,6 +154,9 @@ def cmd_search(args: argparse.Namespace) -> int:
         page = library.search(source, tag_filter=tag_filter, page=validate_page(0, args.rn))
     except TusouError as exc:
         print(f"error: {exc.code}: {exc.message}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"error: cannot read {args.image}: {exc.strerror or exc}", file=sys.stderr)
         return 1
     finally:
         engine.close()

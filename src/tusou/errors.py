@@ -44,6 +44,10 @@ class BodyTooLarge(TusouError):
     code = "body_too_large"
 
 
+class UnsupportedContentType(TusouError):
+    code = "unsupported_content_type"
+
+
 # --- images -------------------------------------------------------------------------------
 
 

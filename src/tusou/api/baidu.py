@@ -19,10 +19,10 @@ from fastapi.responses import JSONResponse
 
 from tusou import errors as e
 from tusou.api.auth.bce import SignatureRejected, verify_bce
+from tusou.api.payload import MAX_FIELD_BYTES
 from tusou.engine import Engine, ImageSource, Library, make_filter, parse_tags, validate_page
 from tusou.engine.credentials import TokenExpired, TokenInvalid
 from tusou.engine.params import validate_tag_value
-from tusou.images.signature import parse_cont_sign, parse_cont_sign_list
 
 log = logging.getLogger(__name__)
 
@@ -160,12 +160,8 @@ def _search(library: Library, form: Form) -> dict[str, Any]:
 
 def _target(library: Library, form: Form) -> str:
     """update / delete address one image: image > url > cont_sign."""
-    if form.has_image():
-        return library.sign(form.source(), BAIDU_FORMATS)
-    sign = form.get("cont_sign")
-    if not sign:
-        raise e.MissingParameter("param image not exist", field="image")
-    return parse_cont_sign(sign)
+    source = form.source() if form.has_image() else ImageSource()
+    return library.target(source, form.get("cont_sign"), BAIDU_FORMATS)
 
 
 def _update(library: Library, form: Form) -> dict[str, Any]:
@@ -177,13 +173,10 @@ def _update(library: Library, form: Form) -> dict[str, Any]:
 
 
 def _delete(library: Library, form: Form) -> dict[str, Any]:
-    if form.has_image():
-        signs = [library.sign(form.source(), BAIDU_FORMATS)]
+    if form.has_image() or not form.get("cont_sign"):
+        signs = [_target(library, form)]
     else:
-        text = form.get("cont_sign")
-        if not text:
-            raise e.MissingParameter("param image not exist", field="image")
-        signs = parse_cont_sign_list(text, max_count=library.spec.max_batch_delete)
+        signs = library.batch(form.get("cont_sign") or "")
     # Unknown signatures are not an error (the vendor deletes lazily and says nothing).
     library.delete(signs)
     return {}
@@ -227,7 +220,7 @@ async def _read_form(request: Request) -> Form:
     fields = dict(request.query_params)
     content_type = request.headers.get("content-type", "")
     if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
-        form = await request.form(max_files=0, max_fields=64, max_part_size=16 * 1024 * 1024)
+        form = await request.form(max_files=0, max_fields=64, max_part_size=MAX_FIELD_BYTES)
         fields.update({k: v for k, v in form.items() if isinstance(v, str)})
     return Form(fields)
 

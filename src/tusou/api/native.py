@@ -13,8 +13,8 @@ from tusou.api.payload import Payload, read_payload
 from tusou.engine import (Engine, KINDS, Library, SearchPage, make_filter, parse_tags,
                           validate_page)
 from tusou.engine.params import validate_tag_value, validate_threshold
-from tusou.errors import InvalidParameter, MissingParameter
-from tusou.images.signature import parse_cont_sign, parse_cont_sign_list
+from tusou.errors import ImageNotFound, InvalidParameter, TusouError
+from tusou.images.signature import parse_cont_sign
 from tusou.store import ImageRecord, LibraryRecord
 
 _IMAGE_BODY = {"requestBody": {"content": {
@@ -166,16 +166,15 @@ def _tags(payload: Payload) -> tuple[int, ...]:
     return parse_tags(payload.value("tags"))
 
 
-def _cont_sign_of(library: Library, payload: Payload) -> str:
-    """The target image of update / delete: image > url > cont_sign."""
-    source = payload.source()
-    if not source.is_empty:
-        return library.sign(source)
-    sign = payload.text("cont_sign")
-    if sign is None:
-        raise MissingParameter("give the image (file, image or url) or its cont_sign",
-                               field="image")
-    return parse_cont_sign(sign)
+def _target(library: Library, payload: Payload) -> str:
+    return library.target(payload.source(), payload.text("cont_sign"))
+
+
+def _no_original(library: Library, cont_sign: str) -> TusouError:
+    if not library.record.store_originals:
+        return InvalidParameter("this library does not store originals (create it with "
+                                "store_originals)", field="cont_sign")
+    return ImageNotFound(f"the stored file of {cont_sign} is missing", field="cont_sign")
 
 
 # --- routes ------------------------------------------------------------------------------
@@ -246,7 +245,7 @@ def native_router(engine: Engine) -> APIRouter:
                  openapi_extra=_IMAGE_BODY)
     async def update_by_image(name: str, request: Request) -> ImageOut:
         payload, library = await open_request(name, request)
-        sign = await run_in_threadpool(_cont_sign_of, library, payload)
+        sign = await run_in_threadpool(_target, library, payload)
         tags = _tags(payload) if payload.value("tags") is not None else None
         record = await run_in_threadpool(lambda: library.update(
             sign, brief=payload.text("brief"), tags=tags, class_ids=_class_ids(payload)))
@@ -258,19 +257,9 @@ def native_router(engine: Engine) -> APIRouter:
         payload, library = await open_request(name, request)
         signs_value = payload.value("cont_signs")
         if signs_value is not None and payload.source().is_empty:
-            if isinstance(signs_value, str):
-                signs = parse_cont_sign_list(signs_value, max_count=library.spec.max_batch_delete)
-            elif isinstance(signs_value, list):
-                if len(signs_value) > library.spec.max_batch_delete:
-                    raise InvalidParameter(f"at most {library.spec.max_batch_delete} cont_signs",
-                                           field="cont_signs")
-                signs = list(dict.fromkeys(parse_cont_sign(str(s)) for s in signs_value))
-            else:
-                raise InvalidParameter("cont_signs must be a list", field="cont_signs")
-            if not signs:
-                raise MissingParameter("cont_signs is empty", field="cont_signs")
+            signs = library.batch(signs_value)
         else:
-            signs = [await run_in_threadpool(_cont_sign_of, library, payload)]
+            signs = [await run_in_threadpool(_target, library, payload)]
         deleted = await run_in_threadpool(library.delete, signs)
         gone = {r.cont_sign for r in deleted}
         return DeleteOut(deleted=[s for s in signs if s in gone],
@@ -286,7 +275,7 @@ def native_router(engine: Engine) -> APIRouter:
     async def patch_image(name: str, cont_sign: str, body: ImagePatch) -> ImageOut:
         library = await run_in_threadpool(lib, name)
         payload = Payload(fields=body.model_dump(exclude_unset=True))
-        tags = _tags(payload) if body.tags is not None else None
+        tags = _tags(payload) if "tags" in payload.fields else None
         record = await run_in_threadpool(lambda: library.update(
             parse_cont_sign(cont_sign), brief=body.brief, tags=tags,
             class_ids=_class_ids(payload)))
@@ -306,7 +295,7 @@ def native_router(engine: Engine) -> APIRouter:
         library = await run_in_threadpool(lib, name)
         data = await run_in_threadpool(library.thumbnail, parse_cont_sign(cont_sign))
         if data is None:
-            raise InvalidParameter("this library does not store originals", field="cont_sign")
+            raise _no_original(library, cont_sign)
         return Response(data, media_type="image/jpeg")
 
     @router.get("/libraries/{name}/images/{cont_sign}/original", response_class=Response)
@@ -314,7 +303,7 @@ def native_router(engine: Engine) -> APIRouter:
         library = await run_in_threadpool(lib, name)
         found = await run_in_threadpool(library.original, parse_cont_sign(cont_sign))
         if found is None:
-            raise InvalidParameter("this library does not store originals", field="cont_sign")
+            raise _no_original(library, cont_sign)
         data, fmt = found
         return Response(data, media_type=f"image/{fmt}")
 

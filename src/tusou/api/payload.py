@@ -10,7 +10,10 @@ from fastapi import Request
 from starlette.datastructures import UploadFile
 
 from tusou.engine import ImageSource
-from tusou.errors import InvalidParameter
+from tusou.errors import InvalidParameter, UnsupportedContentType
+from tusou.images.limits import MAX_BASE64_CHARS
+
+MAX_FIELD_BYTES = MAX_BASE64_CHARS + 64 * 1024
 
 
 @dataclass
@@ -51,7 +54,8 @@ class Payload:
 async def read_payload(request: Request) -> Payload:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type in ("multipart/form-data", "application/x-www-form-urlencoded"):
-        form = await request.form(max_files=1, max_fields=32)
+        # Fields may carry a whole base64 image; the body limit bounds them anyway.
+        form = await request.form(max_files=1, max_fields=32, max_part_size=MAX_FIELD_BYTES)
         payload = Payload()
         for key, value in form.multi_items():
             if isinstance(value, UploadFile):
@@ -73,5 +77,5 @@ async def read_payload(request: Request) -> Payload:
         if not isinstance(data, dict):
             raise InvalidParameter("request body must be a JSON object", field="body")
         return Payload(fields=data)
-    raise InvalidParameter(f"unsupported content type {content_type!r}: send JSON or "
-                           "multipart/form-data", field="content-type")
+    raise UnsupportedContentType(f"unsupported content type {content_type!r}: send JSON or "
+                                 "multipart/form-data", field="content-type")

@@ -26,12 +26,12 @@ from tusou.store import LibraryRecord, Store
 log = logging.getLogger(__name__)
 
 # Letters (any script), digits, '_', '-', '.': safe in URL paths and file names.
-_LIBRARY_NAME = re.compile(r"^[\w.-]{1,64}$")
+_LIBRARY_NAME = re.compile(r"[\w.-]{1,64}")
 _RECONCILE_CHUNK = 2000
 
 
 def validate_library_name(name: str) -> str:
-    if not isinstance(name, str) or not _LIBRARY_NAME.match(name) or name in {".", ".."}:
+    if not isinstance(name, str) or not _LIBRARY_NAME.fullmatch(name) or name in {".", ".."}:
         raise InvalidParameter("library name must be 1-64 letters, digits, '_', '-' or '.'",
                                field="name")
     return name
@@ -53,6 +53,7 @@ class Engine:
         self._index_dir = settings.data_dir / "index"
         self._index_dir.mkdir(parents=True, exist_ok=True)
         self._libraries: dict[str, Library] = {}
+        self._opening: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
 
     # --- libraries ----------------------------------------------------------------------
@@ -90,17 +91,28 @@ class Engine:
         return self.store.get_library(name)
 
     def library(self, name: str) -> Library:
-        """The library's service, loading (and reconciling) its index on first use."""
+        """The library's service, loading (and reconciling) its index on first use.
+
+        Opening a large library takes a while; only requests for that library wait.
+        """
         with self._lock:
             cached = self._libraries.get(name)
             if cached is not None:
                 return cached
+            opening = self._opening.setdefault(name, threading.Lock())
+        with opening:
+            with self._lock:
+                cached = self._libraries.get(name)
+                if cached is not None:
+                    return cached
             record = self.store.get_library(name)
             library = Library(record, kind_spec(record.kind), self._open_state(record),
                               store=self.store, describer=self.describer,
                               fetcher=self.fetcher, originals=self.originals,
                               flush_every=self.settings.index_flush_every)
-            self._libraries[name] = library
+            with self._lock:
+                self._libraries[name] = library
+                self._opening.pop(name, None)
             return library
 
     def delete_library(self, name: str) -> LibraryRecord:
@@ -131,7 +143,10 @@ class Engine:
 
     def _open_state(self, record: LibraryRecord) -> LibraryState:
         """Load the persisted index and bring it level with the store (the source of truth)."""
-        index = open_index(self._index_path(record.id), self.describer.dimension(record.pipeline))
+        # The stored vectors say the dimension, so a library stays readable and deletable
+        # even when the model that built it is no longer installed.
+        dim = self.store.vector_dimension(record.id) or self.describer.dimension(record.pipeline)
+        index = open_index(self._index_path(record.id), dim)
         stored = self.store.image_ids(record.id)
         indexed = index.ids()
         missing = np.setdiff1d(stored, indexed, assume_unique=True)

@@ -17,11 +17,12 @@ from tusou.engine.originals import OriginalStore
 from tusou.engine.params import RESULT_WINDOW, Page, validate_brief
 from tusou.engine.sources import ImageSource, load_image
 from tusou.errors import (DuplicateImage, FeatureExtractionFailed, ImageNotFound,
-                          InvalidParameter, TusouError)
+                          InvalidParameter, LibraryNotFound, MissingParameter, TusouError)
 from tusou.images.decode import DecodedImage
 from tusou.images.fetch import UrlFetcher
 from tusou.images.limits import ImageLimits
 from tusou.images.signature import cont_sign as sign_pixels
+from tusou.images.signature import parse_cont_sign, parse_cont_sign_list
 from tusou.index import VectorIndex
 from tusou.index.hamming import HammingTable
 from tusou.store import ImageRecord, LibraryRecord, NewImage, Store, TagFilter
@@ -61,6 +62,9 @@ class LibraryState:
     hashes: HammingTable
     write_lock: threading.Lock
     unsaved_changes: int = 0
+    # Set (under the write lock) when the library is deleted or the engine closes; a
+    # request still holding this Library then gets LibraryNotFound, not a closed index.
+    closed: bool = False
 
 
 def make_labels(spec: KindSpec, tags: Sequence[int] = (),
@@ -161,23 +165,66 @@ class Library:
             self._originals.put(self.record.id, sign, image.data, image.format, image.pixels)
         state = self._state
         with state.write_lock:
+            self._check_open()
             record = self._store.insert_image(self.record.id, new)
-            state.index.upsert([record.id], desc.vector[None, :])
-            if new.pdq is not None:
-                state.hashes.upsert([record.id], [new.pdq])
-            self._changed(1)
+            # Committed: from here on the add is acknowledged whatever happens. If the
+            # in-memory index fails, the catch-up at the next open repairs it.
+            try:
+                state.index.upsert([record.id], desc.vector[None, :])
+                if new.pdq is not None:
+                    state.hashes.upsert([record.id], [new.pdq])
+                self._changed(1)
+            except Exception:
+                log.exception("library %s: indexing committed image %s failed", self.name,
+                              record.cont_sign)
         return record
 
     def update(self, cont_sign: str, *, brief: str | None = None,
                tags: Sequence[int] | None = None, class_ids: Labels | None = None,
                attrs: dict[str, Any] | None = None) -> ImageRecord:
-        """Change brief and/or labels; nothing given is a no-op that still checks existence."""
+        """Change brief and/or labels; nothing given is a no-op that still checks existence.
+
+        ``tags`` replaces an image's tags (``[]`` clears them). In ``class_ids`` a None
+        position keeps the stored class id, so class_id1 alone leaves class_id2 alone.
+        """
         validate_brief(brief, required=False)
         labels: Labels | None = None
-        if tags is not None or class_ids is not None:
+        if self.spec.filter_style == "class_ids":
+            if tags is not None:
+                raise InvalidParameter(f"{self.spec.name} libraries take class_id1/class_id2, "
+                                       "not tags", field="tags")
+            if class_ids is not None and any(c is not None for c in class_ids):
+                stored = self.get(cont_sign).labels
+                labels = (class_ids[0] if class_ids[0] is not None else stored[0],
+                          class_ids[1] if class_ids[1] is not None else stored[1])
+        elif tags is not None or class_ids is not None:
             labels = make_labels(self.spec, tags or (), class_ids)
         return self._store.update_image(self.record.id, cont_sign, brief=brief, tags=labels,
                                         attrs=attrs)
+
+    def target(self, source: ImageSource, cont_sign: str | None,
+               formats: frozenset[str] | None = None) -> str:
+        """The image an update or delete addresses: image > url > cont_sign."""
+        if not source.is_empty:
+            return self.sign(source, formats)
+        if not cont_sign:
+            raise MissingParameter("give the image (file, image or url) or its cont_sign",
+                                   field="image")
+        return parse_cont_sign(cont_sign)
+
+    def batch(self, cont_signs: str | Sequence[str]) -> list[str]:
+        """A delete batch: ';'-separated text or a list; de-duplicated, then limited."""
+        if isinstance(cont_signs, str):
+            return parse_cont_sign_list(cont_signs, max_count=self.spec.max_batch_delete)
+        if not isinstance(cont_signs, (list, tuple)):
+            raise InvalidParameter("cont_signs must be a list", field="cont_signs")
+        signs = list(dict.fromkeys(parse_cont_sign(str(c)) for c in cont_signs))
+        if not signs:
+            raise MissingParameter("no cont_sign given", field="cont_signs")
+        if len(signs) > self.spec.max_batch_delete:
+            raise InvalidParameter(f"at most {self.spec.max_batch_delete} cont_signs per delete "
+                                   f"for {self.spec.name} libraries", field="cont_signs")
+        return signs
 
     def delete(self, cont_signs: Sequence[str]) -> list[ImageRecord]:
         """Delete the images that exist among ``cont_signs``; unknown ones are ignored."""
@@ -186,6 +233,7 @@ class Library:
                                    f"for {self.spec.name} libraries", field="cont_sign")
         state = self._state
         with state.write_lock:
+            self._check_open()
             deleted = self._store.delete_images(self.record.id, cont_signs)
             ids = [r.id for r in deleted]
             state.index.remove(ids)
@@ -200,18 +248,31 @@ class Library:
         state = self._state
         state.unsaved_changes += count  # caller holds the write lock
         if state.unsaved_changes >= self._flush_every:
-            state.index.save()
-            state.unsaved_changes = 0
+            try:
+                state.index.save()
+                state.unsaved_changes = 0
+            except OSError:
+                # The store has the data; a later save (or the catch-up) completes it.
+                log.exception("library %s: saving the index failed", self.name)
 
     def flush(self) -> None:
         state = self._state
         with state.write_lock:
-            state.index.save()
-            state.unsaved_changes = 0
+            if not state.closed:
+                state.index.save()
+                state.unsaved_changes = 0
 
     def close(self) -> None:
-        self.flush()
-        self._state.index.close()
+        """Save and close the index; later calls on this object get LibraryNotFound."""
+        state = self._state
+        with state.write_lock:
+            if not state.closed:
+                state.closed = True
+                state.index.close()
+
+    def _check_open(self) -> None:
+        if self._state.closed:
+            raise LibraryNotFound(f"library {self.name!r} was deleted", field="name")
 
     # --- reads --------------------------------------------------------------------------
 
@@ -237,6 +298,7 @@ class Library:
     def search(self, source: ImageSource, *, tag_filter: TagFilter | None = None,
                page: Page = Page(), threshold: float | None = None,
                formats: frozenset[str] | None = None) -> SearchPage:
+        self._check_open()
         image = self.load(source, formats)
         desc = self._describe(image.pixels, query=True)
         exact = self._store.find_image(self.record.id, sign_pixels(image.pixels))
@@ -249,6 +311,7 @@ class Library:
 
     def _rank(self, desc: Descriptors, exact_id: int | None, tag_filter: TagFilter | None,
               page: Page, threshold: float | None) -> SearchPage:
+        self._check_open()
         allowed = self._allowed(tag_filter)
         if allowed is not None and exact_id is not None and exact_id not in set(allowed.tolist()):
             exact_id = None

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from tusou.errors import InvalidParameter, MissingParameter, ParameterTooLong
+
+# ASCII digits only (str.isdigit() also accepts '²'), and few enough to stay an int64.
+_INTEGER = re.compile(r"-?[0-9]{1,12}")
 
 MAX_BRIEF_BYTES = 256
 MAX_TAGS = 2
@@ -15,10 +19,12 @@ RESULT_WINDOW = 1000
 
 
 def validate_brief(brief: str | None, *, required: bool) -> str | None:
-    if brief is None:
+    if brief is None or (required and not brief):
         if required:
             raise MissingParameter("brief is required", field="brief")
         return None
+    if not isinstance(brief, str):
+        raise InvalidParameter("brief must be a string", field="brief")
     if len(brief.encode("utf-8")) > MAX_BRIEF_BYTES:
         raise ParameterTooLong(f"brief is {len(brief.encode('utf-8'))} bytes; at most "
                                f"{MAX_BRIEF_BYTES} bytes of UTF-8", field="brief")
@@ -30,8 +36,8 @@ def _parse_int(value: object, field: str) -> int:
         raise InvalidParameter(f"{field} must be an integer", field=field)
     if isinstance(value, int):
         return value
-    text = str(value).strip()
-    if not text or not text.lstrip("-").isdigit() or len(text) > 12:
+    text = str(value).strip() if isinstance(value, str) else ""
+    if not _INTEGER.fullmatch(text):
         raise InvalidParameter(f"{field} must be an integer, got {value!r}", field=field)
     return int(text)
 
@@ -53,8 +59,10 @@ def parse_tags(value: str | Sequence[object] | None, field: str = "tags") -> tup
         if not value.strip():
             return ()
         items = value.split(",")
-    else:
+    elif isinstance(value, (list, tuple)):
         items = value
+    else:
+        raise InvalidParameter(f"{field} must be a list of integers or '1,2'", field=field)
     if len(items) > MAX_TAGS:
         raise InvalidParameter(f"at most {MAX_TAGS} {field}, got {len(items)}", field=field)
     tags: list[int] = []

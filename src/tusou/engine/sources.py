@@ -33,7 +33,7 @@ def load_image(source: ImageSource, limits: ImageLimits, fetcher: UrlFetcher) ->
         data, mime = decode_base64(source.base64, max_chars=limits.max_base64_chars)
         return decode_image(data, limits, declared_mime=mime)
     if source.url:
-        fetched = fetcher.fetch(source.url)
+        fetched = fetcher.capped(limits.max_bytes).fetch(source.url)
         # Servers mislabel images too often for their Content-Type to be held against them.
         return decode_image(fetched.data, limits)
     raise MissingParameter("an image is required (file, base64 image or url)", field="image")

@@ -10,6 +10,7 @@ every socket operation to one overall deadline.
 
 from __future__ import annotations
 
+import copy
 import ipaddress
 import re
 import socket
@@ -123,6 +124,12 @@ class UrlFetcher:
         self._resolver = resolver or system_resolver
         # Built once: loading the CA bundle costs milliseconds, and a context is thread-safe.
         self._ssl_context = ssl_context or httpx.create_ssl_context()
+
+    def capped(self, max_bytes: int) -> "UrlFetcher":
+        """This fetcher with a lower size cap (a kind's own image limit), sharing the rest."""
+        clone = copy.copy(self)
+        clone._max_bytes = min(self._max_bytes, max_bytes)
+        return clone
 
     def fetch(self, url: str) -> FetchedImage:
         deadline = time.monotonic() + self._timeout_s

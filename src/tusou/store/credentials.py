@@ -19,11 +19,6 @@ class ApiKeyRecord:
     created_at: datetime
 
 
-def _aware(moment: datetime) -> datetime:
-    # SQLite hands back naive datetimes; everything here is UTC.
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-
-
 class CredentialStore:
     def __init__(self, session: sessionmaker[Session]) -> None:
         self._session = session
@@ -48,7 +43,7 @@ class CredentialStore:
     def keys(self) -> list[ApiKeyRecord]:
         with self._session() as s:
             rows = s.scalars(select(ApiKeyRow).order_by(ApiKeyRow.created_at)).all()
-            return [ApiKeyRecord(r.api_key, r.name, _aware(r.created_at)) for r in rows]
+            return [ApiKeyRecord(r.api_key, r.name, r.created_at) for r in rows]
 
     def secret(self, api_key: str) -> str | None:
         with self._session() as s:
@@ -66,4 +61,4 @@ class CredentialStore:
     def token(self, token_hash: str) -> tuple[str, datetime] | None:
         with self._session() as s:
             row = s.get(AccessTokenRow, token_hash)
-            return None if row is None else (row.api_key, _aware(row.expires_at))
+            return None if row is None else (row.api_key, row.expires_at)

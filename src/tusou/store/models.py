@@ -7,19 +7,37 @@ from typing import Any
 
 from sqlalchemy import (JSON, Boolean, DateTime, ForeignKey, Index, Integer, LargeBinary, String,
                         Text, UniqueConstraint)
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
 
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC on the way out too (SQLite hands back naive datetimes)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value
+
+
 class Base(DeclarativeBase):
-    pass
+    type_annotation_map = {datetime: UtcDateTime}
 
 
 class LibraryRow(Base):
     __tablename__ = "libraries"
+    # Ids are never reused (AUTOINCREMENT): index files and originals are named by id, and
+    # the index catch-up compares id sets, so a reused id could pair a new row with an old
+    # vector after a crash.
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     name: Mapped[str] = mapped_column(String(128), unique=True, nullable=False)
@@ -32,7 +50,7 @@ class LibraryRow(Base):
     # Face-specific settings (owner app, vendor instance options) that the engine carries
     # but never interprets.
     attrs: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
 class ImageRow(Base):
@@ -42,6 +60,7 @@ class ImageRow(Base):
         Index("ix_images_library_tag1", "library_id", "tag1"),
         Index("ix_images_library_tag2", "library_id", "tag2"),
         Index("ix_images_library_product", "library_id", "product_id"),
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -66,8 +85,8 @@ class ImageRow(Base):
     keypoints: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     # Subject box "x1,y1,x2,y2" for kinds that crop to the subject.
     region: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow,
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow,
                                                  onupdate=utcnow)
 
 
@@ -83,7 +102,7 @@ class ApiKeyRow(Base):
     api_key: Mapped[str] = mapped_column(String(128), primary_key=True)
     secret_key: Mapped[str] = mapped_column(String(256), nullable=False)
     name: Mapped[str] = mapped_column(String(128), nullable=False, default="")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
 class AccessTokenRow(Base):
@@ -94,4 +113,4 @@ class AccessTokenRow(Base):
     token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     api_key: Mapped[str] = mapped_column(
         ForeignKey("api_keys.api_key", ondelete="CASCADE"), nullable=False, index=True)
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False)

@@ -240,6 +240,11 @@ class Store:
             try:
                 s.commit()
             except IntegrityError:
+                s.rollback()
+                # Either the cont_sign is taken (a concurrent add of the same image) or the
+                # library itself was deleted meanwhile (foreign key): tell them apart.
+                if s.get(LibraryRow, library_id) is None:
+                    raise LibraryNotFound("the library was deleted", field="name") from None
                 raise DuplicateImage(image.cont_sign) from None
             return _image_record(row)
 
@@ -312,6 +317,13 @@ class Store:
                     found.append(rid)
                     vecs.append(np.frombuffer(blob, dtype="<f4"))
         return np.asarray(found, dtype=np.int64), vecs
+
+    def vector_dimension(self, library_id: int) -> int | None:
+        """The length of the library's stored vectors, None while it is empty."""
+        with self._session() as s:
+            blob = s.scalar(select(ImageRow.vector).where(ImageRow.library_id == library_id)
+                            .limit(1))
+        return None if blob is None else len(blob) // 4
 
     def pdq_hashes(self, library_id: int) -> tuple[np.ndarray, list[bytes]]:
         with self._session() as s:
