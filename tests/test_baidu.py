@@ -311,3 +311,29 @@ def test_secrets_and_tokens_never_logged(server: ServerProcess, model_cache: Pat
     wrong.similarSearch(big(1700), {})
     text = server.log_path.read_text(errors="replace")
     assert sk not in text and token not in text and "wrong-" not in text
+
+
+def test_per_kind_pixel_limits(sdk: AipImageSearch) -> None:
+    def size_error(answer: dict) -> bool:
+        return answer.get("error_code") == 216202
+
+    assert size_error(sdk.productAdd(jpeg(noise_image(1800, 420, 299)), "x", {}))
+    assert "cont_sign" in sdk.productAdd(jpeg(noise_image(1801, 420, 300)), "x", {})
+    assert size_error(sdk.pictureBookAddImage(jpeg(noise_image(1802, 300, 149)), "x", {}))
+    assert size_error(sdk.pictureBookAddImage(encode(noise_image(1803, 1520, 150)), "x", {}))
+    assert "cont_sign" in sdk.pictureBookAddImage(encode(noise_image(1804, 1500, 150)), "x", {})
+    assert size_error(sdk.sameHqAdd(encode(noise_image(1805, 4097, 60)), "x", {}))
+    assert "cont_sign" in sdk.sameHqAdd(encode(noise_image(1806, 4096, 60)), "x", {})
+    assert size_error(sdk.materielAdd(jpeg(noise_image(1807, 49, 80)), "x", {}))
+
+
+def test_sdk_quirks(sdk: AipImageSearch) -> None:
+    # A dict brief reaches the server as its keys (requests' form encoding): stored as sent.
+    sign = sdk.similarAdd(big(1900), {"name": "x"}, {})["cont_sign"]
+    assert sdk.similarSearch(big(1900), {"rn": "1"})["result"][0] == {
+        "score": 1.0, "brief": "name", "cont_sign": sign}
+    # Unknown extra options are ignored; tags given as numbers are fine.
+    assert "cont_sign" in sdk.similarAdd(big(1901), "y", {"tags": 7, "whatever": "1"})
+    # update with nothing to change succeeds; update of an unknown image does not.
+    assert "error_code" not in sdk.similarUpdateContSign(sign, {})
+    assert sdk.similarUpdate(big(1999), {"brief": "z"})["error_code"] == 216100

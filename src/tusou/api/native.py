@@ -224,7 +224,7 @@ def native_router(engine: Engine) -> APIRouter:
     async def list_images(name: str, offset: int = Query(0, ge=0),
                           limit: int = Query(100, ge=1, le=1000)) -> ImageListOut:
         library = await run_in_threadpool(lib, name)
-        records = await run_in_threadpool(lambda: library.list(offset=offset, limit=limit))
+        records = await run_in_threadpool(lambda: library.list_images(offset=offset, limit=limit))
         return ImageListOut(images=[image_out(library, r) for r in records], offset=offset,
                             limit=limit)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -117,8 +117,6 @@ class Library:
     def _limits(self, formats: frozenset[str] | None) -> ImageLimits:
         if formats is None:
             return self.spec.limits
-        from dataclasses import replace
-
         return replace(self.spec.limits, formats=self.spec.limits.formats & formats)
 
     def load(self, source: ImageSource, formats: frozenset[str] | None = None) -> DecodedImage:
@@ -283,7 +281,7 @@ class Library:
                                 field="cont_sign")
         return record
 
-    def list(self, *, offset: int = 0, limit: int = 100) -> list[ImageRecord]:
+    def list_images(self, *, offset: int = 0, limit: int = 100) -> list[ImageRecord]:
         return self._store.list_images(self.record.id, offset=offset, limit=limit)
 
     def original(self, cont_sign: str) -> tuple[bytes, str] | None:
