@@ -9,7 +9,9 @@ import logging
 import os
 import sys
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from tusou.config import DEFAULT_DATA_DIR, Settings
 
@@ -21,11 +23,17 @@ def _settings(args: argparse.Namespace) -> Settings:
     return Settings.from_env(data_dir=args.data_dir)
 
 
-def _engine(args: argparse.Namespace):  # noqa: ANN202 - tusou.engine.Engine, imported lazily
+@contextmanager
+def _engine(args: argparse.Namespace) -> Iterator[Any]:
+    """The engine on ``--data-dir``, closed (indexes saved) however the command ends."""
     # Imported here so that `tusou --help` does not load numpy, OpenCV and ONNX Runtime.
     from tusou.engine import Engine
 
-    return Engine(_settings(args))
+    engine = Engine(_settings(args))
+    try:
+        yield engine
+    finally:
+        engine.close()
 
 
 def _truncate_utf8(text: str, limit: int) -> str:
@@ -80,8 +88,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         print(f"error: {root} is not a directory", file=sys.stderr)
         return 2
     settings = _settings(args)
-    engine = _engine(args)
-    try:
+    with _engine(args) as engine:
         try:
             library = engine.library(args.library)
         except LibraryNotFound:
@@ -134,8 +141,6 @@ def cmd_import(args: argparse.Namespace) -> int:
         for line in failures:
             print(f"  failed: {line}")
         return 1 if counts["failed"] and not counts["added"] and not counts["present"] else 0
-    finally:
-        engine.close()
 
 
 # --- search -----------------------------------------------------------------------------
@@ -143,23 +148,18 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 def cmd_search(args: argparse.Namespace) -> int:
     from tusou.engine import ImageSource, make_filter, parse_tags, validate_page
-    from tusou.errors import TusouError
 
-    engine = _engine(args)
-    try:
+    with _engine(args) as engine:
         library = engine.library(args.library)
-        source = (ImageSource(url=args.image) if args.image.startswith(("http://", "https://"))
-                  else ImageSource(data=Path(args.image).read_bytes()))
+        try:
+            source = (ImageSource(url=args.image)
+                      if args.image.startswith(("http://", "https://"))
+                      else ImageSource(data=Path(args.image).read_bytes()))
+        except OSError as exc:
+            print(f"error: cannot read {args.image}: {exc.strerror or exc}", file=sys.stderr)
+            return 1
         tag_filter = make_filter(library.spec, tags=parse_tags(args.tags), logic=args.tag_logic)
         page = library.search(source, tag_filter=tag_filter, page=validate_page(0, args.rn))
-    except TusouError as exc:
-        print(f"error: {exc.code}: {exc.message}", file=sys.stderr)
-        return 1
-    except OSError as exc:
-        print(f"error: cannot read {args.image}: {exc.strerror or exc}", file=sys.stderr)
-        return 1
-    finally:
-        engine.close()
     if args.json:
         print(json.dumps([{"cont_sign": h.cont_sign, "score": h.score, "brief": h.image.brief,
                            "tags": list(h.image.tags)} for h in page.hits], ensure_ascii=False))
@@ -175,10 +175,7 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def cmd_libraries(args: argparse.Namespace) -> int:
-    from tusou.errors import TusouError
-
-    engine = _engine(args)
-    try:
+    with _engine(args) as engine:
         if args.action == "create":
             engine.create_library(args.name, args.kind, store_originals=args.store_originals)
             print(f"created {args.name} ({args.kind})")
@@ -191,11 +188,6 @@ def cmd_libraries(args: argparse.Namespace) -> int:
                 print("no libraries")
             for r in records:
                 print(f"{r.name:<32} {r.kind:<12} {r.image_count:>9} images")
-    except TusouError as exc:
-        print(f"error: {exc.code}: {exc.message}", file=sys.stderr)
-        return 1
-    finally:
-        engine.close()
     return 0
 
 
@@ -203,10 +195,7 @@ def cmd_libraries(args: argparse.Namespace) -> int:
 
 
 def cmd_keys(args: argparse.Namespace) -> int:
-    from tusou.errors import TusouError
-
-    engine = _engine(args)
-    try:
+    with _engine(args) as engine:
         credentials = engine.credentials
         if args.action == "add":
             record = credentials.add_key(args.api_key, args.secret_key, args.name or "")
@@ -222,11 +211,6 @@ def cmd_keys(args: argparse.Namespace) -> int:
                 print("no keys")
             for k in records:  # never the secret
                 print(f"{k.api_key:<40} {k.name:<24} {k.created_at:%Y-%m-%d %H:%M}")
-    except TusouError as exc:
-        print(f"error: {exc.code}: {exc.message}", file=sys.stderr)
-        return 1
-    finally:
-        engine.close()
     return 0
 
 
@@ -291,7 +275,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "libraries" and args.action in ("create", "delete") and not args.name:
         parser.error(f"libraries {args.action} needs a NAME")
-    return int(args.func(args) or 0)
+    from tusou.errors import TusouError
+
+    try:
+        return int(args.func(args) or 0)
+    except TusouError as exc:
+        print(f"error: {exc.code}: {exc.message}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

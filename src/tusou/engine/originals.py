@@ -3,29 +3,15 @@
 from __future__ import annotations
 
 import io
-import os
 import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from tusou.fileutil import atomic_write_bytes
+
 THUMBNAIL_SIDE = 256
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    # A temp file of its own per writer: two adds of one image may race to the same path.
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class OriginalStore:
@@ -45,12 +31,12 @@ class OriginalStore:
             pixels: np.ndarray) -> None:
         self._dir(library_id).mkdir(parents=True, exist_ok=True)
         stem = self._stem(library_id, cont_sign)
-        _atomic_write(stem.with_suffix(f".{image_format}"), data)
+        atomic_write_bytes(stem.with_suffix(f".{image_format}"), data)
         thumb = Image.fromarray(pixels)
         thumb.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE))
         buf = io.BytesIO()
         thumb.save(buf, format="JPEG", quality=85)
-        _atomic_write(stem.with_suffix(".thumb.jpg"), buf.getvalue())
+        atomic_write_bytes(stem.with_suffix(".thumb.jpg"), buf.getvalue())
 
     def original(self, library_id: int, cont_sign: str, image_format: str) -> bytes | None:
         path = self._stem(library_id, cont_sign).with_suffix(f".{image_format}")

@@ -19,9 +19,7 @@ and ``logits`` (N,1000) so that tests can check the graph against ImageNet class
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +27,8 @@ from typing import Any
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
+
+from tusou.fileutil import atomic_write_bytes
 
 from .pixels import as_rgb, resize_short_side
 from .runtime import OnnxModel
@@ -187,17 +187,7 @@ def build_lite0_onnx(state: dict[str, np.ndarray], out_path: Path) -> None:
     model = _GraphBuilder(state).build()
     onnx.checker.check_model(model)
     out_path = Path(out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=out_path.name + ".", suffix=".tmp", dir=out_path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(model.SerializeToString())
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, out_path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_bytes(out_path, model.SerializeToString())
 
 
 def packaged_weights_path() -> Path:
