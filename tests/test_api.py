@@ -324,8 +324,9 @@ def test_oversized_body_is_refused(client: httpx.Client, make_library) -> None:
 
 def test_exif_orientation_applied_before_size_check(client: httpx.Client,
                                                     make_library) -> None:
-    from PIL import Image
     import io
+
+    from PIL import Image
 
     lib = make_library("product")
     img = Image.fromarray(noise_image(80, 400, 290))  # 290 < 300 on the short side

@@ -210,10 +210,22 @@ def test_error_codes(sdk: AipImageSearch, server: ServerProcess,
 
 
 def test_base64_limit(sdk: AipImageSearch) -> None:
+    # Random bytes: the base64 is full of '+' and '/', which travel percent-encoded, so the
+    # form field on the wire is longer than the 4 MiB the limit counts.
     png = encode(noise_image(1300, 256, 256))
-    exact = png + b"\0" * (3 * 1024 * 1024 - len(png))
+    exact = png + np.random.default_rng(1).bytes(3 * 1024 * 1024 - len(png))
+    assert len(base64.b64encode(exact)) == 4 * 1024 * 1024
     assert "cont_sign" in sdk.similarAdd(exact, "edge", {})
     assert sdk.similarAdd(exact + b"\0\0\0", "over", {})["error_code"] == 216202
+
+
+def test_oversized_body_in_baidu_shape(server: ServerProcess, sdk: AipImageSearch) -> None:
+    sdk.similarSearch(big(1310), {})  # fetch a token
+    token = sdk._authObj["access_token"]
+    url = f"{server.url}/rest/2.0/image-classify/v1/realtime_search/similar/add"
+    r = httpx.post(f"{url}?access_token={token}", content=b"image=" + b"A" * (13 * 1024 * 1024),
+                   headers={"content-type": "application/x-www-form-urlencoded"}, timeout=60)
+    assert r.status_code == 200 and r.json()["error_code"] == 216202
 
 
 def test_unknown_path_missing_and_bad_tokens(server: ServerProcess) -> None:
@@ -337,3 +349,72 @@ def test_sdk_quirks(sdk: AipImageSearch) -> None:
     # update with nothing to change succeeds; update of an unknown image does not.
     assert "error_code" not in sdk.similarUpdateContSign(sign, {})
     assert sdk.similarUpdate(big(1999), {"brief": "z"})["error_code"] == 216100
+
+
+def test_wire_details(server: ServerProcess, sdk: AipImageSearch,
+                      image_server: ImageServer) -> None:
+    sdk.similarSearch(big(2000), {})
+    token = sdk._authObj["access_token"]
+    base = f"{server.url}/rest/2.0/image-classify/v1/realtime_search/similar"
+    # JSON with its charset, as the vendor labels it.
+    r = httpx.post(f"{base}/search?access_token={token}", data={"url": "http://x/"})
+    assert r.headers["content-type"] == "application/json;charset=utf-8"
+    # The token may also come in the body, and the content type in any case.
+    b64 = base64.b64encode(big(2001)).decode()
+    r = httpx.post(f"{base}/add", content=f"access_token={token}&brief=b&image="
+                   + b64.replace("+", "%2B").replace("/", "%2F").replace("=", "%3D"),
+                   headers={"content-type": "Application/X-WWW-Form-Urlencoded"})
+    assert "cont_sign" in r.json(), r.json()
+    # A URL that serves something other than an image.
+    html = image_server.put("/page.html", b"<html>hello</html>", "text/html")
+    assert sdk.similarAddUrl(html, "x", {})["error_code"] == 282113
+    # Other methods and the SDK's feedback URL answer error 3 in Baidu's shape.
+    assert httpx.get(f"{base}/search").json()["error_code"] == 3
+    assert httpx.request("OPTIONS", f"{base}/search").json()["error_code"] == 3
+    assert httpx.post(f"{server.url}/rpc/2.0/feedback/v1/report").json()["error_code"] == 3
+    # A non-ASCII secret is just a wrong secret.
+    bad = httpx.get(f"{server.url}/oauth/2.0/token", params={
+        "grant_type": "client_credentials", "client_id": sdk._apiKey, "client_secret": "中"})
+    assert bad.status_code == 401 and bad.json()["error"] == "invalid_client"
+
+
+def test_bce_signature_validity_is_bounded(server: ServerProcess, app_key: tuple[str, str]) -> None:
+    import hashlib
+    import hmac
+    from datetime import datetime, timezone
+
+    ak, sk = app_key
+    path = "/rest/2.0/image-classify/v1/realtime_search/similar/search"
+    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    def signed(expire: int) -> dict:
+        key = hmac.new(sk.encode(), f"bce-auth-v1/{ak}/{stamp}/{expire}".encode(),
+                       hashlib.sha256).hexdigest()
+        canonical = f"POST\n{path}\n\nhost:127.0.0.1\nx-bce-date:{stamp.replace(':', '%3A')}"
+        sig = hmac.new(key.encode(), canonical.encode(), hashlib.sha256).hexdigest()
+        auth = f"bce-auth-v1/{ak}/{stamp}/{expire}/host;x-bce-date/{sig}"
+        r = httpx.post(f"{server.url}{path}", data={"url": "http://x/"},
+                       headers={"host": "127.0.0.1", "x-bce-date": stamp, "authorization": auth})
+        return r.json()
+
+    assert signed(1800)["error_code"] == 282113  # accepted: the fake URL is what fails
+    assert signed(90_000)["error_code"] == 14
+    assert signed(10**30)["error_code"] == 14
+
+
+def test_updates_change_what_filters_see(sdk: AipImageSearch, image_server: ImageServer) -> None:
+    sign = sdk.similarAdd(big(2100), "a", {"tags": "1"})["cont_sign"]
+    assert sdk.similarSearch(big(2100), {"tags": "2"})["result"] == []
+    sdk.similarUpdateContSign(sign, {"tags": "2,3"})
+    assert [r["cont_sign"] for r in sdk.similarSearch(big(2100), {"tags": "3"})["result"]] == [sign]
+    psign = sdk.productAdd(big(2101), "p", {"class_id1": "5", "class_id2": "6"})["cont_sign"]
+    assert sdk.productSearch(big(2101), {"class_id2": "6"})["result"][0]["cont_sign"] == psign
+    sdk.productUpdateContSign(psign, {"class_id2": "7"})
+    assert sdk.productSearch(big(2101), {"class_id2": "6"})["result"] == []
+    assert sdk.productSearch(big(2101), {"class_id1": "5", "class_id2": "7"})["result_num"] == 1
+    # url wins over cont_sign: the image at the URL is deleted, not the one named.
+    other = sdk.similarAdd(big(2102), "b", {})["cont_sign"]
+    url = image_server.put("/precedence.jpg", big(2100), "image/jpeg")
+    assert "error_code" not in sdk.similarDeleteByUrl(url, {"cont_sign": other})
+    left = {r["cont_sign"] for r in sdk.similarSearch(big(2102), {})["result"]}
+    assert other in left and sign not in left

@@ -358,7 +358,9 @@ def test_not_an_image(data: bytes) -> None:
         decode_image(data, BASE)
 
 
-@pytest.mark.parametrize("mime", ["image/png", "image/gif", "image/bmp", "image/x-ms-bmp", "image/webp", "image/svg+xml"])
+@pytest.mark.parametrize(
+    "mime", ["image/png", "image/gif", "image/bmp", "image/x-ms-bmp", "image/webp", "image/svg+xml"]
+)
 def test_declared_type_mismatch(mime: str) -> None:
     with pytest.raises(ImageTypeMismatch) as err:
         decode_image(encode(noise(60, 60), "JPEG"), BASE, declared_mime=mime)
@@ -526,7 +528,9 @@ def _reference_sign(pixels: np.ndarray) -> str:
     return "{},{}".format(*struct.unpack(">II", digest[:8]))
 
 
-@pytest.mark.parametrize("bad", [np.zeros((4, 4), np.uint8), np.zeros((4, 4, 4), np.uint8), np.zeros((4, 4, 3), np.float32)])
+@pytest.mark.parametrize(
+    "bad", [np.zeros((4, 4), np.uint8), np.zeros((4, 4, 4), np.uint8), np.zeros((4, 4, 3), np.float32)]
+)
 def test_cont_sign_rejects_non_rgb8(bad: np.ndarray) -> None:
     with pytest.raises(ValueError):
         cont_sign(bad)

@@ -10,8 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tusou.index import EmbeddedIndex, VectorIndex, open_index
-from tusou.index import _persist
+from tusou.index import EmbeddedIndex, VectorIndex, _persist, open_index
 
 DIM = 64
 N = 3000

@@ -150,3 +150,29 @@ def test_cli_journal_follows_the_library_not_its_name(tmp_path: Path,
     assert r.returncode == 1 and "cannot read" in r.stderr and "Traceback" not in r.stderr
     r = tusou("import", str(photos), "--library", "y", "--kind", "bogus")
     assert r.returncode == 2 and "unknown library kind" in r.stderr
+
+
+def test_default_page_and_the_1000_result_window(tmp_path: Path, model_cache: Path) -> None:
+    from tusou.engine import validate_page
+
+    engine = Engine(Settings(data_dir=tmp_path, model_cache_dir=model_cache,
+                             index_flush_every=5000))
+    try:
+        engine.create_library("window", "similar")
+        library = engine.library("window")
+        for seed in range(1001):
+            library.add(ImageSource(data=encode(noise_image(seed, 56, 56))), brief=str(seed))
+        query = ImageSource(data=encode(noise_image(7, 56, 56)))
+        first = library.search(query)
+        assert len(first.hits) == 300 and first.has_more
+        assert first.hits[0].image.brief == "7" and first.hits[0].score == 1.0
+        tail = library.search(query, page=validate_page(900, 500))
+        assert len(tail.hits) == 100 and not tail.has_more
+        last = library.search(query, page=validate_page(999, 1))
+        assert len(last.hits) == 1 and not last.has_more
+        everything = library.search(query, page=validate_page(0, 1000))
+        briefs = [h.image.brief for h in everything.hits]
+        assert len(briefs) == 1000 == len(set(briefs)) and not everything.has_more
+        assert [h.image.brief for h in tail.hits] == briefs[900:]
+    finally:
+        engine.close()

@@ -47,7 +47,7 @@ class TusouClient:
     def __init__(self, base_url: str, *, timeout: float = 60.0) -> None:
         self._http = httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout)
 
-    def __enter__(self) -> "TusouClient":
+    def __enter__(self) -> TusouClient:
         return self
 
     def __exit__(self, *exc: object) -> None:

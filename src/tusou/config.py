@@ -52,7 +52,7 @@ class Settings:
         return self.model_cache_dir or self.data_dir / "models"
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> "Settings":
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
         """Read ``TUSOU_<FIELD>`` variables; explicit ``overrides`` (not None) win."""
         env = os.environ if environ is None else environ
         values: dict[str, Any] = {}
@@ -75,5 +75,5 @@ class Settings:
             values["data_dir"] = Path(values["data_dir"])
         return cls(**values)
 
-    def with_(self, **changes: Any) -> "Settings":
+    def with_(self, **changes: Any) -> Settings:
         return replace(self, **changes)

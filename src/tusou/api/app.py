@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
@@ -11,12 +12,19 @@ from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from tusou import __version__
-from tusou.api.baidu import baidu_router
+from tusou.api import baidu
 from tusou.api.errors import install_error_handlers
-from tusou.api.middleware import BodyLimitMiddleware, Metrics, MetricsMiddleware
+from tusou.api.middleware import BodyLimitMiddleware, Metrics, MetricsMiddleware, native_refusal
 from tusou.api.native import native_router
 from tusou.config import Settings
 from tusou.engine import Engine
+
+
+def _refusal(path: str, max_bytes: int) -> tuple[int, dict[str, Any]]:
+    """An oversized body answered in the wire format of the face that owns the path."""
+    if baidu.owns(path):
+        return baidu.too_large()
+    return native_refusal(path, max_bytes)
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
@@ -38,7 +46,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.settings = settings
     install_error_handlers(app)
     app.include_router(native_router(engine))
-    app.include_router(baidu_router(engine))
+    app.include_router(baidu.baidu_router(engine))
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, str]:
@@ -49,5 +57,6 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     app.add_middleware(MetricsMiddleware, metrics=metrics)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes,
+                       refusal=_refusal)
     return app

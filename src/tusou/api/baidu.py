@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse
 
 from tusou import errors as e
 from tusou.api.auth.bce import SignatureRejected, verify_bce
-from tusou.api.payload import MAX_FIELD_BYTES
+from tusou.api.payload import read_form
 from tusou.engine import Engine, ImageSource, Library, make_filter, parse_tags, validate_page
 from tusou.engine.credentials import TokenExpired, TokenInvalid
 from tusou.engine.params import validate_tag_value
@@ -39,6 +39,7 @@ PREFIXES: dict[str, str] = {
 }
 
 TOKEN_SCOPE = "public brain_all_scope brain_imgsearch"
+JSON_UTF8 = "application/json;charset=utf-8"
 
 
 class BaiduError(Exception):
@@ -69,7 +70,11 @@ _ERRORS: list[tuple[type[e.TusouError], int, str]] = [
 ]
 
 
-def baidu_error(error: e.TusouError) -> BaiduError:
+def baidu_error(error: e.TusouError, *, from_url: bool = False) -> BaiduError:
+    """The Baidu code of an engine error. What a URL served that is no image (an HTML page,
+    an empty body) is the URL's fault: "url response invalid"."""
+    if from_url and isinstance(error, (e.UndecodableImage, e.EmptyImage, e.ImageTypeMismatch)):
+        return BaiduError(282113, "url response invalid")
     for cls, code, msg in _ERRORS:
         if isinstance(error, cls):
             if code == 216101 and error.field:
@@ -84,7 +89,18 @@ def _log_id() -> int:
 
 
 def _answer(body: dict[str, Any]) -> JSONResponse:
-    return JSONResponse({"log_id": _log_id(), **body})
+    # The SDK json-loads every body; Baidu labels them with the charset.
+    return JSONResponse({"log_id": _log_id(), **body}, media_type=JSON_UTF8)
+
+
+def owns(path: str) -> bool:
+    """Whether a request path belongs to this face (for answers made outside its routes)."""
+    return path.startswith(("/rest/", "/rpc/", "/oauth/"))
+
+
+def too_large() -> tuple[int, dict[str, Any]]:
+    """An oversized body, in Baidu's shape: the image is what makes a body large."""
+    return 200, {"log_id": _log_id(), "error_code": 216202, "error_msg": "image size error"}
 
 
 # --- form fields -----------------------------------------------------------------------
@@ -110,6 +126,10 @@ class Form:
         if url:
             return ImageSource(url=url)
         raise e.MissingParameter("param image not exist", field="image")
+
+    @property
+    def uses_url(self) -> bool:
+        return self.get("image") is None and bool(self.get("url"))
 
     def has_image(self) -> bool:
         return self.get("image") is not None or bool(self.get("url"))
@@ -189,8 +209,9 @@ OPERATIONS: dict[str, Callable[[Library, Form], dict[str, Any]]] = {
 # --- authentication --------------------------------------------------------------------
 
 
-def _authenticate(engine: Engine, request: Request) -> str:
-    token = request.query_params.get("access_token")
+def _authenticate(engine: Engine, request: Request, form: Form) -> str:
+    # Query and body are merged (the vendor documents the token in the query).
+    token = form.get("access_token")
     if token is not None:
         if not token.strip() or len(token) > 512:
             raise BaiduError(100, "Invalid parameter")
@@ -218,11 +239,20 @@ def _library_name(api_key: str, kind: str) -> str:
 
 async def _read_form(request: Request) -> Form:
     fields = dict(request.query_params)
-    content_type = request.headers.get("content-type", "")
+    content_type = request.headers.get("content-type", "").lower()
     if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
-        form = await request.form(max_files=0, max_fields=64, max_part_size=MAX_FIELD_BYTES)
+        form = await read_form(request, max_files=0, max_fields=64)
         fields.update({k: v for k, v in form.items() if isinstance(v, str)})
     return Form(fields)
+
+
+def _oauth_error(status: int, error: str, description: str) -> JSONResponse:
+    return JSONResponse({"error": error, "error_description": description},
+                        status_code=status, media_type=JSON_UTF8)
+
+
+async def _unsupported(request: Request) -> JSONResponse:
+    return _answer({"error_code": 3, "error_msg": "Unsupported openapi method"})
 
 
 # --- routes -----------------------------------------------------------------------------
@@ -238,14 +268,15 @@ def baidu_router(engine: Engine) -> APIRouter:
 
     def endpoint(kind: str, operation: str) -> Callable[[Request], Any]:
         async def handle(request: Request) -> JSONResponse:
+            form = Form({})
             try:
-                api_key = await run_in_threadpool(_authenticate, engine, request)
                 form = await _read_form(request)
+                api_key = await run_in_threadpool(_authenticate, engine, request, form)
                 body = await run_in_threadpool(run, kind, operation, api_key, form)
             except BaiduError as exc:
                 return _answer({"error_code": exc.code, "error_msg": exc.msg, **exc.extra})
             except e.TusouError as exc:
-                err = baidu_error(exc)
+                err = baidu_error(exc, from_url=form.uses_url)
                 return _answer({"error_code": err.code, "error_msg": err.msg, **err.extra})
             except Exception:
                 log.exception("baidu %s/%s failed", kind, operation)
@@ -261,29 +292,28 @@ def baidu_router(engine: Engine) -> APIRouter:
 
     @router.api_route("/oauth/2.0/token", methods=["GET", "POST"])
     async def token(request: Request) -> JSONResponse:
-        form = await _read_form(request)
+        try:
+            form = await _read_form(request)
+        except e.TusouError:
+            form = Form({})
         if form.get("grant_type") != "client_credentials":
-            return JSONResponse({"error": "unsupported_grant_type",
-                                 "error_description":
-                                     "The authorization grant type is not supported"},
-                                status_code=400)
+            return _oauth_error(400, "unsupported_grant_type",
+                                "The authorization grant type is not supported")
         api_key, secret = form.get("client_id") or "", form.get("client_secret") or ""
         if await run_in_threadpool(engine.credentials.secret, api_key) is None:
-            return JSONResponse({"error": "invalid_client",
-                                 "error_description": "unknown client id"}, status_code=401)
+            return _oauth_error(401, "invalid_client", "unknown client id")
         if not await run_in_threadpool(engine.credentials.check_secret, api_key, secret):
-            return JSONResponse({"error": "invalid_client",
-                                 "error_description": "Client authentication failed"},
-                                status_code=401)
+            return _oauth_error(401, "invalid_client", "Client authentication failed")
         issued = await run_in_threadpool(engine.credentials.issue_token, api_key, "24.")
         return JSONResponse({
             "access_token": issued.token, "expires_in": issued.expires_in,
             "refresh_token": f"25.{secrets.token_urlsafe(24)}", "scope": TOKEN_SCOPE,
-            "session_key": secrets.token_urlsafe(16), "session_secret": secrets.token_hex(16)})
+            "session_key": secrets.token_urlsafe(16), "session_secret": secrets.token_hex(16)},
+            media_type=JSON_UTF8)
 
-    @router.api_route("/rest/{rest:path}", methods=["GET", "POST", "PUT", "DELETE", "PATCH"],
-                      include_in_schema=False)
-    async def unknown(rest: str) -> JSONResponse:
-        return _answer({"error_code": 3, "error_msg": "Unsupported openapi method"})
+    # Everything else under the vendor's prefixes (the SDK's feedback report included).
+    for pattern in ("/rest/{rest:path}", "/rpc/{rest:path}"):
+        router.add_api_route(pattern, _unsupported, include_in_schema=False,
+                             methods=["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"])
 
     return router

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -16,15 +17,23 @@ class _TooLarge(Exception):
     pass
 
 
+def native_refusal(_path: str, max_bytes: int) -> tuple[int, dict[str, Any]]:
+    return 413, error_body("body_too_large", f"request body is larger than {max_bytes} bytes")
+
+
 class BodyLimitMiddleware:
-    """Refuses bodies over ``max_bytes`` with 413 before they are buffered.
+    """Refuses bodies over ``max_bytes`` before they are buffered.
 
     Content-Length is checked up front; chunked bodies are counted as they stream in.
+    ``refusal(path, max_bytes)`` gives the answer (status, JSON body) in the wire format of
+    the face that owns the path; by default the native 413.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int,
+                 refusal: Callable[[str, int], tuple[int, dict[str, Any]]] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.refusal = refusal or native_refusal
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -33,7 +42,7 @@ class BodyLimitMiddleware:
         headers = dict(scope.get("headers") or [])
         length = headers.get(b"content-length")
         if length is not None and length.isdigit() and int(length) > self.max_bytes:
-            await self._reject(send)
+            await self._reject(scope, send)
             return
         seen = 0
         exceeded = False
@@ -56,7 +65,7 @@ class BodyLimitMiddleware:
                 # error into its own 400), the caller gets the 413 that explains it.
                 if message["type"] == "http.response.start" and not started:
                     started = True
-                    await self._reject(send)
+                    await self._reject(scope, send)
                 return
             if message["type"] == "http.response.start":
                 started = True
@@ -66,13 +75,13 @@ class BodyLimitMiddleware:
             await self.app(scope, limited_receive, guarded_send)
         except _TooLarge:
             if not started:
-                await self._reject(send)
+                await self._reject(scope, send)
 
-    async def _reject(self, send: Send) -> None:
-        body = json.dumps(error_body(
-            "body_too_large", f"request body is larger than {self.max_bytes} bytes")).encode()
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json"),
+    async def _reject(self, scope: Scope, send: Send) -> None:
+        status, payload = self.refusal(scope.get("path", ""), self.max_bytes)
+        body = json.dumps(payload, ensure_ascii=False).encode()
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(b"content-type", b"application/json;charset=utf-8"),
                                 (b"content-length", str(len(body)).encode()),
                                 (b"connection", b"close")]})
         await send({"type": "http.response.body", "body": body})

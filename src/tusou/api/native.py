@@ -10,8 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from tusou.api.payload import Payload, read_payload
-from tusou.engine import (Engine, KINDS, Library, SearchPage, make_filter, parse_tags,
-                          validate_page)
+from tusou.engine import KINDS, Engine, Library, SearchPage, make_filter, parse_tags, validate_page
 from tusou.engine.params import validate_tag_value, validate_threshold
 from tusou.errors import ImageNotFound, InvalidParameter, TusouError
 from tusou.images.signature import parse_cont_sign

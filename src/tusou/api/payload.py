@@ -7,13 +7,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import Request
-from starlette.datastructures import UploadFile
+from starlette.datastructures import FormData, UploadFile
+from starlette.exceptions import HTTPException
 
 from tusou.engine import ImageSource
-from tusou.errors import InvalidParameter, UnsupportedContentType
+from tusou.errors import ImageTooLarge, InvalidParameter, UnsupportedContentType
 from tusou.images.limits import MAX_BASE64_CHARS
 
-MAX_FIELD_BYTES = MAX_BASE64_CHARS + 64 * 1024
+# A form field is limited as sent: percent-encoding may triple base64's '+', '/' and '='.
+# The whole-body limit is the real bound; the image's own limit is checked after decoding.
+MAX_FIELD_BYTES = 3 * MAX_BASE64_CHARS + 64 * 1024
 
 
 @dataclass
@@ -51,11 +54,22 @@ class Payload:
         raise InvalidParameter(f"{name} must be true or false", field=name)
 
 
+async def read_form(request: Request, *, max_files: int, max_fields: int) -> FormData:
+    """The form body, with the parser's own refusals turned into engine errors."""
+    try:
+        return await request.form(max_files=max_files, max_fields=max_fields,
+                                  max_part_size=MAX_FIELD_BYTES)
+    except HTTPException as exc:  # Starlette reports multipart limits this way
+        detail = str(exc.detail)
+        if "maximum size" in detail:
+            raise ImageTooLarge(f"a form field is too large: {detail}", field="image") from None
+        raise InvalidParameter(f"malformed form body: {detail}", field="body") from None
+
+
 async def read_payload(request: Request) -> Payload:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type in ("multipart/form-data", "application/x-www-form-urlencoded"):
-        # Fields may carry a whole base64 image; the body limit bounds them anyway.
-        form = await request.form(max_files=1, max_fields=32, max_part_size=MAX_FIELD_BYTES)
+        form = await read_form(request, max_files=1, max_fields=32)
         payload = Payload()
         for key, value in form.multi_items():
             if isinstance(value, UploadFile):

@@ -10,7 +10,7 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from tusou.errors import InvalidParameter, TusouError
 from tusou.store.credentials import ApiKeyRecord, CredentialStore
@@ -68,12 +68,12 @@ class Credentials:
 
     def check_secret(self, api_key: str, secret_key: str) -> bool:
         stored = self._store.secret(api_key)
-        return stored is not None and secrets.compare_digest(stored, secret_key)
+        return stored is not None and secrets.compare_digest(stored.encode(), secret_key.encode())
 
     def issue_token(self, api_key: str, prefix: str = "",
                     ttl: timedelta = DEFAULT_TOKEN_TTL) -> IssuedToken:
         token = f"{prefix}{secrets.token_urlsafe(32)}"
-        self._store.add_token(_digest(token), api_key, datetime.now(timezone.utc) + ttl)
+        self._store.add_token(_digest(token), api_key, datetime.now(UTC) + ttl)
         return IssuedToken(token, api_key, int(ttl.total_seconds()))
 
     def resolve_token(self, token: str) -> str:
@@ -82,6 +82,6 @@ class Credentials:
         if found is None:
             raise TokenInvalid("access token invalid or no longer valid", field="access_token")
         api_key, expires_at = found
-        if expires_at <= datetime.now(timezone.utc):
+        if expires_at <= datetime.now(UTC):
             raise TokenExpired("access token expired", field="access_token")
         return api_key

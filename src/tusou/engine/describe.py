@@ -9,9 +9,20 @@ import numpy as np
 
 from tusou.engine.kinds import KindSpec
 from tusou.errors import FeatureExtractionFailed
-from tusou.features import (EMBED_DIM, SSCD_DIM, TEXTURE_DIM, CopyEmbedding, FeatureModels,
-                            Keypoints, PdqHash, SemanticEmbedding, TextureEmbedding,
-                            extract_keypoints, pdq_dihedral, pdq_hash)
+from tusou.features import (
+    EMBED_DIM,
+    SSCD_DIM,
+    TEXTURE_DIM,
+    CopyEmbedding,
+    FeatureModels,
+    Keypoints,
+    PdqHash,
+    SemanticEmbedding,
+    TextureEmbedding,
+    extract_keypoints,
+    pdq_dihedral,
+    pdq_hash,
+)
 
 Box = tuple[int, int, int, int]
 

@@ -16,8 +16,15 @@ from tusou.engine.matching import PDQ_MATCH_DISTANCE, verify_candidates
 from tusou.engine.originals import OriginalStore
 from tusou.engine.params import RESULT_WINDOW, Page, validate_brief
 from tusou.engine.sources import ImageSource, load_image
-from tusou.errors import (DuplicateImage, FeatureExtractionFailed, ImageNotFound,
-                          InvalidParameter, LibraryNotFound, MissingParameter, TusouError)
+from tusou.errors import (
+    DuplicateImage,
+    FeatureExtractionFailed,
+    ImageNotFound,
+    InvalidParameter,
+    LibraryNotFound,
+    MissingParameter,
+    TusouError,
+)
 from tusou.images.decode import DecodedImage
 from tusou.images.fetch import UrlFetcher
 from tusou.images.limits import ImageLimits

@@ -125,7 +125,7 @@ class UrlFetcher:
         # Built once: loading the CA bundle costs milliseconds, and a context is thread-safe.
         self._ssl_context = ssl_context or httpx.create_ssl_context()
 
-    def capped(self, max_bytes: int) -> "UrlFetcher":
+    def capped(self, max_bytes: int) -> UrlFetcher:
         """This fetcher with a lower size cap (a kind's own image limit), sharing the rest."""
         clone = copy.copy(self)
         clone._max_bytes = min(self._max_bytes, max_bytes)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
@@ -35,10 +35,13 @@ class CredentialStore:
 
     def remove_key(self, api_key: str) -> bool:
         with self._session() as s:
+            row = s.get(ApiKeyRow, api_key)
+            if row is None:
+                return False
             s.execute(delete(AccessTokenRow).where(AccessTokenRow.api_key == api_key))
-            gone = s.execute(delete(ApiKeyRow).where(ApiKeyRow.api_key == api_key)).rowcount
+            s.delete(row)
             s.commit()
-            return bool(gone)
+            return True
 
     def keys(self) -> list[ApiKeyRecord]:
         with self._session() as s:
@@ -51,7 +54,7 @@ class CredentialStore:
 
     def add_token(self, token_hash: str, api_key: str, expires_at: datetime) -> None:
         with self._session() as s:
-            now = datetime.now(timezone.utc)
+            now = datetime.now(UTC)
             # Expired tokens are pruned as new ones are issued.
             s.execute(delete(AccessTokenRow).where(AccessTokenRow.api_key == api_key,
                                                    AccessTokenRow.expires_at < now))

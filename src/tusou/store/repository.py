@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Engine, create_engine, delete, event, func, or_, select, and_
+from sqlalchemy import Engine, and_, create_engine, delete, event, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
@@ -330,7 +330,7 @@ class Store:
             rows = s.execute(select(ImageRow.id, ImageRow.pdq)
                              .where(ImageRow.library_id == library_id,
                                     ImageRow.pdq.is_not(None))).all()
-        return np.asarray([r[0] for r in rows], dtype=np.int64), [r[1] for r in rows]
+        return np.asarray([r[0] for r in rows], dtype=np.int64), [bytes(r[1] or b"") for r in rows]
 
     def keypoints(self, ids: Sequence[int]) -> dict[int, bytes]:
         out: dict[int, bytes] = {}

@@ -6,10 +6,12 @@ import hashlib
 import hmac
 import re
 from collections.abc import Callable, Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import parse_qsl, quote
 
-_AUTH = re.compile(r"^bce-auth-v1/([^/]+)/([^/]+)/(\d+)/([^/]*)/([0-9a-f]{64})$")
+_AUTH = re.compile(r"^bce-auth-v1/([^/]+)/([^/]+)/(\d{1,6})/([^/]*)/([0-9a-f]{64})$")
+# The SDK signs for 1800 s; a longer validity would make a captured request replayable.
+MAX_EXPIRE_S = 86400
 
 
 class SignatureRejected(Exception):
@@ -36,10 +38,12 @@ def verify_bce(method: str, path: str, raw_query: str, headers: Mapping[str, str
     if secret is None:
         raise SignatureRejected("unknown access key")
     try:
-        issued = datetime.strptime(timestamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+        issued = datetime.strptime(timestamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
     except ValueError:
         raise SignatureRejected("bad timestamp") from None
-    moment = now or datetime.now(timezone.utc)
+    if int(expire) > MAX_EXPIRE_S:
+        raise SignatureRejected("signature validity too long")
+    moment = now or datetime.now(UTC)
     age = (moment - issued).total_seconds()
     # A little clock skew is tolerated in the future; the SDK's own window in the past.
     if age > int(expire) or age < -300:
