@@ -6,7 +6,7 @@ import base64
 import subprocess
 import sys
 import uuid
-from datetime import timedelta
+from datetime import UTC, timedelta
 from pathlib import Path
 
 import httpx
@@ -381,11 +381,11 @@ def test_wire_details(server: ServerProcess, sdk: AipImageSearch,
 def test_bce_signature_validity_is_bounded(server: ServerProcess, app_key: tuple[str, str]) -> None:
     import hashlib
     import hmac
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     ak, sk = app_key
     path = "/rest/2.0/image-classify/v1/realtime_search/similar/search"
-    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
     def signed(expire: int) -> dict:
         key = hmac.new(sk.encode(), f"bce-auth-v1/{ak}/{stamp}/{expire}".encode(),
