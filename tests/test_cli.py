@@ -77,3 +77,27 @@ def test_dedup_variants_find_their_original(tmp_path: Path, model_cache: Path) -
     r = tusou(model_cache, data, "search",
               str(variants / "mixed_images" / "ukbench09268_corrupt.jpg"), "--library", "dedup")
     assert r.returncode == 1 and "undecodable_image" in r.stderr
+
+
+def test_import_through_a_running_server(tmp_path: Path, model_cache: Path, server) -> None:
+    import httpx
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i in range(3):
+        (photos / f"r{i}.png").write_bytes(encode(noise_image(970 + i)))
+    (photos / "bad.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
+    args = ["import", str(photos), "--library", "remote-import", "--kind", "similar", "--quiet",
+            "--server", server.url]
+    r = tusou(model_cache, tmp_path / "state", *args)
+    assert r.returncode == 0, r.stderr
+    assert "added 3, already present 0, failed 1" in r.stdout
+    assert "bad.png: undecodable_image" in r.stdout
+    # The running server sees them at once.
+    info = httpx.get(f"{server.url}/v1/libraries/remote-import").json()
+    assert info["image_count"] == 3
+    r = tusou(model_cache, tmp_path / "state", *args)
+    assert "skipped (done before) 3" in r.stdout
+    r = tusou(model_cache, tmp_path / "state", "import", str(photos), "--library", "nope",
+              "--server", server.url)
+    assert r.returncode == 2 and "--kind" in r.stderr

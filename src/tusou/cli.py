@@ -8,7 +8,7 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -70,77 +70,128 @@ def _image_files(root: Path) -> Iterator[Path]:
                 yield Path(dirpath) / name
 
 
-def _journal_path(settings: Settings, library_id: int, root: Path) -> Path:
-    # Keyed by the library's id, never reused: a library deleted and created again under
-    # the same name starts a fresh journal.
-    key = hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:16]
-    return settings.data_dir / "imports" / f"library-{library_id}-{key}.jsonl"
+def _journal_path(settings: Settings, key: str, root: Path) -> Path:
+    # ``key`` names the library instance (its id, or the server and creation time): a
+    # library deleted and created again under the same name starts a fresh journal.
+    digest = hashlib.sha256(f"{key}\0{root.resolve()}".encode()).hexdigest()[:20]
+    return settings.data_dir / "imports" / f"{digest}.jsonl"
 
 
-def cmd_import(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
+class _ImportFailed(Exception):
+    """One file could not be added; the message says why."""
 
+
+# add(data, brief) -> True when added, False when already present; raises _ImportFailed.
+AddFn = Callable[[bytes, str], bool]
+
+
+@contextmanager
+def _local_target(args: argparse.Namespace) -> Iterator[tuple[str, AddFn] | None]:
     from tusou.engine import ImageSource
     from tusou.errors import DuplicateImage, LibraryNotFound, TusouError
 
-    root = Path(args.directory)
-    if not root.is_dir():
-        print(f"error: {root} is not a directory", file=sys.stderr)
-        return 2
-    settings = _settings(args)
     with _engine(args) as engine:
         try:
             library = engine.library(args.library)
         except LibraryNotFound:
             if not args.kind:
-                print(f"error: no library {args.library!r}; pass --kind to create it",
-                      file=sys.stderr)
-                return 2
-            try:
-                engine.create_library(args.library, args.kind)
-            except TusouError as exc:
-                print(f"error: {exc.code}: {exc.message}", file=sys.stderr)
-                return 2
+                yield None
+                return
+            engine.create_library(args.library, args.kind)
             library = engine.library(args.library)
-        # The journal makes an interrupted import resumable: files it lists are skipped.
-        journal = _journal_path(settings, library.record.id, root)
-        journal.parent.mkdir(parents=True, exist_ok=True)
-        done: set[str] = set()
-        if journal.exists():
-            for line in journal.read_text(encoding="utf-8").splitlines():
-                try:
-                    done.add(json.loads(line)["path"])
-                except (ValueError, KeyError):
-                    continue  # a line cut short by a crash
-        files = [p for p in _image_files(root) if str(p.relative_to(root)) not in done]
-        counts = {"added": 0, "present": 0, "failed": 0, "skipped": len(done)}
-        failures: list[str] = []
-        with open(journal, "a", encoding="utf-8") as log, \
-                tqdm(files, unit="img", disable=args.quiet, file=sys.stderr) as bar:
-            for path in bar:
-                rel = str(path.relative_to(root))
-                status = "added"
-                try:
-                    library.add(ImageSource(data=path.read_bytes()),
-                                brief=_truncate_utf8(path.name, 256))
-                except DuplicateImage:
-                    status = "present"
-                except TusouError as exc:
-                    status = "failed"
-                    failures.append(f"{rel}: {exc.code}: {exc.message}")
-                except OSError as exc:
-                    status = "failed"
-                    failures.append(f"{rel}: unreadable: {exc}")
-                counts[status] += 1
-                # Failed files are retried on the next run; the others are not.
-                if status != "failed":
-                    log.write(json.dumps({"path": rel, "status": status}) + "\n")
-                    log.flush()
-        print(f"added {counts['added']}, already present {counts['present']}, "
-              f"failed {counts['failed']}, skipped (done before) {counts['skipped']}")
-        for line in failures:
-            print(f"  failed: {line}")
-        return 1 if counts["failed"] and not counts["added"] and not counts["present"] else 0
+
+        def add(data: bytes, brief: str) -> bool:
+            try:
+                library.add(ImageSource(data=data), brief=brief)
+            except DuplicateImage:
+                return False
+            except TusouError as exc:
+                raise _ImportFailed(f"{exc.code}: {exc.message}") from None
+            return True
+
+        yield f"library-{library.record.id}", add
+
+
+@contextmanager
+def _remote_target(args: argparse.Namespace) -> Iterator[tuple[str, AddFn] | None]:
+    from tusou.client import TusouClient, TusouError
+
+    with TusouClient(args.server) as client:
+        try:
+            info = client.library(args.library)
+        except TusouError as exc:
+            if exc.code != "library_not_found":
+                raise
+            if not args.kind:
+                yield None
+                return
+            info = client.create_library(args.library, args.kind)
+
+        def add(data: bytes, brief: str) -> bool:
+            try:
+                client.add(args.library, data, brief=brief)
+            except TusouError as exc:
+                if exc.code == "duplicate_image":
+                    return False
+                raise _ImportFailed(f"{exc.code}: {exc.message}") from None
+            return True
+
+        yield f"{args.server}|{args.library}|{info['created_at']}", add
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    root = Path(args.directory)
+    if not root.is_dir():
+        print(f"error: {root} is not a directory", file=sys.stderr)
+        return 2
+    target = _remote_target(args) if args.server else _local_target(args)
+    with target as opened:
+        if opened is None:
+            print(f"error: no library {args.library!r}; pass --kind to create it",
+                  file=sys.stderr)
+            return 2
+        key, add = opened
+        return _import_files(root, _journal_path(_settings(args), key, root), add, args.quiet)
+
+
+def _import_files(root: Path, journal: Path, add: AddFn, quiet: bool) -> int:
+    from tqdm import tqdm
+
+    # The journal makes an interrupted import resumable: files it lists are skipped.
+    journal.parent.mkdir(parents=True, exist_ok=True)
+    done: set[str] = set()
+    if journal.exists():
+        for line in journal.read_text(encoding="utf-8").splitlines():
+            try:
+                done.add(json.loads(line)["path"])
+            except (ValueError, KeyError):
+                continue  # a line cut short by a crash
+    files = [p for p in _image_files(root) if str(p.relative_to(root)) not in done]
+    counts = {"added": 0, "present": 0, "failed": 0, "skipped": len(done)}
+    failures: list[str] = []
+    with open(journal, "a", encoding="utf-8") as log, \
+            tqdm(files, unit="img", disable=quiet, file=sys.stderr) as bar:
+        for path in bar:
+            rel = str(path.relative_to(root))
+            try:
+                status = "added" if add(path.read_bytes(), _truncate_utf8(path.name, 256)) \
+                    else "present"
+            except _ImportFailed as exc:
+                status = "failed"
+                failures.append(f"{rel}: {exc}")
+            except OSError as exc:
+                status = "failed"
+                failures.append(f"{rel}: unreadable: {exc}")
+            counts[status] += 1
+            # Failed files are retried on the next run; the others are not.
+            if status != "failed":
+                log.write(json.dumps({"path": rel, "status": status}) + "\n")
+                log.flush()
+    print(f"added {counts['added']}, already present {counts['present']}, "
+          f"failed {counts['failed']}, skipped (done before) {counts['skipped']}")
+    for line in failures:
+        print(f"  failed: {line}")
+    return 1 if counts["failed"] and not counts["added"] and not counts["present"] else 0
 
 
 # --- search -----------------------------------------------------------------------------
@@ -234,6 +285,9 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--library", required=True)
     imp.add_argument("--kind", help="create the library with this kind if it does not exist")
     imp.add_argument("--quiet", action="store_true", help="no progress bar")
+    imp.add_argument("--server", help="add through a running tusou at this URL (e.g. "
+                     "http://127.0.0.1:8000) instead of opening --data-dir directly; the "
+                     "resume journal still lives under --data-dir")
     imp.set_defaults(func=cmd_import)
 
     search = sub.add_parser("search", parents=[common], help="search a library by image")
@@ -275,13 +329,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "libraries" and args.action in ("create", "delete") and not args.name:
         parser.error(f"libraries {args.action} needs a NAME")
+    from tusou.client import TusouError as RemoteError
     from tusou.errors import TusouError
 
     try:
         return int(args.func(args) or 0)
-    except TusouError as exc:
+    except (TusouError, RemoteError) as exc:
         print(f"error: {exc.code}: {exc.message}", file=sys.stderr)
-        return 1
+        return 2 if args.command == "import" else 1
 
 
 if __name__ == "__main__":
