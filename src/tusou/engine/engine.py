@@ -105,20 +105,30 @@ class Engine:
                 cached = self._libraries.get(name)
                 if cached is not None:
                     return cached
-            record = self.store.get_library(name)
-            library = Library(record, kind_spec(record.kind), self._open_state(record),
-                              store=self.store, describer=self.describer,
-                              fetcher=self.fetcher, originals=self.originals,
-                              flush_every=self.settings.index_flush_every)
-            with self._lock:
-                self._libraries[name] = library
-                self._opening.pop(name, None)
-            return library
+            try:
+                record = self.store.get_library(name)
+                library = Library(record, kind_spec(record.kind), self._open_state(record),
+                                  store=self.store, describer=self.describer,
+                                  fetcher=self.fetcher, originals=self.originals,
+                                  flush_every=self.settings.index_flush_every)
+                with self._lock:
+                    self._libraries[name] = library
+                return library
+            finally:
+                # Never keep a lock per name asked for (unknown names would pile up).
+                with self._lock:
+                    self._opening.pop(name, None)
 
     def delete_library(self, name: str) -> LibraryRecord:
         with self._lock:
-            record = self.store.delete_library(name)
-            cached = self._libraries.pop(name, None)
+            opening = self._opening.setdefault(name, threading.Lock())
+        # Waits for a request that is opening this library, so that it cannot cache a
+        # library that no longer exists once this delete is done.
+        with opening:
+            with self._lock:
+                record = self.store.delete_library(name)
+                cached = self._libraries.pop(name, None)
+                self._opening.pop(name, None)
             if cached is not None:
                 cached.close()
         for path in self._index_dir.glob(f"{record.id}.*"):

@@ -156,8 +156,7 @@ class Library:
         labels = make_labels(self.spec, tags, class_ids)
         image = self.load(source, formats)
         sign = sign_pixels(image.pixels)
-        existing = self._store.find_image(self.record.id, sign)
-        if existing is not None:
+        if self._store.image_id(self.record.id, sign) is not None:
             raise DuplicateImage(sign)
         desc = self._describe(image.pixels, query=False)
         new = NewImage(
@@ -250,22 +249,19 @@ class Library:
         return deleted
 
     def _changed(self, count: int) -> None:
+        """Count changes (caller holds the write lock) and save the index now and then.
+
+        The store is the source of truth, so saving is only a head start for the next open;
+        saving less often as the index grows keeps the cost per add bounded.
+        """
         state = self._state
-        state.unsaved_changes += count  # caller holds the write lock
-        if state.unsaved_changes >= self._flush_every:
+        state.unsaved_changes += count
+        if state.unsaved_changes >= max(self._flush_every, len(state.index) // 10):
             try:
                 state.index.save()
                 state.unsaved_changes = 0
             except OSError:
-                # The store has the data; a later save (or the catch-up) completes it.
                 log.exception("library %s: saving the index failed", self.name)
-
-    def flush(self) -> None:
-        state = self._state
-        with state.write_lock:
-            if not state.closed:
-                state.index.save()
-                state.unsaved_changes = 0
 
     def close(self) -> None:
         """Save and close the index; later calls on this object get LibraryNotFound."""
@@ -306,8 +302,8 @@ class Library:
         self._check_open()
         image = self.load(source, formats)
         desc = self._describe(image.pixels, query=True)
-        exact = self._store.find_image(self.record.id, sign_pixels(image.pixels))
-        return self._rank(desc, exact.id if exact else None, tag_filter, page, threshold)
+        exact_id = self._store.image_id(self.record.id, sign_pixels(image.pixels))
+        return self._rank(desc, exact_id, tag_filter, page, threshold)
 
     def _allowed(self, tag_filter: TagFilter | None) -> np.ndarray | None:
         if tag_filter is None or tag_filter.is_empty:
@@ -318,7 +314,7 @@ class Library:
               page: Page, threshold: float | None) -> SearchPage:
         self._check_open()
         allowed = self._allowed(tag_filter)
-        if allowed is not None and exact_id is not None and exact_id not in set(allowed.tolist()):
+        if allowed is not None and exact_id is not None and not np.any(allowed == exact_id):
             exact_id = None
         if allowed is not None and len(allowed) == 0:
             return SearchPage([], False, desc.region)
@@ -330,21 +326,20 @@ class Library:
                                            allowed) if desc.pdq else {}
             candidates = [i for i, _ in state.index.search(desc.vector, spec.verify_candidates,
                                                            allowed)]
-            need_kp = [i for i in dict.fromkeys([*pdq_hits, *candidates])]
-            keypoints = self._store.keypoints(need_kp) if desc.keypoints is not None else {}
             verified = verify_candidates(spec, desc, exact_id=exact_id, pdq_hits=pdq_hits,
-                                         candidates=candidates, keypoints=keypoints)
+                                         candidates=candidates,
+                                         load_keypoints=self._store.keypoints)
             scored = [(v.id, v.score, v.box, v.inliers) for v in verified]
             cut = spec.default_threshold if threshold is None else threshold
         else:
-            hits = state.index.search(desc.vector, RESULT_WINDOW, allowed)
-            scored = [(i, 1.0 if i == exact_id else min(max(s, 0.0), 1.0), None, None)
-                      for i, s in hits if i != exact_id]
+            # One more than the page needs tells whether there is more (a threshold only
+            # removes from the tail of the ranking, so it cannot change the page).
+            hits = state.index.search(desc.vector, min(page.end + 1, RESULT_WINDOW), allowed)
+            scored = [(i, min(max(s, 0.0), 1.0), None, None) for i, s in hits if i != exact_id]
             if exact_id is not None:
                 # The very same image ranks first at 1.0 even where an approximate graph
                 # search would have missed it.
-                scored.append((exact_id, 1.0, None, None))
-            scored.sort(key=lambda t: -t[1])
+                scored.insert(0, (exact_id, 1.0, None, None))
             cut = 0.0 if threshold is None else threshold
         scored = [s for s in scored if s[1] >= cut][:RESULT_WINDOW]
         window = scored[page.pn:page.end]

@@ -7,7 +7,7 @@ distance; geometrically verified partial copies 0.60..0.95 by number of inliers.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from tusou.engine.describe import Box, Descriptors
@@ -50,12 +50,13 @@ def _best_geometry(query: Descriptors, ref: Keypoints, min_inliers: int) -> Geom
 
 def verify_candidates(spec: KindSpec, query: Descriptors, *, exact_id: int | None,
                       pdq_hits: Mapping[int, int], candidates: list[int],
-                      keypoints: Mapping[int, bytes]) -> list[Verified]:
+                      load_keypoints: Callable[[list[int]], Mapping[int, bytes]]
+                      ) -> list[Verified]:
     """Decide which candidates really are the query's image (or a part of it), best first.
 
     ``pdq_hits`` maps ids to their smallest dihedral PDQ distance (already <= the match
-    distance); ``candidates`` come from the global vector; ``keypoints`` holds the stored
-    local features of every id that may need verification.
+    distance); ``candidates`` come from the global vector; ``load_keypoints`` reads stored
+    local features, asked only for the ids that still need geometric verification.
     """
     quality_ok = bool(query.pdq) and query.pdq[0].quality >= PDQ_MIN_QUALITY
     results: dict[int, Verified] = {}
@@ -66,9 +67,10 @@ def verify_candidates(spec: KindSpec, query: Descriptors, *, exact_id: int | Non
             if image_id not in results:
                 results[image_id] = Verified(image_id, pdq_score(distance))
     to_verify = [i for i in dict.fromkeys([*pdq_hits, *candidates]) if i not in results]
+    keypoints = load_keypoints(to_verify) if to_verify and query.keypoints is not None else {}
     for image_id in to_verify:
         blob = keypoints.get(image_id)
-        if blob is None or query.keypoints is None:
+        if blob is None:
             continue
         match = _best_geometry(query, Keypoints.from_bytes(blob), spec.min_inliers)
         if match is not None:

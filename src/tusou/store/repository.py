@@ -283,6 +283,11 @@ class Store:
                                                   ImageRow.cont_sign == cont_sign))
             return None if row is None else _image_record(row)
 
+    def image_id(self, library_id: int, cont_sign: str) -> int | None:
+        with self._session() as s:
+            return s.scalar(select(ImageRow.id).where(ImageRow.library_id == library_id,
+                                                      ImageRow.cont_sign == cont_sign))
+
     def images_by_id(self, ids: Sequence[int]) -> dict[int, ImageRecord]:
         out: dict[int, ImageRecord] = {}
         with self._session() as s:
@@ -341,11 +346,3 @@ class Store:
                     if blob is not None:
                         out[rid] = blob
         return out
-
-    def descriptors(self, library_id: int, cont_sign: str) -> tuple[ImageRecord, np.ndarray,
-                                                                    bytes | None, bytes | None]:
-        """An image's record with its stored vector, PDQ hash and keypoints."""
-        with self._session() as s:
-            row = _existing_row(s, library_id, cont_sign)
-            return (_image_record(row), np.frombuffer(row.vector, dtype="<f4"), row.pdq,
-                    row.keypoints)
