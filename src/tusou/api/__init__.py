@@ -1,4 +1,4 @@
-"""HTTP faces over the engine: the native REST API (and, later, the vendor faces)."""
+"""HTTP faces over the engine: the native REST API and the vendor-compatible faces."""
 
 from tusou.api.app import create_app
 

@@ -22,12 +22,13 @@ from tusou.api.auth.bce import SignatureRejected, verify_bce
 from tusou.api.payload import read_form
 from tusou.engine import Engine, ImageSource, Library, make_filter, parse_tags, validate_page
 from tusou.engine.credentials import TokenExpired, TokenInvalid
-from tusou.engine.params import validate_tag_value
+from tusou.engine.params import parse_class_ids
+from tusou.images.limits import BASE_FORMATS
 
 log = logging.getLogger(__name__)
 
-# Baidu accepts these formats only (the engine decodes more for other faces).
-BAIDU_FORMATS = frozenset({"jpeg", "png", "bmp"})
+# Baidu accepts jpg, png and bmp only (the engine decodes more for other faces).
+BAIDU_FORMATS = BASE_FORMATS
 
 # kind -> the vendor's path prefix for that library
 PREFIXES: dict[str, str] = {
@@ -138,11 +139,7 @@ class Form:
         return parse_tags(self.get("tags"))
 
     def class_ids(self) -> tuple[int | None, int | None] | None:
-        raw = (self.get("class_id1"), self.get("class_id2"))
-        if all(v is None or v == "" for v in raw):
-            return None
-        return tuple(None if v is None or v == "" else validate_tag_value(v, n)  # type: ignore[return-value]
-                     for v, n in zip(raw, ("class_id1", "class_id2")))
+        return parse_class_ids(self.get("class_id1"), self.get("class_id2"))
 
     def labels(self, library: Library) -> dict[str, Any]:
         if library.spec.filter_style == "class_ids":

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from tusou.api.payload import Payload, read_payload
 from tusou.engine import KINDS, Engine, Library, SearchPage, make_filter, parse_tags, validate_page
-from tusou.engine.params import validate_tag_value, validate_threshold
+from tusou.engine.params import parse_class_ids, validate_threshold
 from tusou.errors import ImageNotFound, InvalidParameter, TusouError
 from tusou.images.signature import parse_cont_sign
 from tusou.store import ImageRecord, LibraryRecord
@@ -153,12 +153,7 @@ def search_out(library: Library, page: SearchPage) -> SearchOut:
 
 
 def _class_ids(payload: Payload) -> tuple[int | None, int | None] | None:
-    raw = (payload.value("class_id1"), payload.value("class_id2"))
-    if all(v is None or v == "" for v in raw):
-        return None
-    c1, c2 = (None if v is None or v == "" else validate_tag_value(v, name)
-              for v, name in zip(raw, ("class_id1", "class_id2")))
-    return c1, c2
+    return parse_class_ids(payload.value("class_id1"), payload.value("class_id2"))
 
 
 def _tags(payload: Payload) -> tuple[int, ...]:

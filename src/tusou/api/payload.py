@@ -40,19 +40,6 @@ class Payload:
     def value(self, name: str) -> Any:
         return self.fields.get(name)
 
-    def flag(self, name: str, default: bool = False) -> bool:
-        value = self.fields.get(name)
-        if value is None or value == "":
-            return default
-        if isinstance(value, bool):
-            return value
-        text = str(value).strip().lower()
-        if text in {"true", "1", "yes"}:
-            return True
-        if text in {"false", "0", "no"}:
-            return False
-        raise InvalidParameter(f"{name} must be true or false", field=name)
-
 
 async def read_form(request: Request, *, max_files: int, max_fields: int) -> FormData:
     """The form body, with the parser's own refusals turned into engine errors."""

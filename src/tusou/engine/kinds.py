@@ -11,7 +11,6 @@ from tusou.images.limits import ImageLimits
 # Every kind decodes these; a face may narrow the set to what its vendor accepts.
 ACCEPTED_FORMATS: frozenset[str] = frozenset({"jpeg", "png", "bmp", "gif", "webp", "tiff", "ppm"})
 
-KindName = Literal["same", "similar", "product", "picturebook", "fabric"]
 VectorKind = Literal["copy", "semantic", "product", "texture"]
 
 

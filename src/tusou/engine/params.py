@@ -73,6 +73,16 @@ def parse_tags(value: str | Sequence[object] | None, field: str = "tags") -> tup
     return tuple(tags)
 
 
+def parse_class_ids(class_id1: object, class_id2: object) -> tuple[int | None, int | None] | None:
+    """Product class ids by position; None when neither is given (empty counts as absent)."""
+    raw = (class_id1, class_id2)
+    if all(v is None or v == "" for v in raw):
+        return None
+    first, second = (None if v is None or v == "" else validate_tag_value(v, name)
+                     for v, name in zip(raw, ("class_id1", "class_id2"), strict=True))
+    return first, second
+
+
 @dataclass(frozen=True)
 class Page:
     pn: int = 0

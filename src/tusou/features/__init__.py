@@ -8,8 +8,6 @@ Models are ONNX sessions that load lazily inside objects the engine owns
 from .extractors import (
     CopyEmbedding,
     Extractor,
-    LocalFeatures,
-    PdqHashes,
     SemanticEmbedding,
     TextureEmbedding,
 )
@@ -36,10 +34,8 @@ __all__ = [
     "GeometricMatch",
     "Keypoints",
     "Lite0Model",
-    "LocalFeatures",
     "OnnxModel",
     "PdqHash",
-    "PdqHashes",
     "SemanticEmbedding",
     "SubjectDetector",
     "TextureEmbedding",

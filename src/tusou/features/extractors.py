@@ -1,8 +1,8 @@
 """One extractor per stored descriptor, behind one small protocol.
 
-An extractor's ``name`` is stored next to every descriptor it produced; it changes
-whenever the output would (model, preprocessing, weights), so the engine can tell which
-rows need re-extraction after an upgrade.
+An extractor's ``name`` changes whenever its output would (model, preprocessing,
+weights). The engine builds a library's vector pipeline name from it and stores that with
+the library, so vectors from two different models never meet in one index.
 """
 
 from __future__ import annotations
@@ -12,9 +12,7 @@ from typing import Protocol, TypeVar
 
 import numpy as np
 
-from .keypoints import Keypoints, Method, extract_keypoints
 from .lite0 import BUILDER_VERSION, DEFAULT_SIZES, Lite0Model
-from .pdq import PdqHash, pdq_dihedral
 from .sscd import CopyDescriptor
 from .texture import TEXTURE_VERSION, texture_descriptor
 
@@ -69,29 +67,3 @@ class CopyEmbedding:
 
     def extract(self, pixels: np.ndarray) -> np.ndarray:
         return self.model.embed(pixels)
-
-
-@dataclass(frozen=True)
-class PdqHashes:
-    """The 8 dihedral PDQ hashes, the original first: exact and near-exact copies."""
-
-    name: str = "pdq-dihedral"
-
-    def extract(self, pixels: np.ndarray) -> list[PdqHash]:
-        return pdq_dihedral(pixels)
-
-
-@dataclass(frozen=True)
-class LocalFeatures:
-    """Binary keypoints for geometric verification (ORB for same, AKAZE for picturebook)."""
-
-    method: Method
-    max_features: int = 1000
-    max_side: int = 640
-
-    @property
-    def name(self) -> str:
-        return f"{self.method}-{self.max_features}-{self.max_side}"
-
-    def extract(self, pixels: np.ndarray) -> Keypoints:
-        return extract_keypoints(pixels, self.method, max_features=self.max_features, max_side=self.max_side)

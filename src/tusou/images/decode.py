@@ -169,7 +169,7 @@ def _check_dimensions(width: int, height: int, limits: ImageLimits) -> None:
         raise ImageDimensionsInvalid(
             f"image is {width}x{height}; the longer side must be at most {limits.max_side} px", field=_FIELD
         )
-    # Integer division result is correctly rounded, so 10:1 compares equal to a 10.0 limit.
+    # True division of two ints is correctly rounded, so exactly 10:1 equals a 10.0 limit.
     if limits.max_aspect is not None and long / short > limits.max_aspect:
         raise ImageDimensionsInvalid(
             f"image is {width}x{height}; its aspect ratio {long / short:.3g}:1 exceeds "
