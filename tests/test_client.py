@@ -38,3 +38,42 @@ def test_client_round_trip(server: ServerProcess, tmp_path: Path,
         with pytest.raises(TusouError) as err:
             tusou.library(name)
         assert err.value.code == "library_not_found"
+
+
+def test_native_api_behind_basic_auth(tmp_path: Path, model_cache: Path) -> None:
+    import subprocess
+    import sys
+
+    import httpx
+
+    from conftest import free_port, server_env
+
+    env = server_env(model_cache, TUSOU_NATIVE_AUTH="1")
+    data = tmp_path / "data"
+    subprocess.run([sys.executable, "-m", "tusou", "keys", "add", "--api-key", "shop",
+                    "--secret-key", "s3cret", "--data-dir", str(data)], env=env, check=True,
+                   capture_output=True)
+    srv = ServerProcess(data, free_port(), env)
+    srv.start()
+    try:
+        r = httpx.get(f"{srv.url}/v1/libraries")
+        assert r.status_code == 401 and r.json()["error"]["code"] == "unauthorized"
+        assert r.headers["www-authenticate"].startswith("Basic")
+        assert httpx.get(f"{srv.url}/v1/libraries", auth=("shop", "wrong")).status_code == 401
+        assert httpx.get(f"{srv.url}/healthz").status_code == 200  # probes stay open
+        with TusouClient(srv.url, auth=("shop", "s3cret")) as tusou:
+            tusou.create_library("guarded", "similar")
+            assert tusou.add("guarded", encode(noise_image(4100)), brief="ok")["cont_sign"]
+        photos = tmp_path / "photos"
+        photos.mkdir()
+        (photos / "a.png").write_bytes(encode(noise_image(4101)))
+        cli = [sys.executable, "-m", "tusou", "import", str(photos), "--library", "guarded",
+               "--server", srv.url, "--quiet", "--data-dir", str(tmp_path / "state")]
+        denied = subprocess.run(cli, env=env, capture_output=True, text=True)
+        assert denied.returncode == 2 and "unauthorized" in denied.stderr
+        allowed = subprocess.run(cli, env={**env, "TUSOU_API_KEY": "shop",
+                                           "TUSOU_SECRET_KEY": "s3cret"},
+                                 capture_output=True, text=True)
+        assert "added 1" in allowed.stdout, allowed.stderr
+    finally:
+        srv.stop()

@@ -116,7 +116,8 @@ def _local_target(args: argparse.Namespace) -> Iterator[tuple[str, AddFn] | None
 def _remote_target(args: argparse.Namespace) -> Iterator[tuple[str, AddFn] | None]:
     from tusou.client import TusouClient, TusouError
 
-    with TusouClient(args.server) as client:
+    key, secret = os.environ.get("TUSOU_API_KEY"), os.environ.get("TUSOU_SECRET_KEY")
+    with TusouClient(args.server, auth=(key, secret) if key and secret else None) as client:
         try:
             info = client.library(args.library)
         except TusouError as exc:
@@ -287,7 +288,8 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--quiet", action="store_true", help="no progress bar")
     imp.add_argument("--server", help="add through a running tusou at this URL (e.g. "
                      "http://127.0.0.1:8000) instead of opening --data-dir directly; the "
-                     "resume journal still lives under --data-dir")
+                     "resume journal still lives under --data-dir; credentials, if the server "
+                     "wants them, from $TUSOU_API_KEY and $TUSOU_SECRET_KEY")
     imp.set_defaults(func=cmd_import)
 
     search = sub.add_parser("search", parents=[common], help="search a library by image")

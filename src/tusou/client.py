@@ -44,8 +44,10 @@ def _image_fields(image: ImageArg) -> dict[str, str]:
 
 
 class TusouClient:
-    def __init__(self, base_url: str, *, timeout: float = 60.0) -> None:
-        self._http = httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout)
+    def __init__(self, base_url: str, *, timeout: float = 60.0,
+                 auth: tuple[str, str] | None = None) -> None:
+        """``auth`` = (API key, secret key) for a server run with ``TUSOU_NATIVE_AUTH=1``."""
+        self._http = httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout, auth=auth)
 
     def __enter__(self) -> TusouClient:
         return self

@@ -37,6 +37,8 @@ class Settings:
     # Persist the in-memory vector index after this many changes (and on shutdown).
     index_flush_every: int = 500
     log_level: str = "info"
+    # Require HTTP Basic (API key : secret key) on the native /v1 API.
+    native_auth: bool = False
     # Where built model files (the EfficientNet-Lite0 ONNX graph) are cached; default
     # <data_dir>/models. Several data directories may share one.
     model_cache_dir: Path | None = None

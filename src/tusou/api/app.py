@@ -45,7 +45,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.engine = engine
     app.state.settings = settings
     install_error_handlers(app)
-    app.include_router(native_router(engine))
+    app.include_router(native_router(engine, require_auth=settings.native_auth))
     app.include_router(baidu.baidu_router(engine))
 
     @app.get("/healthz", tags=["ops"])

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tusou import errors as e
+from tusou.api.auth.basic import Unauthorized
 
 # The HTTP status of each engine error in the native API (vendor faces map on their own).
 STATUS: dict[type[e.TusouError], int] = {
@@ -18,7 +19,7 @@ STATUS: dict[type[e.TusouError], int] = {
     e.UndecodableImage: 422, e.UnsupportedImageFormat: 415, e.ImageTypeMismatch: 422,
     e.DecompressionBomb: 422, e.ImageDimensionsInvalid: 422, e.UrlForbidden: 400,
     e.UrlFetchFailed: 502, e.UrlTimeout: 504, e.LibraryNotFound: 404, e.LibraryExists: 409,
-    e.ImageNotFound: 404, e.DuplicateImage: 409, e.FeatureExtractionFailed: 500,
+    e.ImageNotFound: 404, Unauthorized: 401, e.DuplicateImage: 409, e.FeatureExtractionFailed: 500,
 }
 
 
@@ -37,8 +38,10 @@ def error_body(code: str, message: str, field: str | None = None,
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(e.TusouError)
     async def _engine_error(_: Request, exc: e.TusouError) -> JSONResponse:
+        status = status_of(exc)
+        headers = {"WWW-Authenticate": 'Basic realm="tusou"'} if status == 401 else None
         return JSONResponse(error_body(exc.code, exc.message, exc.field, **exc.details),
-                            status_code=status_of(exc))
+                            status_code=status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:

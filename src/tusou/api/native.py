@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
+from tusou.api.auth.basic import check_basic
 from tusou.api.payload import Payload, read_payload
 from tusou.engine import KINDS, Engine, Library, SearchPage, make_filter, parse_tags, validate_page
 from tusou.engine.params import parse_class_ids, validate_threshold
@@ -174,8 +175,12 @@ def _no_original(library: Library, cont_sign: str) -> TusouError:
 # --- routes ------------------------------------------------------------------------------
 
 
-def native_router(engine: Engine) -> APIRouter:
-    router = APIRouter(prefix="/v1", tags=["native"])
+def native_router(engine: Engine, *, require_auth: bool = False) -> APIRouter:
+    async def authenticate(request: Request) -> None:
+        if require_auth:
+            await run_in_threadpool(check_basic, request, engine.credentials)
+
+    router = APIRouter(prefix="/v1", tags=["native"], dependencies=[Depends(authenticate)])
 
     def lib(name: str) -> Library:
         return engine.library(name)
