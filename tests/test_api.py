@@ -59,6 +59,17 @@ def test_library_bad_input(client: httpx.Client, body: dict, field: str) -> None
     assert r.json()["error"]["field"] == field
 
 
+def test_library_name_and_description_limits(client: httpx.Client) -> None:
+    ok = client.post("/v1/libraries", json={"name": "n" * 64, "kind": "same",
+                                            "description": "d" * 1024})
+    assert ok.status_code == 201, ok.text
+    assert client.post("/v1/libraries", json={"name": "图搜-库.1", "kind": "same"}
+                       ).status_code == 201
+    r = client.post("/v1/libraries", json={"name": "m" * 10, "kind": "same",
+                                           "description": "d" * 1025})
+    assert r.status_code == 400 and r.json()["error"]["field"] == "description"
+
+
 def test_kind_limits_are_described(client: httpx.Client, make_library) -> None:
     for kind, side in [("same", 50), ("similar", 50), ("product", 300), ("picturebook", 150),
                        ("fabric", 50)]:
@@ -234,6 +245,8 @@ def test_malformed_cont_sign(client: httpx.Client, make_library, sign: str) -> N
 
 @pytest.mark.parametrize("kind,w,h,ok", [
     ("same", 50, 50, True), ("same", 49, 80, False), ("same", 4096, 50, True),
+    ("similar", 80, 50, True), ("similar", 80, 49, False), ("fabric", 50, 50, True),
+    ("fabric", 49, 49, False), ("similar", 4097, 50, False),
     ("same", 4097, 60, False), ("product", 300, 300, True), ("product", 299, 400, False),
     ("picturebook", 150, 150, True), ("picturebook", 149, 300, False),
     ("picturebook", 1500, 150, True), ("picturebook", 1520, 150, False),

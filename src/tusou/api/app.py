@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -14,7 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from tusou import __version__
 from tusou.api import baidu
 from tusou.api.errors import install_error_handlers
-from tusou.api.middleware import BodyLimitMiddleware, Metrics, MetricsMiddleware, native_refusal
+from tusou.api.middleware import AccessLogMiddleware, BodyLimitMiddleware, Metrics, MetricsMiddleware, native_refusal
 from tusou.api.native import native_router
 from tusou.config import Settings
 from tusou.engine import Engine
@@ -57,6 +58,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.add_middleware(AccessLogMiddleware, logger=logging.getLogger("tusou.access"))
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes,
                        refusal=_refusal)
     return app

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable
 from typing import Any
@@ -99,10 +100,14 @@ class Metrics:
                                  buckets=(.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10))
 
 
-class MetricsMiddleware:
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+class _RequestObserver:
+    """Runs the app, then reports (scope, status, seconds) to ``observe``."""
+
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self.metrics = metrics
+
+    def observe(self, scope: Scope, status: int, seconds: float) -> None:
+        raise NotImplementedError
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -119,9 +124,32 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, tracking_send)
         finally:
-            route: Any = scope.get("route")
-            # The route template, not the raw path: keeps label cardinality bounded.
-            name = getattr(route, "path", None) or "unmatched"
-            self.metrics.requests.labels(scope["method"], name, str(status[0])).inc()
-            self.metrics.latency.labels(scope["method"], name).observe(
-                time.perf_counter() - started)
+            self.observe(scope, status[0], time.perf_counter() - started)
+
+
+class MetricsMiddleware(_RequestObserver):
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        super().__init__(app)
+        self.metrics = metrics
+
+    def observe(self, scope: Scope, status: int, seconds: float) -> None:
+        route: Any = scope.get("route")
+        # The route template, not the raw path: keeps label cardinality bounded.
+        name = getattr(route, "path", None) or "unmatched"
+        self.metrics.requests.labels(scope["method"], name, str(status)).inc()
+        self.metrics.latency.labels(scope["method"], name).observe(seconds)
+
+
+class AccessLogMiddleware(_RequestObserver):
+    """One log line per request: method, path, status, time.
+
+    The query string is left out on purpose: Baidu callers put their access token there.
+    """
+
+    def __init__(self, app: ASGIApp, logger: logging.Logger) -> None:
+        super().__init__(app)
+        self.logger = logger
+
+    def observe(self, scope: Scope, status: int, seconds: float) -> None:
+        self.logger.info("%s %s %d %.1fms", scope["method"], scope.get("path", ""), status,
+                         seconds * 1000)

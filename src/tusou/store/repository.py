@@ -169,13 +169,18 @@ class Store:
 
     def __init__(self, url: str) -> None:
         if url.startswith("sqlite:///"):
-            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+            db_file = Path(url.removeprefix("sqlite:///"))
+            db_file.parent.mkdir(parents=True, exist_ok=True)
             self._engine = create_engine(url, connect_args={"check_same_thread": False,
                                                             "timeout": 30})
             _configure_sqlite(self._engine)
         else:
             self._engine = create_engine(url, pool_pre_ping=True)
         Base.metadata.create_all(self._engine)
+        if url.startswith("sqlite:///"):
+            # The store holds API secret keys: readable by the service's user only.
+            for path in db_file.parent.glob(db_file.name + "*"):
+                path.chmod(0o600)
         self._session = sessionmaker(self._engine, expire_on_commit=False)
         self.credentials = CredentialStore(self._session)
 
