@@ -60,7 +60,7 @@ class LibraryListOut(BaseModel):
 class ImageOut(BaseModel):
     cont_sign: str
     brief: str
-    tags: list[int] = []
+    tags: list[int] | None = Field(None, description="tag libraries")
     class_id1: int | None = None
     class_id2: int | None = None
     width: int
@@ -81,7 +81,7 @@ class ResultOut(BaseModel):
     cont_sign: str
     score: float
     brief: str
-    tags: list[int] = []
+    tags: list[int] | None = Field(None, description="tag libraries")
     class_id1: int | None = None
     class_id2: int | None = None
     box: list[int] | None = Field(None, description="matched region in the library image")
@@ -211,6 +211,7 @@ def native_router(engine: Engine, *, require_auth: bool = False) -> APIRouter:
         return Response(status_code=204)
 
     @router.post("/libraries/{name}/images", status_code=201, response_model=ImageOut,
+                 response_model_exclude_none=True,
                  openapi_extra=_IMAGE_BODY)
     async def add_image(name: str, request: Request) -> ImageOut:
         payload, library = await open_request(name, request)
@@ -219,7 +220,8 @@ def native_router(engine: Engine, *, require_auth: bool = False) -> APIRouter:
                                 tags=_tags(payload), class_ids=_class_ids(payload)))
         return image_out(library, record)
 
-    @router.get("/libraries/{name}/images", response_model=ImageListOut)
+    @router.get("/libraries/{name}/images", response_model=ImageListOut,
+                 response_model_exclude_none=True)
     async def list_images(name: str, offset: int = Query(0, ge=0),
                           limit: int = Query(100, ge=1, le=1000)) -> ImageListOut:
         library = await run_in_threadpool(lib, name)
@@ -228,6 +230,7 @@ def native_router(engine: Engine, *, require_auth: bool = False) -> APIRouter:
                             limit=limit)
 
     @router.post("/libraries/{name}/search", response_model=SearchOut,
+                 response_model_exclude_none=True,
                  openapi_extra=_IMAGE_BODY)
     async def search(name: str, request: Request) -> SearchOut:
         payload, library = await open_request(name, request)
@@ -241,6 +244,7 @@ def native_router(engine: Engine, *, require_auth: bool = False) -> APIRouter:
         return search_out(library, result)
 
     @router.post("/libraries/{name}/images/update", response_model=ImageOut,
+                 response_model_exclude_none=True,
                  openapi_extra=_IMAGE_BODY)
     async def update_by_image(name: str, request: Request) -> ImageOut:
         payload, library = await open_request(name, request)
@@ -264,13 +268,15 @@ def native_router(engine: Engine, *, require_auth: bool = False) -> APIRouter:
         return DeleteOut(deleted=[s for s in signs if s in gone],
                          not_found=[s for s in signs if s not in gone])
 
-    @router.get("/libraries/{name}/images/{cont_sign}", response_model=ImageOut)
+    @router.get("/libraries/{name}/images/{cont_sign}", response_model=ImageOut,
+                 response_model_exclude_none=True)
     async def get_image(name: str, cont_sign: str) -> ImageOut:
         library = await run_in_threadpool(lib, name)
         record = await run_in_threadpool(library.get, parse_cont_sign(cont_sign))
         return image_out(library, record)
 
-    @router.patch("/libraries/{name}/images/{cont_sign}", response_model=ImageOut)
+    @router.patch("/libraries/{name}/images/{cont_sign}", response_model=ImageOut,
+                 response_model_exclude_none=True)
     async def patch_image(name: str, cont_sign: str, body: ImagePatch) -> ImageOut:
         library = await run_in_threadpool(lib, name)
         payload = Payload(fields=body.model_dump(exclude_unset=True))
