@@ -460,13 +460,15 @@ def test_ranking_kinds_find_the_exact_image_first(client: httpx.Client, make_lib
     assert results[0]["score"] == 1.0
 
 
-def test_openapi_health_and_metrics(client: httpx.Client) -> None:
+def test_openapi_health_and_metrics(client: httpx.Client, make_library) -> None:
+    lib = make_library("similar")
     assert client.get("/healthz").json() == {"status": "ok"}
     spec = client.get("/openapi.json").json()
     assert "/v1/libraries/{name}/search" in spec["paths"]
     assert client.get("/docs").status_code == 200
     metrics = client.get("/metrics").text
     assert "tusou_http_requests_total" in metrics
+    assert f'tusou_library_images{{kind="similar",library="{lib}"}} 0.0' in metrics
 
 
 def test_unknown_route_is_json(client: httpx.Client) -> None:

@@ -9,13 +9,20 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from tusou import __version__
 from tusou.api import baidu
 from tusou.api.errors import install_error_handlers
-from tusou.api.middleware import AccessLogMiddleware, BodyLimitMiddleware, Metrics, MetricsMiddleware, native_refusal
+from tusou.api.middleware import (
+    AccessLogMiddleware,
+    BodyLimitMiddleware,
+    LibraryCollector,
+    Metrics,
+    MetricsMiddleware,
+    native_refusal,
+)
 from tusou.api.native import native_router
 from tusou.config import Settings
 from tusou.engine import Engine
@@ -34,6 +41,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     owns_engine = engine is None
     engine = engine or Engine(settings)
     metrics = Metrics()
+    metrics.registry.register(LibraryCollector(engine))
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -50,8 +58,13 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(baidu.baidu_router(engine))
 
     @app.get("/healthz", tags=["ops"])
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+    async def healthz() -> JSONResponse:
+        try:
+            await run_in_threadpool(engine.store.ping)
+        except Exception:
+            return JSONResponse({"status": "unavailable", "store": "unreachable"},
+                                status_code=503)
+        return JSONResponse({"status": "ok"})
 
     @app.get("/metrics", tags=["ops"], response_class=Response)
     async def prometheus_metrics() -> Response:

@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tusou.api.errors import error_body
+from tusou.engine import Engine
 
 
 class _TooLarge(Exception):
@@ -125,6 +127,20 @@ class _RequestObserver:
             await self.app(scope, receive, tracking_send)
         finally:
             self.observe(scope, status[0], time.perf_counter() - started)
+
+
+class LibraryCollector:
+    """Images per library, read from the store at scrape time (never stale, no bookkeeping)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = GaugeMetricFamily("tusou_library_images", "Images stored per library",
+                                   labels=["library", "kind"])
+        for record in self.engine.libraries():
+            family.add_metric([record.name, record.kind], record.image_count)
+        yield family
 
 
 class MetricsMiddleware(_RequestObserver):
