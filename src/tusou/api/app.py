@@ -15,14 +15,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from tusou import __version__
 from tusou.api import baidu
 from tusou.api.errors import install_error_handlers
-from tusou.api.middleware import (
-    AccessLogMiddleware,
-    BodyLimitMiddleware,
-    LibraryCollector,
-    Metrics,
-    MetricsMiddleware,
-    native_refusal,
-)
+from tusou.api.metrics import LibraryCollector, Metrics, MetricsMiddleware
+from tusou.api.middleware import AccessLogMiddleware, BodyLimitMiddleware, native_refusal
 from tusou.api.native import native_router
 from tusou.config import Settings
 from tusou.engine import Engine

@@ -1,19 +1,16 @@
-"""ASGI middleware: request body cap and Prometheus request metrics."""
+"""ASGI middleware: the request body cap and the access log."""
 
 from __future__ import annotations
 
 import json
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tusou.api.errors import error_body
-from tusou.engine import Engine
 
 
 class _TooLarge(Exception):
@@ -90,19 +87,7 @@ class BodyLimitMiddleware:
         await send({"type": "http.response.body", "body": body})
 
 
-class Metrics:
-    """The app's own Prometheus registry (no process-global state)."""
-
-    def __init__(self) -> None:
-        self.registry = CollectorRegistry()
-        self.requests = Counter("tusou_http_requests_total", "HTTP requests",
-                                ["method", "route", "status"], registry=self.registry)
-        self.latency = Histogram("tusou_http_request_seconds", "HTTP request latency",
-                                 ["method", "route"], registry=self.registry,
-                                 buckets=(.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10))
-
-
-class _RequestObserver:
+class RequestObserver:
     """Runs the app, then reports (scope, status, seconds) to ``observe``."""
 
     def __init__(self, app: ASGIApp) -> None:
@@ -129,34 +114,7 @@ class _RequestObserver:
             self.observe(scope, status[0], time.perf_counter() - started)
 
 
-class LibraryCollector:
-    """Images per library, read from the store at scrape time (never stale, no bookkeeping)."""
-
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-
-    def collect(self) -> Iterator[GaugeMetricFamily]:
-        family = GaugeMetricFamily("tusou_library_images", "Images stored per library",
-                                   labels=["library", "kind"])
-        for record in self.engine.libraries():
-            family.add_metric([record.name, record.kind], record.image_count)
-        yield family
-
-
-class MetricsMiddleware(_RequestObserver):
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
-        super().__init__(app)
-        self.metrics = metrics
-
-    def observe(self, scope: Scope, status: int, seconds: float) -> None:
-        route: Any = scope.get("route")
-        # The route template, not the raw path: keeps label cardinality bounded.
-        name = getattr(route, "path", None) or "unmatched"
-        self.metrics.requests.labels(scope["method"], name, str(status)).inc()
-        self.metrics.latency.labels(scope["method"], name).observe(seconds)
-
-
-class AccessLogMiddleware(_RequestObserver):
+class AccessLogMiddleware(RequestObserver):
     """One log line per request: method, path, status, time.
 
     The query string is left out on purpose: Baidu callers put their access token there.
