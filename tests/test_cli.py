@@ -101,3 +101,19 @@ def test_import_through_a_running_server(tmp_path: Path, model_cache: Path, serv
     r = tusou(model_cache, tmp_path / "state", "import", str(photos), "--library", "nope",
               "--server", server.url)
     assert r.returncode == 2 and "--kind" in r.stderr
+
+
+def test_keys_commands(tmp_path: Path, model_cache: Path) -> None:
+    data = tmp_path / "data"
+    r = tusou(model_cache, data, "keys", "add", "--api-key", "AK-1", "--secret-key", "sk-secret",
+              "--name", "shop")
+    assert r.returncode == 0 and "added AK-1 (shop)" in r.stdout
+    r = tusou(model_cache, data, "keys", "add", "--api-key", "AK-1", "--secret-key", "other")
+    assert r.returncode == 1 and "already registered" in r.stderr
+    r = tusou(model_cache, data, "keys", "add", "--api-key", "bad key", "--secret-key", "x")
+    assert r.returncode == 1 and "api_key" not in r.stdout
+    listed = tusou(model_cache, data, "keys", "list").stdout
+    assert "AK-1" in listed and "shop" in listed and "sk-secret" not in listed
+    assert tusou(model_cache, data, "keys", "remove", "AK-1").returncode == 0
+    assert "no keys" in tusou(model_cache, data, "keys", "list").stdout
+    assert tusou(model_cache, data, "keys", "remove", "AK-1").returncode == 1
