@@ -166,7 +166,7 @@ class Engine:
         for start in range(0, len(missing), _RECONCILE_CHUNK):
             ids, vectors = self.store.vectors(missing[start:start + _RECONCILE_CHUNK].tolist())
             if len(ids):
-                index.upsert(ids, np.stack(vectors))
+                index.upsert(ids, vectors)
         if len(missing) or len(extra):
             log.info("library %s: index caught up (+%d, -%d)", record.name, len(missing),
                      len(extra))

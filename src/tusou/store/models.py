@@ -79,9 +79,10 @@ class ImageRow(Base):
     image_format: Mapped[str] = mapped_column(String(16), nullable=False)
     # Descriptors: the global vector (float32 little-endian) is the index's source of truth;
     # the others are read back only to re-rank a few candidates.
-    vector: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
-    pdq: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
-    keypoints: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    # Deferred: reading a record (search results, listings) never drags these along.
+    vector: Mapped[bytes] = mapped_column(LargeBinary, nullable=False, deferred=True)
+    pdq: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True, deferred=True)
+    keypoints: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True, deferred=True)
     # Subject box "x1,y1,x2,y2" for kinds that crop to the subject.
     region: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)

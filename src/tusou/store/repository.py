@@ -142,6 +142,13 @@ def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
         yield values[start:start + _IN_CHUNK]
 
 
+def _library_row(s: Session, name: str) -> LibraryRow:
+    row = s.scalar(select(LibraryRow).where(LibraryRow.name == name))
+    if row is None:
+        raise LibraryNotFound(f"no library named {name!r}", field="name")
+    return row
+
+
 def _existing_row(s: Session, library_id: int, cont_sign: str) -> ImageRow:
     row = s.scalar(select(ImageRow).where(ImageRow.library_id == library_id,
                                           ImageRow.cont_sign == cont_sign))
@@ -209,9 +216,7 @@ class Store:
 
     def get_library(self, name: str) -> LibraryRecord:
         with self._session() as s:
-            row = s.scalar(select(LibraryRow).where(LibraryRow.name == name))
-            if row is None:
-                raise LibraryNotFound(f"no library named {name!r}", field="name")
+            row = _library_row(s, name)
             count = s.scalar(select(func.count(ImageRow.id))
                              .where(ImageRow.library_id == row.id)) or 0
             return _library_record(row, count)
@@ -225,9 +230,7 @@ class Store:
 
     def delete_library(self, name: str) -> LibraryRecord:
         with self._session() as s:
-            row = s.scalar(select(LibraryRow).where(LibraryRow.name == name))
-            if row is None:
-                raise LibraryNotFound(f"no library named {name!r}", field="name")
+            row = _library_row(s, name)
             record = _library_record(row)
             s.execute(delete(ImageRow).where(ImageRow.library_id == row.id))
             s.delete(row)
@@ -321,17 +324,18 @@ class Store:
         with self._session() as s:
             return np.fromiter(s.scalars(query), dtype=np.int64)
 
-    def vectors(self, ids: Sequence[int]) -> tuple[np.ndarray, list[np.ndarray]]:
-        """The stored global vectors of ``ids`` (those that still exist)."""
+    def vectors(self, ids: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        """The stored global vectors of those ``ids`` that still exist: (ids, N x dim)."""
         found: list[int] = []
-        vecs: list[np.ndarray] = []
+        blobs: list[bytes] = []
         with self._session() as s:
             for chunk in _chunks(list(ids)):
                 for rid, blob in s.execute(select(ImageRow.id, ImageRow.vector)
                                            .where(ImageRow.id.in_(chunk))):
                     found.append(rid)
-                    vecs.append(np.frombuffer(blob, dtype="<f4"))
-        return np.asarray(found, dtype=np.int64), vecs
+                    blobs.append(blob)
+        matrix = np.frombuffer(b"".join(blobs), dtype="<f4").reshape(len(blobs), -1)
+        return np.asarray(found, dtype=np.int64), matrix
 
     def vector_dimension(self, library_id: int) -> int | None:
         """The length of the library's stored vectors, None while it is empty."""
