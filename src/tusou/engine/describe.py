@@ -20,17 +20,12 @@ from tusou.features import (
     SemanticEmbedding,
     TextureEmbedding,
     extract_keypoints,
+    l2n,
     pdq_dihedral,
     pdq_hash,
 )
 
 Box = tuple[int, int, int, int]
-
-
-def _normalise(vector: np.ndarray) -> np.ndarray:
-    vector = np.asarray(vector, dtype=np.float32).ravel()
-    norm = float(np.linalg.norm(vector))
-    return vector / norm if norm > 0 else vector
 
 
 @dataclass(frozen=True)
@@ -103,15 +98,15 @@ class Describer:
         if spec.keypoints is not None:
             keypoints = extract_keypoints(pixels, spec.keypoints,
                                           max_features=spec.keypoint_budget)
-            if query and spec.pdq:
+            if query and spec.mirror_query:
                 mirrored = extract_keypoints(np.ascontiguousarray(pixels[:, ::-1]),
                                              spec.keypoints, max_features=spec.keypoint_budget)
-        return Descriptors(vector=_normalise(vector), pdq=hashes, keypoints=keypoints,
+        return Descriptors(vector=l2n(np.asarray(vector, np.float32).ravel()), pdq=hashes, keypoints=keypoints,
                            mirrored_keypoints=mirrored, region=region)
 
     def _product(self, semantic: SemanticEmbedding, pixels: np.ndarray
                  ) -> tuple[np.ndarray, Box | None]:
         crop, box = self._models.subject.crop(pixels)
-        # The whole picture keeps context the crop loses (and rescues a bad mask).
-        combined = _normalise(semantic.extract(crop)) + 0.5 * _normalise(semantic.extract(pixels))
-        return combined, box
+        # The whole picture keeps context the crop loses (and rescues a bad mask); both
+        # embeddings are unit vectors, ``describe`` normalises the sum.
+        return semantic.extract(crop) + 0.5 * semantic.extract(pixels), box

@@ -35,6 +35,8 @@ class KindSpec:
     # How many global-vector candidates go to geometric verification.
     verify_candidates: int = 0
     min_inliers: int = 0
+    # Queries are also verified mirrored: a flipped copy is still the same image.
+    mirror_query: bool = False
 
 
 KINDS: dict[str, KindSpec] = {
@@ -42,7 +44,7 @@ KINDS: dict[str, KindSpec] = {
         name="same", limits=ImageLimits(min_side=50, formats=ACCEPTED_FORMATS),
         vector="copy", pdq=True, keypoints="orb", keypoint_budget=500, filter_style="tags",
         max_batch_delete=1000, verified_only=True, default_threshold=0.6,
-        verify_candidates=20, min_inliers=20),
+        verify_candidates=20, min_inliers=20, mirror_query=True),
     "similar": KindSpec(
         name="similar", limits=ImageLimits(min_side=50, formats=ACCEPTED_FORMATS),
         vector="semantic", pdq=False, keypoints=None, keypoint_budget=0, filter_style="tags",

@@ -12,7 +12,7 @@ from .extractors import (
     TextureEmbedding,
 )
 from .keypoints import GeometricMatch, Keypoints, extract_keypoints, verify
-from .lite0 import EMBED_DIM, Lite0Model, build_lite0_onnx, gem
+from .lite0 import EMBED_DIM, Lite0Model, build_lite0_onnx, gem, l2n
 from .models import FeatureModels
 from .pdq import MATCH_DISTANCE as PDQ_MATCH_DISTANCE
 from .pdq import PdqHash, hamming, hamming_many, pdq_dihedral, pdq_hash
@@ -42,6 +42,7 @@ __all__ = [
     "build_lite0_onnx",
     "extract_keypoints",
     "gem",
+    "l2n",
     "hamming",
     "hamming_many",
     "load_sscd",

@@ -259,8 +259,9 @@ class Lite0Model(OnnxModel):
         """GeM (p=3) of ``features`` at each size, each L2-normalised, summed, L2-normalised."""
         total = np.zeros(EMBED_DIM, np.float32)
         for size in sizes:
-            features, _ = self.feature_maps(pixels, size)
-            total += l2n(gem(features))
+            x = to_input(resize_short_side(as_rgb(pixels), size))
+            (features,) = self.session.run(["features"], {"image": x})  # only what GeM needs
+            total += l2n(gem(features[0]))
         return l2n(total)
 
     def embed_batch(self, images: list[np.ndarray], sizes: tuple[int, ...] = DEFAULT_SIZES) -> np.ndarray:
