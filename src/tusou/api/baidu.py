@@ -142,6 +142,7 @@ class Form:
         return parse_class_ids(self.get("class_id1"), self.get("class_id2"))
 
     def labels(self, library: Library) -> dict[str, Any]:
+        """The labels the library's kind takes (Baidu ignores the other kind's fields)."""
         if library.spec.filter_style == "class_ids":
             return {"class_ids": self.class_ids()}
         return {"tags": self.tags()}
@@ -151,11 +152,8 @@ class Form:
 
 
 def _add(library: Library, form: Form) -> dict[str, Any]:
-    source = form.source()
-    brief = form.get("brief")
-    if brief is None:
-        raise e.MissingParameter("param brief not exist", field="brief")
-    record = library.add(source, brief=brief, formats=BAIDU_FORMATS, **form.labels(library))
+    record = library.add(form.source(), brief=form.get("brief"), formats=BAIDU_FORMATS,
+                         **form.labels(library))
     return {"cont_sign": record.cont_sign}
 
 
@@ -163,10 +161,7 @@ def _search(library: Library, form: Form) -> dict[str, Any]:
     logic = {"0": "and", "1": "or", None: "and", "": "and"}.get(form.get("tag_logic"))
     if logic is None:
         raise e.InvalidParameter("tag_logic must be 0 or 1", field="tag_logic")
-    if library.spec.filter_style == "class_ids":
-        tag_filter = make_filter(library.spec, class_ids=form.class_ids())
-    else:
-        tag_filter = make_filter(library.spec, tags=form.tags(), logic=logic)
+    tag_filter = make_filter(library.spec, logic=logic, **form.labels(library))
     page = validate_page(form.get("pn"), form.get("rn"))
     result = library.search(form.source(), tag_filter=tag_filter, page=page,
                             formats=BAIDU_FORMATS)

@@ -13,7 +13,7 @@ from tusou.api.auth.basic import check_basic
 from tusou.api.payload import Payload, read_payload
 from tusou.engine import KINDS, Engine, Library, SearchPage, make_filter, parse_tags, validate_page
 from tusou.engine.params import parse_class_ids, validate_threshold
-from tusou.errors import ImageNotFound, InvalidParameter, TusouError
+from tusou.errors import ImageNotFound
 from tusou.images.signature import parse_cont_sign
 from tusou.store import ImageRecord, LibraryRecord
 
@@ -165,13 +165,6 @@ def _target(library: Library, payload: Payload) -> str:
     return library.target(payload.source(), payload.text("cont_sign"))
 
 
-def _no_original(library: Library, cont_sign: str) -> TusouError:
-    if not library.record.store_originals:
-        return InvalidParameter("this library does not store originals (create it with "
-                                "store_originals)", field="cont_sign")
-    return ImageNotFound(f"the stored file of {cont_sign} is missing", field="cont_sign")
-
-
 # --- routes ------------------------------------------------------------------------------
 
 
@@ -216,7 +209,7 @@ def native_router(engine: Engine, *, require_auth: bool = False) -> APIRouter:
     async def add_image(name: str, request: Request) -> ImageOut:
         payload, library = await open_request(name, request)
         record = await run_in_threadpool(
-            lambda: library.add(payload.source(), brief=payload.text("brief"),  # type: ignore[arg-type]
+            lambda: library.add(payload.source(), brief=payload.text("brief"),
                                 tags=_tags(payload), class_ids=_class_ids(payload)))
         return image_out(library, record)
 
@@ -290,8 +283,9 @@ def native_router(engine: Engine, *, require_auth: bool = False) -> APIRouter:
     async def delete_image(name: str, cont_sign: str) -> Response:
         library = await run_in_threadpool(lib, name)
         sign = parse_cont_sign(cont_sign)
-        await run_in_threadpool(library.get, sign)
-        await run_in_threadpool(library.delete, [sign])
+        if not await run_in_threadpool(library.delete, [sign]):
+            raise ImageNotFound(f"no image with cont_sign {sign} in library {name!r}",
+                                field="cont_sign")
         return Response(status_code=204)
 
     @router.get("/libraries/{name}/images/{cont_sign}/thumbnail",
@@ -299,17 +293,12 @@ def native_router(engine: Engine, *, require_auth: bool = False) -> APIRouter:
     async def thumbnail(name: str, cont_sign: str) -> Response:
         library = await run_in_threadpool(lib, name)
         data = await run_in_threadpool(library.thumbnail, parse_cont_sign(cont_sign))
-        if data is None:
-            raise _no_original(library, cont_sign)
         return Response(data, media_type="image/jpeg")
 
     @router.get("/libraries/{name}/images/{cont_sign}/original", response_class=Response)
     async def original(name: str, cont_sign: str) -> Response:
         library = await run_in_threadpool(lib, name)
-        found = await run_in_threadpool(library.original, parse_cont_sign(cont_sign))
-        if found is None:
-            raise _no_original(library, cont_sign)
-        data, fmt = found
+        data, fmt = await run_in_threadpool(library.original, parse_cont_sign(cont_sign))
         return Response(data, media_type=f"image/{fmt}")
 
     return router

@@ -12,7 +12,7 @@ import numpy as np
 
 from tusou.engine.describe import Box, Describer, Descriptors
 from tusou.engine.kinds import KindSpec
-from tusou.engine.matching import PDQ_MATCH_DISTANCE, verify_candidates
+from tusou.engine.matching import PDQ_MATCH_DISTANCE, Match, verify_candidates
 from tusou.engine.originals import OriginalStore
 from tusou.engine.params import RESULT_WINDOW, Page, validate_brief
 from tusou.engine.sources import ImageSource, load_image
@@ -146,7 +146,7 @@ class Library:
 
     # --- writes -------------------------------------------------------------------------
 
-    def add(self, source: ImageSource, *, brief: str, tags: Sequence[int] = (),
+    def add(self, source: ImageSource, *, brief: str | None, tags: Sequence[int] = (),
             class_ids: Labels | None = None, product_id: str | None = None,
             pic_name: str | None = None, attrs: dict[str, Any] | None = None,
             formats: frozenset[str] | None = None) -> ImageRecord:
@@ -217,18 +217,8 @@ class Library:
         return parse_cont_sign(cont_sign)
 
     def batch(self, cont_signs: str | Sequence[str]) -> list[str]:
-        """A delete batch: ';'-separated text or a list; de-duplicated, then limited."""
-        if isinstance(cont_signs, str):
-            return parse_cont_sign_list(cont_signs, max_count=self.spec.max_batch_delete)
-        if not isinstance(cont_signs, (list, tuple)):
-            raise InvalidParameter("cont_signs must be a list", field="cont_signs")
-        signs = list(dict.fromkeys(parse_cont_sign(str(c)) for c in cont_signs))
-        if not signs:
-            raise MissingParameter("no cont_sign given", field="cont_signs")
-        if len(signs) > self.spec.max_batch_delete:
-            raise InvalidParameter(f"at most {self.spec.max_batch_delete} cont_signs per delete "
-                                   f"for {self.spec.name} libraries", field="cont_signs")
-        return signs
+        """A delete batch (';'-separated text or a list) within this kind's limit."""
+        return parse_cont_sign_list(cont_signs, max_count=self.spec.max_batch_delete)
 
     def delete(self, cont_signs: Sequence[str]) -> list[ImageRecord]:
         """Delete the images that exist among ``cont_signs``; unknown ones are ignored."""
@@ -287,14 +277,24 @@ class Library:
     def list_images(self, *, offset: int = 0, limit: int = 100) -> list[ImageRecord]:
         return self._store.list_images(self.record.id, offset=offset, limit=limit)
 
-    def original(self, cont_sign: str) -> tuple[bytes, str] | None:
+    def original(self, cont_sign: str) -> tuple[bytes, str]:
+        """The stored original file and its format (libraries with ``store_originals``)."""
         record = self.get(cont_sign)
         data = self._originals.original(self.record.id, cont_sign, record.image_format)
-        return None if data is None else (data, record.image_format)
+        return self._stored(data, cont_sign), record.image_format
 
-    def thumbnail(self, cont_sign: str) -> bytes | None:
+    def thumbnail(self, cont_sign: str) -> bytes:
+        """A JPEG thumbnail (libraries with ``store_originals``)."""
         self.get(cont_sign)
-        return self._originals.thumbnail(self.record.id, cont_sign)
+        return self._stored(self._originals.thumbnail(self.record.id, cont_sign), cont_sign)
+
+    def _stored(self, data: bytes | None, cont_sign: str) -> bytes:
+        if data is not None:
+            return data
+        if not self.record.store_originals:
+            raise InvalidParameter("this library does not store originals (create it with "
+                                   "store_originals)", field="cont_sign")
+        raise ImageNotFound(f"the stored file of {cont_sign} is missing", field="cont_sign")
 
     def search(self, source: ImageSource, *, tag_filter: TagFilter | None = None,
                page: Page = Page(), threshold: float | None = None,
@@ -312,7 +312,6 @@ class Library:
 
     def _rank(self, desc: Descriptors, exact_id: int | None, tag_filter: TagFilter | None,
               page: Page, threshold: float | None) -> SearchPage:
-        self._check_open()
         allowed = self._allowed(tag_filter)
         if allowed is not None and exact_id is not None and not np.any(allowed == exact_id):
             exact_id = None
@@ -320,31 +319,30 @@ class Library:
             return SearchPage([], False, desc.region)
         spec = self.spec
         state = self._state
-        scored: list[tuple[int, float, Box | None, int | None]]
+        scored: list[Match]
         if spec.verified_only:
             pdq_hits = state.hashes.within([h.to_bytes() for h in desc.pdq], PDQ_MATCH_DISTANCE,
                                            allowed) if desc.pdq else {}
             candidates = [i for i, _ in state.index.search(desc.vector, spec.verify_candidates,
                                                            allowed)]
-            verified = verify_candidates(spec, desc, exact_id=exact_id, pdq_hits=pdq_hits,
-                                         candidates=candidates,
-                                         load_keypoints=self._store.keypoints)
-            scored = [(v.id, v.score, v.box, v.inliers) for v in verified]
+            scored = verify_candidates(spec, desc, exact_id=exact_id, pdq_hits=pdq_hits,
+                                       candidates=candidates,
+                                       load_keypoints=self._store.keypoints)
             cut = spec.default_threshold if threshold is None else threshold
         else:
             # One more than the page needs tells whether there is more (a threshold only
             # removes from the tail of the ranking, so it cannot change the page).
             hits = state.index.search(desc.vector, min(page.end + 1, RESULT_WINDOW), allowed)
-            scored = [(i, min(max(s, 0.0), 1.0), None, None) for i, s in hits if i != exact_id]
+            scored = [Match(i, min(max(s, 0.0), 1.0)) for i, s in hits if i != exact_id]
             if exact_id is not None:
                 # The very same image ranks first at 1.0 even where an approximate graph
                 # search would have missed it.
-                scored.insert(0, (exact_id, 1.0, None, None))
+                scored.insert(0, Match(exact_id, 1.0))
             cut = 0.0 if threshold is None else threshold
-        scored = [s for s in scored if s[1] >= cut][:RESULT_WINDOW]
+        scored = [m for m in scored if m.score >= cut][:RESULT_WINDOW]
         window = scored[page.pn:page.end]
-        records = self._store.images_by_id([s[0] for s in window])
+        records = self._store.images_by_id([m.id for m in window])
         # An id whose row vanished (deleted during this search) is simply skipped.
-        out = [SearchHit(records[i], round(float(score), 6), box, inliers)
-               for i, score, box, inliers in window if i in records]
+        out = [SearchHit(records[m.id], round(float(m.score), 6), m.box, m.inliers)
+               for m in window if m.id in records]
         return SearchPage(out, has_more=len(scored) > page.end, query_region=desc.region)

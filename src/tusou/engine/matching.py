@@ -21,7 +21,9 @@ INLIERS_FOR_MAX = 100
 
 
 @dataclass(frozen=True)
-class Verified:
+class Match:
+    """A scored library image; verified matches also say where and how well they agreed."""
+
     id: int
     score: float
     box: Box | None = None
@@ -51,7 +53,7 @@ def _best_geometry(query: Descriptors, ref: Keypoints, min_inliers: int) -> Geom
 def verify_candidates(spec: KindSpec, query: Descriptors, *, exact_id: int | None,
                       pdq_hits: Mapping[int, int], candidates: list[int],
                       load_keypoints: Callable[[list[int]], Mapping[int, bytes]]
-                      ) -> list[Verified]:
+                      ) -> list[Match]:
     """Decide which candidates really are the query's image (or a part of it), best first.
 
     ``pdq_hits`` maps ids to their smallest dihedral PDQ distance (already <= the match
@@ -59,13 +61,13 @@ def verify_candidates(spec: KindSpec, query: Descriptors, *, exact_id: int | Non
     local features, asked only for the ids that still need geometric verification.
     """
     quality_ok = bool(query.pdq) and query.pdq[0].quality >= PDQ_MIN_QUALITY
-    results: dict[int, Verified] = {}
+    results: dict[int, Match] = {}
     if exact_id is not None:
-        results[exact_id] = Verified(exact_id, 1.0)
+        results[exact_id] = Match(exact_id, 1.0)
     if quality_ok:
         for image_id, distance in pdq_hits.items():
             if image_id not in results:
-                results[image_id] = Verified(image_id, pdq_score(distance))
+                results[image_id] = Match(image_id, pdq_score(distance))
     to_verify = [i for i in dict.fromkeys([*pdq_hits, *candidates]) if i not in results]
     keypoints = load_keypoints(to_verify) if to_verify and query.keypoints is not None else {}
     for image_id in to_verify:
@@ -74,6 +76,6 @@ def verify_candidates(spec: KindSpec, query: Descriptors, *, exact_id: int | Non
             continue
         match = _best_geometry(query, Keypoints.from_bytes(blob), spec.min_inliers)
         if match is not None:
-            results[image_id] = Verified(image_id, inlier_score(match.inliers, spec.min_inliers),
+            results[image_id] = Match(image_id, inlier_score(match.inliers, spec.min_inliers),
                                          match.box, match.inliers)
     return sorted(results.values(), key=lambda v: (-v.score, -(v.inliers or 0), v.id))

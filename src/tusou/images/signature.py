@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 import struct
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -52,10 +53,14 @@ def parse_cont_sign(text: str) -> str:
     return f"{high},{low}"
 
 
-def parse_cont_sign_list(text: str, *, max_count: int, sep: str = ";") -> list[str]:
-    """Parse a ``sep``-separated list of cont_signs: blanks skipped, duplicates dropped."""
+def parse_cont_sign_list(text: str | Sequence[str], *, max_count: int, sep: str = ";") -> list[str]:
+    """Parse cont_signs given as ``sep``-separated text or as a list: blanks skipped,
+    duplicates dropped, at most ``max_count``."""
+    if not isinstance(text, (str, list, tuple)):
+        raise InvalidParameter("cont_signs must be a list or ';'-separated text", field=_FIELD)
+    items = text.split(sep) if isinstance(text, str) else [str(item) for item in text]
     signs: dict[str, None] = {}  # insertion-ordered set
-    for item in (text or "").split(sep):
+    for item in items:
         if not item.strip():
             continue
         signs[parse_cont_sign(item)] = None
