@@ -22,7 +22,6 @@ from tusou.features import (
     SubjectDetector,
     extract_keypoints,
     hamming,
-    hamming_many,
     load_sscd,
     pdq_dihedral,
     pdq_hash,
@@ -203,9 +202,8 @@ def test_pdq_hashes() -> None:
 
     variants = pdq_dihedral(cat[:, ::-1].copy())
     assert len(variants) == 8 and variants[0] == pdq_hash(cat[:, ::-1].copy())
-    dists = hamming_many(h, np.stack([v.bits for v in variants]))
-    assert dists.tolist() == [hamming(h, v) for v in variants]
-    assert dists[0] > 80 and dists.min() < 31
+    dists = [hamming(h, v) for v in variants]
+    assert dists[0] > 80 and min(dists) < 31
 
 
 # --- keypoints -----------------------------------------------------------------------

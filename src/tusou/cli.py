@@ -158,6 +158,8 @@ def cmd_import(args: argparse.Namespace) -> int:
 def _import_files(root: Path, journal: Path, add: AddFn, quiet: bool) -> int:
     from tqdm import tqdm
 
+    from tusou.engine.params import MAX_BRIEF_BYTES
+
     # The journal makes an interrupted import resumable: files it lists are skipped.
     journal.parent.mkdir(parents=True, exist_ok=True)
     done: set[str] = set()
@@ -175,7 +177,7 @@ def _import_files(root: Path, journal: Path, add: AddFn, quiet: bool) -> int:
         for path in bar:
             rel = str(path.relative_to(root))
             try:
-                status = "added" if add(path.read_bytes(), _truncate_utf8(path.name, 256)) \
+                status = "added" if add(path.read_bytes(), _truncate_utf8(path.name, MAX_BRIEF_BYTES)) \
                     else "present"
             except _ImportFailed as exc:
                 status = "failed"

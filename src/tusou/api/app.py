@@ -45,8 +45,6 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     app = FastAPI(title="tusou", version=__version__, lifespan=lifespan,
                   description="Self-hosted image search: native REST API under /v1.")
-    app.state.engine = engine
-    app.state.settings = settings
     install_error_handlers(app)
     app.include_router(native_router(engine, require_auth=settings.native_auth))
     app.include_router(baidu.baidu_router(engine))

@@ -15,7 +15,7 @@ from .keypoints import GeometricMatch, Keypoints, extract_keypoints, verify
 from .lite0 import EMBED_DIM, Lite0Model, build_lite0_onnx, gem, l2n
 from .models import FeatureModels
 from .pdq import MATCH_DISTANCE as PDQ_MATCH_DISTANCE
-from .pdq import PdqHash, hamming, hamming_many, pdq_dihedral, pdq_hash
+from .pdq import PdqHash, hamming, pdq_dihedral, pdq_hash
 from .runtime import OnnxModel
 from .sscd import SSCD_DIM, CopyDescriptor, load_sscd
 from .subject import SubjectDetector
@@ -44,7 +44,6 @@ __all__ = [
     "gem",
     "l2n",
     "hamming",
-    "hamming_many",
     "load_sscd",
     "pdq_dihedral",
     "pdq_hash",

@@ -85,11 +85,3 @@ def pdq_dihedral(pixels: np.ndarray) -> list[PdqHash]:
 
 def hamming(a: PdqHash, b: PdqHash) -> int:
     return int(_POPCOUNT[np.bitwise_xor(a.bits, b.bits)].sum())
-
-
-def hamming_many(query: PdqHash, packed: np.ndarray) -> np.ndarray:
-    """Distances (N,) int32 from ``query`` to each row of ``packed`` (N,32) uint8."""
-    packed = np.asarray(packed, dtype=np.uint8)
-    if packed.ndim != 2 or packed.shape[1] != HASH_BYTES:
-        raise ValueError(f"expected (N, {HASH_BYTES}) uint8, got {packed.shape}")
-    return _POPCOUNT[np.bitwise_xor(packed, query.bits[None, :])].sum(axis=1, dtype=np.int32)
