@@ -40,10 +40,6 @@ class ParameterTooLong(TusouError):
     code = "parameter_too_long"
 
 
-class UnsupportedContentType(TusouError):
-    code = "unsupported_content_type"
-
-
 # --- images -------------------------------------------------------------------------------
 
 

@@ -11,11 +11,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tusou import errors as e
 from tusou.api.auth.basic import Unauthorized
+from tusou.api.payload import UnsupportedContentType
 
 # The HTTP status of each engine error in the native API (vendor faces map on their own).
 STATUS: dict[type[e.TusouError], int] = {
     e.InvalidParameter: 400, e.MissingParameter: 400, e.ParameterTooLong: 400,
-    e.UnsupportedContentType: 415, e.EmptyImage: 400, e.InvalidBase64: 400, e.ImageTooLarge: 413,
+    UnsupportedContentType: 415, e.EmptyImage: 400, e.InvalidBase64: 400, e.ImageTooLarge: 413,
     e.UndecodableImage: 422, e.UnsupportedImageFormat: 415, e.ImageTypeMismatch: 422,
     e.DecompressionBomb: 422, e.ImageDimensionsInvalid: 422, e.UrlForbidden: 400,
     e.UrlFetchFailed: 502, e.UrlTimeout: 504, e.LibraryNotFound: 404, e.LibraryExists: 409,

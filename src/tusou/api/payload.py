@@ -11,12 +11,18 @@ from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException
 
 from tusou.engine import ImageSource
-from tusou.errors import ImageTooLarge, InvalidParameter, UnsupportedContentType
+from tusou.errors import ImageTooLarge, InvalidParameter, TusouError
 from tusou.images.limits import MAX_BASE64_CHARS
 
 # A form field is limited as sent: percent-encoding may triple base64's '+', '/' and '='.
 # The whole-body limit is the real bound; the image's own limit is checked after decoding.
 MAX_FIELD_BYTES = 3 * MAX_BASE64_CHARS + 64 * 1024
+
+
+class UnsupportedContentType(TusouError):
+    """The body is neither JSON nor a form (an HTTP matter, so it lives with the API)."""
+
+    code = "unsupported_content_type"
 
 
 @dataclass
