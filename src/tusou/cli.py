@@ -1,4 +1,4 @@
-"""The ``tusou`` command: serve, import, search, libraries, keys."""
+"""The ``tusou`` command: serve, import, search, libraries, eval, keys."""
 
 from __future__ import annotations
 
@@ -14,9 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from tusou.config import DEFAULT_DATA_DIR, Settings
-
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".jpe", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff",
-                  ".ppm", ".pgm", ".pbm", ".pnm"}
+from tusou.images.files import image_files
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -60,14 +58,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 # --- import -----------------------------------------------------------------------------
-
-
-def _image_files(root: Path) -> Iterator[Path]:
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        for name in sorted(filenames):
-            if not name.startswith(".") and Path(name).suffix.lower() in IMAGE_SUFFIXES:
-                yield Path(dirpath) / name
 
 
 def _journal_path(settings: Settings, key: str, root: Path) -> Path:
@@ -169,7 +159,7 @@ def _import_files(root: Path, journal: Path, add: AddFn, quiet: bool) -> int:
                 done.add(json.loads(line)["path"])
             except (ValueError, KeyError):
                 continue  # a line cut short by a crash
-    files = [p for p in _image_files(root) if str(p.relative_to(root)) not in done]
+    files = [p for p in image_files(root) if str(p.relative_to(root)) not in done]
     counts = {"added": 0, "present": 0, "failed": 0, "skipped": len(done)}
     failures: list[str] = []
     with open(journal, "a", encoding="utf-8") as log, \
@@ -268,6 +258,15 @@ def cmd_keys(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- eval -------------------------------------------------------------------------------
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from tusou.evaluation.command import run
+
+    return run(args)
+
+
 # --- parser -----------------------------------------------------------------------------
 
 
@@ -309,6 +308,14 @@ def build_parser() -> argparse.ArgumentParser:
     libs.add_argument("--kind", default="similar")
     libs.add_argument("--store-originals", action="store_true")
     libs.set_defaults(func=cmd_libraries)
+
+    evaluation = sub.add_parser(
+        "eval", help="measure retrieval quality: build a library from images, query it, print "
+        "recall@1 / mAP@10 / P@10 / N-S (the standard suite per kind without --images)")
+    from tusou.evaluation.arguments import add_arguments
+
+    add_arguments(evaluation)
+    evaluation.set_defaults(func=cmd_eval)
 
     keys = sub.add_parser("keys", parents=[common],
                           help="API keys for the vendor-compatible faces")

@@ -1,0 +1,87 @@
+"""``tusou eval`` (and ``benchmarks/quality.py``): parsed arguments to evaluations, results
+to the terminal and to JSON."""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import platform
+import sys
+import time
+from dataclasses import replace
+from typing import Any
+
+from tusou.evaluation.arguments import EVAL_KINDS
+from tusou.evaluation.dataset import (
+    generated_distractors,
+    labelled_folder,
+    plain_folder,
+)
+from tusou.evaluation.runner import EvalConfig, EvalReport, Mode, evaluate, format_report
+from tusou.evaluation.suites import UNRELATED_SEEDS, find_eval_dev, suite
+from tusou.evaluation.transforms import COPY_TRANSFORMS, PAGE_TRANSFORMS
+
+
+def _transforms(text: str) -> tuple[str, ...]:
+    if text == "all":
+        return tuple(COPY_TRANSFORMS)
+    if text == "pages":
+        return PAGE_TRANSFORMS
+    names = tuple(t.strip() for t in text.split(",") if t.strip())
+    unknown = [n for n in names if n not in COPY_TRANSFORMS]
+    if unknown:
+        raise SystemExit(f"unknown transforms: {', '.join(unknown)}")
+    return names
+
+
+def configs_from_args(args: argparse.Namespace) -> list[EvalConfig]:
+    kinds = args.kinds or list(EVAL_KINDS)
+    unknown = [k for k in kinds if k not in EVAL_KINDS]
+    if unknown:
+        raise SystemExit(f"unknown kinds: {', '.join(unknown)}")
+    extra = [img for folder in args.distractors for img in plain_folder(folder, prefix="distractor/")]
+    configs = []
+    for kind in kinds:
+        if args.images is None:
+            eval_dev = args.eval_dev or find_eval_dev()
+            base = suite(kind, eval_dev=eval_dev, quick=args.quick,
+                         distractors=2000 if args.generated_distractors is None
+                         else args.generated_distractors)
+            config = replace(base, distractors=[*base.distractors, *extra])
+        else:
+            images = labelled_folder(args.images, args.labels)
+            has_groups = len({i.group for i in images}) < len(images)
+            mode: Mode = args.mode or ("groups" if has_groups else "copies")
+            generated = generated_distractors(args.generated_distractors or 0)
+            config = EvalConfig(
+                kind=kind, mode=mode, library=images, distractors=[*generated, *extra],
+                transforms=_transforms(args.transforms), query_originals=args.queries,
+                negatives=generated_distractors(args.unrelated, first_seed=UNRELATED_SEEDS)
+                if mode == "copies" else (),
+                baseline=args.baseline)
+        configs.append(replace(config, threshold=args.threshold, seed=args.seed,
+                               workers=args.workers,
+                               work_dir=args.work_dir / kind if args.work_dir else None))
+    return configs
+
+
+def _progress(kind: str, message: str) -> None:
+    print(f"[{kind}] {message}", file=sys.stderr)
+
+
+def run(args: argparse.Namespace) -> int:
+    results: list[dict[str, Any]] = []
+    for config in configs_from_args(args):
+        started = time.perf_counter()
+        report: EvalReport = evaluate(config, progress=functools.partial(_progress, config.kind))
+        print(format_report(report))
+        print()
+        results.append({**report.as_dict(with_queries=args.with_queries),
+                        "seconds": round(time.perf_counter() - started, 1)})
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({
+            "date": time.strftime("%Y-%m-%d"), "machine": platform.machine(),
+            "python": platform.python_version(), "results": results}, indent=1))
+    return 0

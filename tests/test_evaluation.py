@@ -1,0 +1,134 @@
+"""The quality harness: metric definitions, and `tusou eval` end to end on small folders."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import skimage.data
+from PIL import Image
+
+from tusou.cli import main
+from tusou.evaluation import synthetic
+from tusou.evaluation.metrics import (
+    Ranked,
+    average_precision_at,
+    precision_at,
+    summarise_copies,
+    summarise_rankings,
+)
+from tusou.evaluation.transforms import apply_transform
+
+# --- metrics --------------------------------------------------------------------------
+
+
+def test_average_precision_normalises_by_what_fits_in_the_top_k() -> None:
+    assert average_precision_at(["a", "b"], {"a", "b"}) == 1.0
+    # Relevant at ranks 1 and 3 of 3 relevant items: (1/1 + 2/3) / 3.
+    assert average_precision_at(["a", "x", "b"], {"a", "b", "c"}) == pytest.approx((1 + 2 / 3) / 3)
+    # A group larger than k: a perfect top 10 still scores 1.
+    group = {f"g{i}" for i in range(50)}
+    assert average_precision_at(sorted(group)[:10], group) == 1.0
+    assert average_precision_at(["x"], set()) == 0.0
+
+
+def test_precision_counts_missing_results_as_wrong() -> None:
+    assert precision_at(["a", "b"], {"a", "b"}, k=10) == 0.2
+
+
+def test_ns_score_counts_the_query_itself_when_it_is_in_the_library() -> None:
+    summary = summarise_rankings([["b", "x", "c", "d"]], [{"b", "c", "d"}], ["a"])
+    # Top 4 = a (itself), b, x, c -> 3 of the group.
+    assert summary.ns_score == 3
+    assert summary.recall_at_1 == 1.0
+    outside = summarise_rankings([["b", "x", "c", "d"]], [{"b", "c", "d"}], [None])
+    assert outside.ns_score == 3
+
+
+def test_copy_summary_counts_false_positives_at_the_threshold() -> None:
+    answers = [Ranked(["o1", "d1"], [0.9, 0.7], [None, 30]),
+               Ranked(["d2"], [0.55], [22]),
+               Ranked(["d3"], [0.8], [40])]
+    summary = summarise_copies(answers, ["o1", "o2", None], threshold=0.6)
+    assert summary.positives == 2
+    assert summary.recall_at_1 == 0.5
+    assert summary.recall_at_threshold == 0.5
+    # d1 (0.7) and the unrelated query's d3 (0.8) are over 0.6; d2 (0.55) is not.
+    assert summary.false_positives == 2
+    assert summary.best_false_score == 0.8
+    assert summary.true_scores == [0.9]
+
+
+# --- tusou eval ------------------------------------------------------------------------
+
+
+def _save(path: Path, pixels: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(pixels).save(path, quality=92)
+
+
+@pytest.fixture(scope="module")
+def photo_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("photos")
+    for name in ("astronaut", "chelsea", "coffee", "rocket"):
+        _save(folder / f"{name}.jpg", getattr(skimage.data, name)())
+    (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    return folder
+
+
+def test_eval_copies_mode_finds_the_originals(photo_folder: Path, tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "same.json"
+    code = main(["eval", "same", "--images", str(photo_folder), "--transforms", "hflip,rot90,crop50",
+                 "--generated-distractors", "6", "--unrelated", "3", "--json", str(out)])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "recall@1" in printed and "hflip" in printed
+    result = json.loads(out.read_text())["results"][0]
+    assert result["kind"] == "same" and result["mode"] == "copies"
+    assert result["library_size"] == 4 + 6
+    rows = {row["set"]: row for row in result["rows"]}
+    assert set(rows) == {"hflip", "rot90", "crop50", "unrelated", "all copies"}
+    for name in ("hflip", "rot90", "crop50"):
+        assert rows[name]["queries"] == 4
+        assert rows[name]["recall@1"] == 1.0
+    assert rows["unrelated"]["queries"] == 3
+    assert rows["all copies"]["false_positives"] == 0
+    # The broken file is reported, not fatal.
+    assert any("broken.jpg" in note for note in result["notes"])
+    assert result["timings"]["search_ms_p50"] > 0
+
+
+def test_eval_groups_mode_with_labels_and_baseline(tmp_path: Path) -> None:
+    folder = tmp_path / "groups"
+    rows = ["file,group"]
+    for g, name in enumerate(("astronaut", "chelsea", "coffee")):
+        original = getattr(skimage.data, name)()
+        for t, transform in enumerate(("crop50", "hflip", "jpeg15")):
+            rel = f"{name}/{transform}.jpg"
+            _save(folder / rel, apply_transform(transform, original, g * 10 + t))
+            rows.append(f"{rel},{name}")
+    (folder / "labels.csv").write_text("\n".join(rows) + "\n")
+    out = tmp_path / "similar.json"
+    assert main(["eval", "similar", "--images", str(folder), "--baseline", "--json", str(out)]) == 0
+    result = json.loads(out.read_text())["results"][0]
+    assert result["mode"] == "groups"
+    baseline, loo = result["rows"]
+    assert baseline["set"].startswith("baseline")
+    assert loo["set"] == "leave-one-out" and loo["queries"] == 9
+    assert loo["recall@1"] == 1.0 and loo["N-S"] == 3.0
+    assert loo["exact_copy_first"] == 1.0 and loo["exact_copy_min_score"] >= 0.99
+
+
+def test_eval_rejects_unknown_kinds_and_transforms(photo_folder: Path) -> None:
+    with pytest.raises(SystemExit):
+        main(["eval", "nonsense", "--images", str(photo_folder)])
+    with pytest.raises(SystemExit):
+        main(["eval", "same", "--images", str(photo_folder), "--transforms", "melt"])
+
+
+def test_generated_images_are_deterministic() -> None:
+    assert np.array_equal(synthetic.distractor(7), synthetic.distractor(7))
+    assert not np.array_equal(synthetic.page(1)[:100], synthetic.page(2)[:100])
