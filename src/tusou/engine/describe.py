@@ -39,6 +39,28 @@ class Descriptors:
     region: Box | None = None
 
 
+@dataclass(frozen=True)
+class CloserLook:
+    """A query's second look: region vectors (candidates) and denser keypoints."""
+
+    vectors: list[np.ndarray]
+    keypoints: Keypoints
+
+
+# Central regions a second look embeds, as shares of the query's area: a phone photo of a
+# poster or page usually has it near the middle, surrounded by table or wall.
+SECOND_LOOK_REGIONS = (0.5, 0.3)
+SECOND_LOOK_SIDE = 1024
+
+
+def central_region(pixels: np.ndarray, share: float) -> np.ndarray:
+    h, w = pixels.shape[:2]
+    side = share ** 0.5
+    ch, cw = max(1, round(h * side)), max(1, round(w * side))
+    top, left = (h - ch) // 2, (w - cw) // 2
+    return np.ascontiguousarray(pixels[top:top + ch, left:left + cw])
+
+
 VectorFn = Callable[[np.ndarray], tuple[np.ndarray, "Box | None"]]
 
 
@@ -103,6 +125,15 @@ class Describer:
                                              spec.keypoints, max_features=spec.keypoint_budget)
         return Descriptors(vector=l2n(np.asarray(vector, np.float32).ravel()), pdq=hashes, keypoints=keypoints,
                            mirrored_keypoints=mirrored, region=region)
+
+    def closer_look(self, spec: KindSpec, pipeline: str, pixels: np.ndarray) -> CloserLook:
+        assert spec.keypoints is not None
+        vector_fn = self._lookup(pipeline)[0]
+        vectors = [l2n(np.asarray(vector_fn(central_region(pixels, share))[0], np.float32).ravel())
+                   for share in SECOND_LOOK_REGIONS]
+        keypoints = extract_keypoints(pixels, spec.keypoints, max_features=spec.second_look_keypoints,
+                                      max_side=SECOND_LOOK_SIDE)
+        return CloserLook(vectors, keypoints)
 
     def _product(self, semantic: SemanticEmbedding, pixels: np.ndarray
                  ) -> tuple[np.ndarray, Box | None]:

@@ -37,14 +37,19 @@ class KindSpec:
     min_inliers: int = 0
     # Queries are also verified mirrored: a flipped copy is still the same image.
     mirror_query: bool = False
+    # A query that nothing verified gets a second, slower look: candidates also from the
+    # vectors of its central regions (a photo of a poster is mostly table), verified with
+    # this many keypoints found at a higher resolution. 0 = no second look.
+    second_look_keypoints: int = 0
+    second_look_candidates: int = 10
 
 
 KINDS: dict[str, KindSpec] = {
     "same": KindSpec(
         name="same", limits=ImageLimits(min_side=50, formats=ACCEPTED_FORMATS),
-        vector="copy", pdq=True, keypoints="orb", keypoint_budget=500, filter_style="tags",
+        vector="copy", pdq=True, keypoints="orb", keypoint_budget=1000, filter_style="tags",
         max_batch_delete=1000, verified_only=True, default_threshold=0.6,
-        verify_candidates=20, min_inliers=20, mirror_query=True),
+        verify_candidates=20, min_inliers=40, mirror_query=True, second_look_keypoints=2000),
     "similar": KindSpec(
         name="similar", limits=ImageLimits(min_side=50, formats=ACCEPTED_FORMATS),
         vector="semantic", pdq=False, keypoints=None, keypoint_budget=0, filter_style="tags",
@@ -59,7 +64,7 @@ KINDS: dict[str, KindSpec] = {
         limits=ImageLimits(min_side=150, max_aspect=10.0, formats=ACCEPTED_FORMATS),
         vector="semantic", pdq=False, keypoints="akaze", keypoint_budget=1000,
         filter_style="tags", max_batch_delete=100, verified_only=True,
-        default_threshold=0.6, verify_candidates=30, min_inliers=20),
+        default_threshold=0.6, verify_candidates=30, min_inliers=20, second_look_keypoints=2000),
     "fabric": KindSpec(
         name="fabric", limits=ImageLimits(min_side=50, formats=ACCEPTED_FORMATS),
         vector="texture", pdq=False, keypoints=None, keypoint_budget=0, filter_style="tags",

@@ -12,7 +12,13 @@ import numpy as np
 
 from tusou.engine.describe import Box, Describer, Descriptors
 from tusou.engine.kinds import KindSpec
-from tusou.engine.matching import PDQ_MATCH_DISTANCE, Match, verify_candidates
+from tusou.engine.matching import (
+    PDQ_MATCH_DISTANCE,
+    Match,
+    rank_matches,
+    verify_candidates,
+    verify_geometry,
+)
 from tusou.engine.originals import OriginalStore
 from tusou.engine.params import RESULT_WINDOW, Page, validate_brief
 from tusou.engine.sources import ImageSource, load_image
@@ -303,7 +309,21 @@ class Library:
         image = self.load(source, formats)
         desc = self._describe(image.pixels, query=True)
         exact_id = self._store.image_id(self.record.id, sign_pixels(image.pixels))
-        return self._rank(desc, exact_id, tag_filter, page, threshold)
+        return self._rank(desc, exact_id, tag_filter, page, threshold, image.pixels)
+
+    def _second_look(self, pixels: np.ndarray, tried: list[int], allowed: np.ndarray | None
+                     ) -> list[Match]:
+        """Nothing verified: look again, slower, with candidates from the query's central
+        regions and denser keypoints (the first candidates included: a distant or tilted
+        photo may verify with more points). Only queries that found nothing pay for this."""
+        spec = self.spec
+        closer = self._describer.closer_look(spec, self.record.pipeline, pixels)
+        ids = list(tried[:spec.second_look_candidates])
+        for vector in closer.vectors:
+            ids += [i for i, _ in self._state.index.search(vector, spec.second_look_candidates,
+                                                           allowed)]
+        return rank_matches(verify_geometry(spec, [closer.keypoints], list(dict.fromkeys(ids)),
+                                            self._store.keypoints))
 
     def _allowed(self, tag_filter: TagFilter | None) -> np.ndarray | None:
         if tag_filter is None or tag_filter.is_empty:
@@ -311,7 +331,7 @@ class Library:
         return self._store.image_ids(self.record.id, tag_filter)
 
     def _rank(self, desc: Descriptors, exact_id: int | None, tag_filter: TagFilter | None,
-              page: Page, threshold: float | None) -> SearchPage:
+              page: Page, threshold: float | None, pixels: np.ndarray) -> SearchPage:
         allowed = self._allowed(tag_filter)
         if allowed is not None and exact_id is not None and not np.any(allowed == exact_id):
             exact_id = None
@@ -328,6 +348,8 @@ class Library:
             scored = verify_candidates(spec, desc, exact_id=exact_id, pdq_hits=pdq_hits,
                                        candidates=candidates,
                                        load_keypoints=self._store.keypoints)
+            if not scored and spec.second_look_keypoints:
+                scored = self._second_look(pixels, candidates, allowed)
             cut = spec.default_threshold if threshold is None else threshold
         else:
             # One more than the page needs tells whether there is more (a threshold only

@@ -7,7 +7,7 @@ distance; geometrically verified partial copies 0.60..0.95 by number of inliers.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from tusou.engine.describe import Box, Descriptors
@@ -39,15 +39,33 @@ def inlier_score(inliers: int, min_inliers: int) -> float:
     return round(0.6 + 0.35 * min(1.0, (inliers - min_inliers) / span), 6)
 
 
-def _best_geometry(query: Descriptors, ref: Keypoints, min_inliers: int) -> GeometricMatch | None:
+def _best_geometry(probes: Sequence[Keypoints], ref: Keypoints, min_inliers: int
+                   ) -> GeometricMatch | None:
     best: GeometricMatch | None = None
-    for probe in (query.keypoints, query.mirrored_keypoints):
-        if probe is None:
-            continue
+    for probe in probes:
         match = verify(probe, ref, min_inliers=min_inliers)
         if match is not None and (best is None or match.inliers > best.inliers):
             best = match
     return best
+
+
+def verify_geometry(spec: KindSpec, probes: Sequence[Keypoints], ids: Sequence[int],
+                    load_keypoints: Callable[[list[int]], Mapping[int, bytes]]) -> list[Match]:
+    """The ``ids`` whose stored keypoints agree with one of ``probes`` (the query, and its
+    mirror image) on a plausible homography, scored by their inliers."""
+    if not ids or not probes:
+        return []
+    stored = load_keypoints(list(ids))
+    out = []
+    for image_id in ids:
+        blob = stored.get(image_id)
+        if blob is None:
+            continue
+        match = _best_geometry(probes, Keypoints.from_bytes(blob), spec.min_inliers)
+        if match is not None:
+            out.append(Match(image_id, inlier_score(match.inliers, spec.min_inliers), match.box,
+                             match.inliers))
+    return out
 
 
 def verify_candidates(spec: KindSpec, query: Descriptors, *, exact_id: int | None,
@@ -69,13 +87,11 @@ def verify_candidates(spec: KindSpec, query: Descriptors, *, exact_id: int | Non
             if image_id not in results:
                 results[image_id] = Match(image_id, pdq_score(distance))
     to_verify = [i for i in dict.fromkeys([*pdq_hits, *candidates]) if i not in results]
-    keypoints = load_keypoints(to_verify) if to_verify and query.keypoints is not None else {}
-    for image_id in to_verify:
-        blob = keypoints.get(image_id)
-        if blob is None:
-            continue
-        match = _best_geometry(query, Keypoints.from_bytes(blob), spec.min_inliers)
-        if match is not None:
-            results[image_id] = Match(image_id, inlier_score(match.inliers, spec.min_inliers),
-                                         match.box, match.inliers)
-    return sorted(results.values(), key=lambda v: (-v.score, -(v.inliers or 0), v.id))
+    probes = [k for k in (query.keypoints, query.mirrored_keypoints) if k is not None]
+    for match in verify_geometry(spec, probes, to_verify, load_keypoints):
+        results[match.id] = match
+    return rank_matches(results.values())
+
+
+def rank_matches(matches: Iterable[Match]) -> list[Match]:
+    return sorted(matches, key=lambda v: (-v.score, -(v.inliers or 0), v.id))

@@ -15,8 +15,6 @@ from typing import Literal
 import cv2
 import numpy as np
 
-from .pixels import resize_max_side
-
 Method = Literal["orb", "akaze"]
 
 # AKAZE's default detector threshold (1e-3) finds few points on soft, low-contrast photos
@@ -62,14 +60,36 @@ def _grey(pixels: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY)
 
 
-def _detector(method: Method, max_features: int) -> cv2.Feature2D:
+def _detector(method: Method, max_features: int, fast_threshold: int = 12) -> cv2.Feature2D:
     if method == "orb":
         # A lower FAST threshold than the default (20) keeps flat, low-contrast images
         # from coming back almost empty; ORB keeps the best max_features by Harris score.
-        return cv2.ORB.create(nfeatures=max_features, scaleFactor=1.2, nlevels=8, fastThreshold=12)
+        return cv2.ORB.create(nfeatures=max_features, scaleFactor=1.2, nlevels=8,
+                              fastThreshold=fast_threshold)
     if method == "akaze":
         return cv2.AKAZE.create(threshold=AKAZE_THRESHOLD)
     raise ValueError(f"unknown keypoint method {method!r}")
+
+
+# Images are detected at this long side: large ones shrunk for speed, small ones enlarged
+# (at most MAX_UPSCALE times) because ORB ignores a 31 px border and FAST needs room, so a
+# 100 px thumbnail would otherwise yield no keypoints at all.
+WORK_SIDE = 640
+MAX_UPSCALE = 4.0
+# ORB on soft or low-contrast pictures (smooth stripes, faded scans) finds few corners at
+# the usual FAST threshold; below this share of the budget it tries again more sensitively.
+_RETRY_SHARE = 0.25
+_RETRY_FAST_THRESHOLD = 4
+
+
+def _work_copy(grey: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
+    long_side = max(grey.shape[:2])
+    scale = min(max_side / long_side, MAX_UPSCALE)
+    if abs(scale - 1.0) < 1e-3:
+        return grey, 1.0
+    size = (max(1, round(grey.shape[1] * scale)), max(1, round(grey.shape[0] * scale)))
+    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
+    return cv2.resize(grey, size, interpolation=interp), scale
 
 
 def extract_keypoints(
@@ -77,13 +97,17 @@ def extract_keypoints(
     method: Method,
     *,
     max_features: int = 1000,
-    max_side: int = 640,
+    max_side: int = WORK_SIDE,
 ) -> Keypoints:
     """Binary keypoints of ``pixels`` (RGB or grey uint8), strongest first."""
     grey = _grey(pixels)
     height, width = grey.shape[:2]
-    small, scale = resize_max_side(grey, max_side)
+    small, scale = _work_copy(grey, max_side)
     kps, desc = _detector(method, max_features).detectAndCompute(small, None)
+    if method == "orb" and len(kps or ()) < _RETRY_SHARE * max_features:
+        again = _detector(method, max_features, _RETRY_FAST_THRESHOLD).detectAndCompute(small, None)
+        if len(again[0] or ()) > len(kps or ()):
+            kps, desc = again
     if desc is None or not kps:
         dim = 32 if method == "orb" else 61
         return Keypoints(np.zeros((0, 2), np.float32), np.zeros((0, dim), np.uint8), width, height, method)
