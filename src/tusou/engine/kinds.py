@@ -11,7 +11,7 @@ from tusou.images.limits import ImageLimits
 # Every kind decodes these; a face may narrow the set to what its vendor accepts.
 ACCEPTED_FORMATS: frozenset[str] = frozenset({"jpeg", "png", "bmp", "gif", "webp", "tiff", "ppm"})
 
-VectorKind = Literal["copy", "semantic", "product", "texture"]
+VectorKind = Literal["copy", "semantic", "page", "product", "texture"]
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,13 @@ class KindSpec:
     # this many keypoints found at a higher resolution. 0 = no second look.
     second_look_keypoints: int = 0
     second_look_candidates: int = 10
+    # A geometric match must also agree in content (features.keypoints.agreement): pages
+    # of one book or slides of one template share enough layout to fool RANSAC alone.
+    min_agreement: float = 0.6
+    # Ranked kinds: alpha query expansion (Radenovic et al.) with this many neighbours: the
+    # query vector plus its nearest library vectors weighted by similarity, searched again.
+    # Measured +0.03 to +0.04 mAP@10 on a texture set for similar and fabric. 0 = off.
+    query_expansion: int = 0
 
 
 KINDS: dict[str, KindSpec] = {
@@ -49,11 +56,11 @@ KINDS: dict[str, KindSpec] = {
         name="same", limits=ImageLimits(min_side=50, formats=ACCEPTED_FORMATS),
         vector="copy", pdq=True, keypoints="orb", keypoint_budget=1000, filter_style="tags",
         max_batch_delete=1000, verified_only=True, default_threshold=0.6,
-        verify_candidates=20, min_inliers=40, mirror_query=True, second_look_keypoints=2000),
+        verify_candidates=20, min_inliers=20, mirror_query=True, second_look_keypoints=2000),
     "similar": KindSpec(
         name="similar", limits=ImageLimits(min_side=50, formats=ACCEPTED_FORMATS),
         vector="semantic", pdq=False, keypoints=None, keypoint_budget=0, filter_style="tags",
-        max_batch_delete=1000, verified_only=False, default_threshold=0.8),
+        max_batch_delete=1000, verified_only=False, default_threshold=0.8, query_expansion=2),
     "product": KindSpec(
         name="product", limits=ImageLimits(min_side=300, formats=ACCEPTED_FORMATS),
         vector="product", pdq=False, keypoints=None, keypoint_budget=0,
@@ -62,13 +69,13 @@ KINDS: dict[str, KindSpec] = {
     "picturebook": KindSpec(
         name="picturebook",
         limits=ImageLimits(min_side=150, max_aspect=10.0, formats=ACCEPTED_FORMATS),
-        vector="semantic", pdq=False, keypoints="akaze", keypoint_budget=1000,
+        vector="page", pdq=False, keypoints="akaze", keypoint_budget=1000,
         filter_style="tags", max_batch_delete=100, verified_only=True,
-        default_threshold=0.6, verify_candidates=30, min_inliers=20, second_look_keypoints=2000),
+        default_threshold=0.6, verify_candidates=30, min_inliers=26, second_look_keypoints=2000),
     "fabric": KindSpec(
         name="fabric", limits=ImageLimits(min_side=50, formats=ACCEPTED_FORMATS),
         vector="texture", pdq=False, keypoints=None, keypoint_budget=0, filter_style="tags",
-        max_batch_delete=1000, verified_only=False, default_threshold=0.8),
+        max_batch_delete=1000, verified_only=False, default_threshold=0.8, query_expansion=2),
 }
 
 

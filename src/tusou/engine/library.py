@@ -31,6 +31,7 @@ from tusou.errors import (
     MissingParameter,
     TusouError,
 )
+from tusou.features import l2n
 from tusou.images.decode import DecodedImage
 from tusou.images.fetch import UrlFetcher
 from tusou.images.limits import ImageLimits
@@ -41,6 +42,9 @@ from tusou.index.hamming import HammingTable
 from tusou.store import ImageRecord, LibraryRecord, NewImage, Store, TagFilter
 
 log = logging.getLogger(__name__)
+
+# Ranked kinds: a cosine this high is the same picture re-encoded or resized.
+NEAR_COPY = 0.99
 
 Labels = tuple[int | None, int | None]
 
@@ -311,6 +315,33 @@ class Library:
         exact_id = self._store.image_id(self.record.id, sign_pixels(image.pixels))
         return self._rank(desc, exact_id, tag_filter, page, threshold, image.pixels)
 
+    def _ranked(self, vector: np.ndarray, count: int, allowed: np.ndarray | None,
+                exact_id: int | None) -> list[Match]:
+        """Ranked kinds: the library by cosine to ``vector``, after query expansion."""
+        index = self._state.index
+        hits = index.search(vector, count, allowed)
+        pinned: list[Match] = []
+        if exact_id is not None:
+            # The very same image ranks first at 1.0 even where an approximate graph
+            # search would have missed it.
+            pinned.append(Match(exact_id, 1.0))
+        expand = self.spec.query_expansion
+        if expand and hits:
+            # Near-identical copies stay first with their own cosine; expansion re-ranks the
+            # rest, which can otherwise lift a close neighbour's neighbour above a copy.
+            pinned += [Match(i, min(s, 1.0)) for i, s in hits if s >= NEAR_COPY and i != exact_id]
+            expanded = vector.astype(np.float32).copy()
+            # The query's own stored copy adds nothing the query vector does not have.
+            for image_id, similarity in [h for h in hits if h[0] != exact_id][:expand]:
+                neighbour = index.vector(image_id)
+                if neighbour is not None:
+                    expanded += max(similarity, 0.0) * neighbour.astype(np.float32)
+            hits = index.search(l2n(expanded), count, allowed)
+        taken = {m.id for m in pinned}
+        ceiling = pinned[-1].score if pinned else 1.0
+        # Scores stay monotone down the list (and below a pinned copy's).
+        return pinned + [Match(i, min(max(s, 0.0), ceiling)) for i, s in hits if i not in taken]
+
     def _second_look(self, pixels: np.ndarray, tried: list[int], allowed: np.ndarray | None
                      ) -> list[Match]:
         """Nothing verified: look again, slower, with candidates from the query's central
@@ -354,12 +385,7 @@ class Library:
         else:
             # One more than the page needs tells whether there is more (a threshold only
             # removes from the tail of the ranking, so it cannot change the page).
-            hits = state.index.search(desc.vector, min(page.end + 1, RESULT_WINDOW), allowed)
-            scored = [Match(i, min(max(s, 0.0), 1.0)) for i, s in hits if i != exact_id]
-            if exact_id is not None:
-                # The very same image ranks first at 1.0 even where an approximate graph
-                # search would have missed it.
-                scored.insert(0, Match(exact_id, 1.0))
+            scored = self._ranked(desc.vector, min(page.end + 1, RESULT_WINDOW), allowed, exact_id)
             cut = 0.0 if threshold is None else threshold
         scored = [m for m in scored if m.score >= cut][:RESULT_WINDOW]
         window = scored[page.pn:page.end]

@@ -39,12 +39,14 @@ def inlier_score(inliers: int, min_inliers: int) -> float:
     return round(0.6 + 0.35 * min(1.0, (inliers - min_inliers) / span), 6)
 
 
-def _best_geometry(probes: Sequence[Keypoints], ref: Keypoints, min_inliers: int
+def _best_geometry(probes: Sequence[Keypoints], ref: Keypoints, spec: KindSpec
                    ) -> GeometricMatch | None:
     best: GeometricMatch | None = None
     for probe in probes:
-        match = verify(probe, ref, min_inliers=min_inliers)
-        if match is not None and (best is None or match.inliers > best.inliers):
+        match = verify(probe, ref, min_inliers=spec.min_inliers)
+        if match is None or (match.agreement is not None and match.agreement < spec.min_agreement):
+            continue
+        if best is None or match.inliers > best.inliers:
             best = match
     return best
 
@@ -61,7 +63,7 @@ def verify_geometry(spec: KindSpec, probes: Sequence[Keypoints], ids: Sequence[i
         blob = stored.get(image_id)
         if blob is None:
             continue
-        match = _best_geometry(probes, Keypoints.from_bytes(blob), spec.min_inliers)
+        match = _best_geometry(probes, Keypoints.from_bytes(blob), spec)
         if match is not None:
             out.append(Match(image_id, inlier_score(match.inliers, spec.min_inliers), match.box,
                              match.inliers))

@@ -19,7 +19,7 @@ from .pdq import PdqHash, hamming, pdq_dihedral, pdq_hash
 from .runtime import OnnxModel
 from .sscd import SSCD_DIM, CopyDescriptor, load_sscd
 from .subject import SubjectDetector
-from .texture import TEXTURE_DIM, texture_descriptor
+from .texture import TEXTURE_DIM, TEXTURE_RECIPES, texture_descriptor
 from .torch_legacy import read_state_dict
 
 __all__ = [
@@ -27,6 +27,7 @@ __all__ = [
     "PDQ_MATCH_DISTANCE",
     "SSCD_DIM",
     "TEXTURE_DIM",
+    "TEXTURE_RECIPES",
     "CopyDescriptor",
     "CopyEmbedding",
     "Extractor",

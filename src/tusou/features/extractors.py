@@ -12,9 +12,9 @@ from typing import Protocol, TypeVar
 
 import numpy as np
 
-from .lite0 import BUILDER_VERSION, DEFAULT_SIZES, Lite0Model
+from .lite0 import BUILDER_VERSION, DEFAULT_SIZES, GEM_P, Lite0Model
 from .sscd import CopyDescriptor
-from .texture import TEXTURE_VERSION, texture_descriptor
+from .texture import TEXTURE_RECIPES, TEXTURE_VERSION, texture_descriptor
 
 D_co = TypeVar("D_co", covariant=True)
 
@@ -28,31 +28,36 @@ class Extractor(Protocol[D_co]):
 
 @dataclass(frozen=True)
 class SemanticEmbedding:
-    """Lite0 multi-scale GeM (1280-d, unit norm): the similar and product kinds."""
+    """Lite0 multi-scale pooled features (1280-d, unit norm): GeM (p=3) for product and
+    picturebook candidates, average pooling (p=1) for similar, where it measured better."""
 
     model: Lite0Model
     sizes: tuple[int, ...] = DEFAULT_SIZES
+    p: float = GEM_P
 
     @property
     def name(self) -> str:
-        return f"lite0-gem-v{BUILDER_VERSION}-" + "+".join(map(str, self.sizes))
+        pooling = "avg" if self.p == 1 else "gem" if self.p == GEM_P else f"gem{self.p:g}"
+        return f"lite0-{pooling}-v{BUILDER_VERSION}-" + "+".join(map(str, self.sizes))
 
     def extract(self, pixels: np.ndarray) -> np.ndarray:
-        return self.model.embed(pixels, self.sizes)
+        return self.model.embed(pixels, self.sizes, self.p)
 
 
 @dataclass(frozen=True)
 class TextureEmbedding:
-    """GeM + Gram + colour (TEXTURE_DIM, unit norm): the fabric kind."""
+    """Pooled features + Gram + colour (TEXTURE_DIM, unit norm): the fabric kind.
+    ``version`` picks the recipe (TEXTURE_RECIPES); libraries keep the one they began with."""
 
     model: Lite0Model
+    version: str = TEXTURE_VERSION
 
     @property
     def name(self) -> str:
-        return f"texture-v{TEXTURE_VERSION}-lite0-v{BUILDER_VERSION}"
+        return f"texture-v{self.version}-lite0-v{BUILDER_VERSION}"
 
     def extract(self, pixels: np.ndarray) -> np.ndarray:
-        return texture_descriptor(self.model, pixels)
+        return texture_descriptor(self.model, pixels, recipe=TEXTURE_RECIPES[self.version])
 
 
 @dataclass(frozen=True)

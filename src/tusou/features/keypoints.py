@@ -22,6 +22,12 @@ Method = Literal["orb", "akaze"]
 AKAZE_THRESHOLD = 2e-4
 
 
+# Stored images keep a grey thumbnail of this long side beside their keypoints: enough to
+# check that a geometric match also agrees in content (see ``agreement``), a few KB as JPEG.
+THUMB_SIDE = 160
+_THUMB_QUALITY = 90
+
+
 @dataclass(frozen=True, eq=False)
 class Keypoints:
     points: np.ndarray  # (N,2) float32, x/y in the original image's pixels
@@ -29,27 +35,40 @@ class Keypoints:
     width: int
     height: int
     method: str
+    # A grey copy of the image (any size; scaled to width x height when compared), or None
+    # for keypoints stored before thumbnails were (those matches skip the content check).
+    image: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.points.shape[0])
 
     def to_bytes(self) -> bytes:
-        """A small .npz (no pickle): points as float32, descriptors as uint8."""
+        """A small .npz (no pickle): points as float32, descriptors as uint8, the grey
+        thumbnail as JPEG bytes."""
+        arrays = {
+            "points": self.points.astype(np.float32),
+            "descriptors": self.descriptors.astype(np.uint8),
+            "size": np.array([self.width, self.height], np.int32),
+            "method": np.frombuffer(self.method.encode("ascii"), np.uint8),
+        }
+        if self.image is not None:
+            thumb, _ = _work_copy(self.image, THUMB_SIDE, upscale=False)
+            ok, jpeg = cv2.imencode(".jpg", thumb, [cv2.IMWRITE_JPEG_QUALITY, _THUMB_QUALITY])
+            if ok:
+                arrays["thumb"] = jpeg.ravel()
         buf = io.BytesIO()
-        np.savez(
-            buf,
-            points=self.points.astype(np.float32),
-            descriptors=self.descriptors.astype(np.uint8),
-            size=np.array([self.width, self.height], np.int32),
-            method=np.frombuffer(self.method.encode("ascii"), np.uint8),
-        )
+        np.savez(buf, **arrays)  # type: ignore[arg-type]
         return buf.getvalue()
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> Keypoints:
         with np.load(io.BytesIO(raw), allow_pickle=False) as z:
             w, h = (int(v) for v in z["size"])
-            return cls(z["points"], z["descriptors"], w, h, z["method"].tobytes().decode("ascii"))
+            image = None
+            if "thumb" in z.files:
+                image = cv2.imdecode(z["thumb"], cv2.IMREAD_GRAYSCALE)
+            return cls(z["points"], z["descriptors"], w, h, z["method"].tobytes().decode("ascii"),
+                       image)
 
 
 def _grey(pixels: np.ndarray) -> np.ndarray:
@@ -71,10 +90,11 @@ def _detector(method: Method, max_features: int, fast_threshold: int = 12) -> cv
     raise ValueError(f"unknown keypoint method {method!r}")
 
 
-# Images are detected at this long side: large ones shrunk for speed, small ones enlarged
-# (at most MAX_UPSCALE times) because ORB ignores a 31 px border and FAST needs room, so a
-# 100 px thumbnail would otherwise yield no keypoints at all.
+# Images are detected with their long side at most WORK_SIDE (shrunk for speed) and at
+# least MIN_WORK_SIDE: ORB ignores a 31 px border and FAST needs room, so a 100 px
+# thumbnail would otherwise yield no keypoints at all (enlarged at most MAX_UPSCALE times).
 WORK_SIDE = 640
+MIN_WORK_SIDE = 320
 MAX_UPSCALE = 4.0
 # ORB on soft or low-contrast pictures (smooth stripes, faded scans) finds few corners at
 # the usual FAST threshold; below this share of the budget it tries again more sensitively.
@@ -82,10 +102,13 @@ _RETRY_SHARE = 0.25
 _RETRY_FAST_THRESHOLD = 4
 
 
-def _work_copy(grey: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
+def _work_copy(grey: np.ndarray, max_side: int, *, upscale: bool = True) -> tuple[np.ndarray, float]:
     long_side = max(grey.shape[:2])
-    scale = min(max_side / long_side, MAX_UPSCALE)
-    if abs(scale - 1.0) < 1e-3:
+    if long_side > max_side:
+        scale = max_side / long_side
+    elif upscale and long_side < MIN_WORK_SIDE:
+        scale = min(MIN_WORK_SIDE / long_side, MAX_UPSCALE)
+    else:
         return grey, 1.0
     size = (max(1, round(grey.shape[1] * scale)), max(1, round(grey.shape[0] * scale)))
     interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
@@ -110,12 +133,13 @@ def extract_keypoints(
             kps, desc = again
     if desc is None or not kps:
         dim = 32 if method == "orb" else 61
-        return Keypoints(np.zeros((0, 2), np.float32), np.zeros((0, dim), np.uint8), width, height, method)
+        return Keypoints(np.zeros((0, 2), np.float32), np.zeros((0, dim), np.uint8), width, height,
+                         method, small)
     order = np.argsort([-k.response for k in kps], kind="stable")[:max_features]
     pts = np.array([kps[i].pt for i in order], np.float32)
     # Pixel centres: a point at x in the small image sits at (x + 0.5) / scale - 0.5.
     pts = (pts + 0.5) / np.float32(scale) - 0.5
-    return Keypoints(pts, np.ascontiguousarray(desc[order]), width, height, method)
+    return Keypoints(pts, np.ascontiguousarray(desc[order]), width, height, method, small)
 
 
 @dataclass(frozen=True, eq=False)
@@ -123,6 +147,84 @@ class GeometricMatch:
     inliers: int
     box: tuple[int, int, int, int]  # x1, y1, x2, y2 of the query's outline in the reference
     homography: np.ndarray  # 3x3, query pixels -> reference pixels
+    # How well the query, warped onto the reference, agrees with it in content (see
+    # ``agreement``); None when either side has no image to compare.
+    agreement: float | None = None
+
+
+def _scale_to(image: np.ndarray, width: int, height: int) -> np.ndarray:
+    """3x3 map from full-size pixel coordinates to ``image``'s (a scaled copy)."""
+    sx, sy = image.shape[1] / width, image.shape[0] / height
+    return np.array([[sx, 0, 0.5 * sx - 0.5], [0, sy, 0.5 * sy - 0.5], [0, 0, 1]], np.float64)
+
+
+def _ncc(a: np.ndarray, b: np.ndarray) -> float:
+    a = a - a.mean()
+    b = b - b.mean()
+    denominator = float(np.sqrt(float(np.dot(a, a)) * float(np.dot(b, b))))
+    return float(np.dot(a, b)) / denominator if denominator > 1e-9 else 0.0
+
+
+# Overlaps smaller than this many thumbnail pixels are too small to judge.
+_MIN_OVERLAP = 100
+# The overlap is also judged cell by cell (a GRID x GRID split of its bounding box), so that
+# a caption or banner pasted over part of a copy cannot outvote the rest; cells mostly
+# outside the overlap or without texture in either image do not vote.
+_GRID = 4
+_MIN_CELL_COVER = 0.6
+_MIN_CELL_STD = 2.0
+
+
+def agreement(query: Keypoints, ref: Keypoints, homography: np.ndarray) -> float | None:
+    """How well the query, warped onto the reference thumbnail by ``homography``, agrees
+    with it in content: the correlation of gradient magnitudes over the whole overlap or,
+    if higher, the median of that correlation over textured cells of it (-1..1).
+
+    Keypoints and RANSAC also agree on what merely shares a layout: two pages of one book
+    (same frame, margins, type), two forms, two slides of one template. The content in
+    between then differs, and this measure sees it. Gradient magnitudes, not grey levels,
+    so that grey-scaled, hue-shifted and re-exposed copies still agree.
+    """
+    if query.image is None or ref.image is None:
+        return None
+    thumb = ref.image
+    to_thumb = _scale_to(thumb, ref.width, ref.height) @ homography
+    warp = to_thumb @ np.linalg.inv(_scale_to(query.image, query.width, query.height))
+    # Where the warp shrinks the query a lot, blur it first (no aliasing in the comparison).
+    centre = np.array([query.image.shape[1] / 2, query.image.shape[0] / 2, 1.0])
+    w = float(warp[2] @ centre)
+    if abs(w) < 1e-12:
+        return 0.0
+    jac = (warp[:2, :2] - np.outer((warp[:2] @ centre) / w, warp[2, :2])) / w
+    shrink = 1.0 / np.sqrt(max(abs(float(np.linalg.det(jac))), 1e-12))
+    source: np.ndarray = query.image.astype(np.float32)
+    if shrink > 1.5:
+        source = cv2.GaussianBlur(source, (0, 0), 0.5 * shrink)
+    size = (thumb.shape[1], thumb.shape[0])
+    warped = cv2.warpPerspective(source, warp, size, flags=cv2.INTER_LINEAR)
+    footprint = cv2.warpPerspective(np.ones(source.shape, np.uint8), warp, size, flags=cv2.INTER_NEAREST)
+    mask = cv2.erode(footprint, np.ones((5, 5), np.uint8)) > 0
+    if int(mask.sum()) < _MIN_OVERLAP:
+        return 0.0
+    grey_a = cv2.GaussianBlur(thumb.astype(np.float32), (0, 0), 1.0)
+    grey_b = cv2.GaussianBlur(warped, (0, 0), 1.0)
+    grad_a = cv2.magnitude(cv2.Sobel(grey_a, cv2.CV_32F, 1, 0), cv2.Sobel(grey_a, cv2.CV_32F, 0, 1))
+    grad_b = cv2.magnitude(cv2.Sobel(grey_b, cv2.CV_32F, 1, 0), cv2.Sobel(grey_b, cv2.CV_32F, 0, 1))
+    whole = _ncc(grad_a[mask], grad_b[mask])
+    ys, xs = np.nonzero(mask)
+    y0, y1, x0, x1 = int(ys.min()), int(ys.max()) + 1, int(xs.min()), int(xs.max()) + 1
+    cells = []
+    for i in range(_GRID):
+        rows = slice(y0 + (y1 - y0) * i // _GRID, y0 + (y1 - y0) * (i + 1) // _GRID)
+        for j in range(_GRID):
+            cols = slice(x0 + (x1 - x0) * j // _GRID, x0 + (x1 - x0) * (j + 1) // _GRID)
+            inside = mask[rows, cols]
+            if inside.size == 0 or inside.mean() < _MIN_CELL_COVER or inside.sum() < 20:
+                continue
+            if grey_a[rows, cols][inside].std() < _MIN_CELL_STD or grey_b[rows, cols][inside].std() < _MIN_CELL_STD:
+                continue
+            cells.append(_ncc(grad_a[rows, cols][inside], grad_b[rows, cols][inside]))
+    return max(whole, float(np.median(cells))) if cells else whole
 
 
 def _good_matches(query: Keypoints, ref: Keypoints, ratio: float, cross_check: bool) -> list[tuple[int, int]]:
@@ -253,4 +355,4 @@ def verify(
         return None
     if abs(h[2, 2]) > 1e-9:
         h = h / h[2, 2]
-    return GeometricMatch(inliers, box, h)
+    return GeometricMatch(inliers, box, h, agreement(query, ref, h))

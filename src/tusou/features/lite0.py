@@ -255,13 +255,14 @@ class Lite0Model(OnnxModel):
         (logits,) = self.session.run(["logits"], {"image": x})
         return logits[0]
 
-    def embed(self, pixels: np.ndarray, sizes: tuple[int, ...] = DEFAULT_SIZES) -> np.ndarray:
-        """GeM (p=3) of ``features`` at each size, each L2-normalised, summed, L2-normalised."""
+    def embed(self, pixels: np.ndarray, sizes: tuple[int, ...] = DEFAULT_SIZES, p: float = GEM_P) -> np.ndarray:
+        """GeM (power ``p``; 1 = average pooling) of ``features`` at each size, each
+        L2-normalised, summed, L2-normalised."""
         total = np.zeros(EMBED_DIM, np.float32)
         for size in sizes:
             x = to_input(resize_short_side(as_rgb(pixels), size))
             (features,) = self.session.run(["features"], {"image": x})  # only what GeM needs
-            total += l2n(gem(features[0]))
+            total += l2n(gem(features[0], p))
         return l2n(total)
 
     def embed_batch(self, images: list[np.ndarray], sizes: tuple[int, ...] = DEFAULT_SIZES) -> np.ndarray:

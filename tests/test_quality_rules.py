@@ -1,0 +1,112 @@
+"""The matching rules the quality harness tuned: content agreement after a geometric match,
+the second look, query expansion with copies kept first, and stored thumbnails."""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import httpx
+import numpy as np
+import skimage.data
+from PIL import Image
+
+from conftest import encode, sample
+from tusou.evaluation import synthetic
+from tusou.evaluation.transforms import apply_transform
+from tusou.features import Keypoints, extract_keypoints, verify
+from tusou.features.keypoints import THUMB_SIDE, agreement
+
+
+def _stored(pixels: np.ndarray, budget: int = 1000) -> Keypoints:
+    return Keypoints.from_bytes(extract_keypoints(pixels, "orb", max_features=budget).to_bytes())
+
+
+def test_stored_keypoints_carry_a_small_thumbnail() -> None:
+    ref = _stored(skimage.data.astronaut())
+    assert ref.image is not None and max(ref.image.shape) == THUMB_SIDE
+    assert len(ref.to_bytes()) < 60_000
+
+
+def test_keypoints_stored_before_thumbnails_still_load_and_verify() -> None:
+    astronaut = skimage.data.astronaut()
+    old = extract_keypoints(astronaut, "orb", max_features=1000)
+    buf = io.BytesIO()
+    np.savez(buf, points=old.points, descriptors=old.descriptors,
+             size=np.array([old.width, old.height], np.int32),
+             method=np.frombuffer(b"orb", np.uint8))
+    legacy = Keypoints.from_bytes(buf.getvalue())
+    assert legacy.image is None
+    match = verify(extract_keypoints(apply_transform("crop50", astronaut, 1), "orb"), legacy)
+    assert match is not None and match.agreement is None
+
+
+def test_copies_agree_in_content_even_recoloured() -> None:
+    astronaut = skimage.data.astronaut()
+    ref = _stored(astronaut)
+    for name in ("crop50", "hue_shift", "grayscale", "text_banner", "phone55"):
+        query = apply_transform(name, astronaut, 3)
+        match = verify(extract_keypoints(query, "orb", max_features=1000), ref, min_inliers=10)
+        assert match is not None, name
+        assert match.agreement is not None and match.agreement > 0.6, (name, match.agreement)
+
+
+def test_two_pages_of_one_book_share_layout_but_not_content() -> None:
+    # Same frame, margins and type: keypoints and RANSAC line up on the layout alone.
+    page, other = synthetic.page(2000005), synthetic.page(2000008)
+    query = apply_transform("rot90", page, 0)
+    match = verify(extract_keypoints(query, "orb", max_features=1000), _stored(other), min_inliers=10)
+    assert match is not None and match.inliers >= 20
+    assert match.agreement is not None and match.agreement < 0.6
+    direct = verify(extract_keypoints(query, "orb", max_features=1000), _stored(page), min_inliers=10)
+    assert direct is not None and direct.agreement is not None and direct.agreement > 0.9
+
+
+def _b64(pixels: np.ndarray, fmt: str = "PNG", **kw: object) -> str:
+    return base64.b64encode(encode(pixels, fmt, **kw)).decode()
+
+
+def test_same_library_refuses_a_page_of_the_same_book(client: httpx.Client, make_library) -> None:
+    lib = make_library("same")
+    for seed in (2000005, 2000008):
+        assert client.post(f"/v1/libraries/{lib}/images",
+                           json={"image": _b64(synthetic.page(seed), "JPEG", quality=92),
+                                 "brief": str(seed)}).status_code == 201
+    query = apply_transform("rot90", synthetic.page(2000005), 0)
+    hits = client.post(f"/v1/libraries/{lib}/search", json={"image": _b64(query, "JPEG", quality=92)}
+                       ).json()["results"]
+    assert [h["brief"] for h in hits] == ["2000005"]
+    assert hits[0].get("inliers") is None or hits[0]["inliers"] >= 20
+
+
+def test_same_second_look_finds_a_distant_photo_of_a_poster(client: httpx.Client, make_library) -> None:
+    lib = make_library("same")
+    poster = sample("astronaut")
+    client.post(f"/v1/libraries/{lib}/images", json={"image": _b64(poster), "brief": "poster"})
+    for seed in range(6):
+        client.post(f"/v1/libraries/{lib}/images",
+                    json={"image": _b64(synthetic.distractor(seed), "JPEG"), "brief": f"d{seed}"})
+    photo = apply_transform("phone30", poster, 11)
+    hits = client.post(f"/v1/libraries/{lib}/search", json={"image": _b64(photo, "JPEG", quality=90)}
+                       ).json()["results"]
+    assert hits and hits[0]["brief"] == "poster"
+    assert hits[0]["box"] is not None and hits[0]["inliers"] >= 20
+
+
+def test_similar_keeps_copies_first_under_query_expansion(client: httpx.Client, make_library) -> None:
+    lib = make_library("similar")
+    chelsea = sample("chelsea")
+    client.post(f"/v1/libraries/{lib}/images", json={"image": _b64(chelsea), "brief": "cat"})
+    for n, name in enumerate(("astronaut", "coffee", "rocket", "camera")):
+        client.post(f"/v1/libraries/{lib}/images", json={"image": _b64(sample(name)), "brief": name})
+        client.post(f"/v1/libraries/{lib}/images",
+                    json={"image": _b64(apply_transform("crop50", sample(name), n)), "brief": f"{name}-crop"})
+    exact = client.post(f"/v1/libraries/{lib}/search", json={"image": _b64(chelsea)}).json()["results"]
+    assert exact[0]["brief"] == "cat" and exact[0]["score"] == 1.0
+    buf = io.BytesIO()
+    Image.fromarray(chelsea).save(buf, format="JPEG", quality=90)
+    near = client.post(f"/v1/libraries/{lib}/search",
+                       json={"image": base64.b64encode(buf.getvalue()).decode()}).json()["results"]
+    assert near[0]["brief"] == "cat" and near[0]["score"] >= 0.99
+    scores = [h["score"] for h in near]
+    assert scores == sorted(scores, reverse=True)
