@@ -132,12 +132,13 @@ class Describer:
         if spec.pdq:
             hashes = pdq_dihedral(pixels) if query else [pdq_hash(pixels)]
         keypoints = mirrored = None
+        budget = spec.query_keypoint_budget if query and spec.query_keypoint_budget else spec.keypoint_budget
         if spec.keypoints is not None:
             keypoints = extract_keypoints(pixels, spec.keypoints,
-                                          max_features=spec.keypoint_budget)
+                                          max_features=budget)
             if query and spec.mirror_query:
                 mirrored = extract_keypoints(np.ascontiguousarray(pixels[:, ::-1]),
-                                             spec.keypoints, max_features=spec.keypoint_budget)
+                                             spec.keypoints, max_features=budget)
         return Descriptors(vector=l2n(np.asarray(vector, np.float32).ravel()), pdq=hashes, keypoints=keypoints,
                            mirrored_keypoints=mirrored, region=region)
 

@@ -37,6 +37,9 @@ class KindSpec:
     min_inliers: int = 0
     # Queries are also verified mirrored: a flipped copy is still the same image.
     mirror_query: bool = False
+    # Keypoints a query is first verified with (0: keypoint_budget). Matching cost grows
+    # with both sides, and most queries verify at once; the second look uses more.
+    query_keypoint_budget: int = 0
     # A query that nothing verified gets a second, slower look: candidates also from the
     # vectors of its central regions (a photo of a poster is mostly table), verified with
     # this many keypoints found at a higher resolution. 0 = no second look.
@@ -56,7 +59,8 @@ KINDS: dict[str, KindSpec] = {
         name="same", limits=ImageLimits(min_side=50, formats=ACCEPTED_FORMATS),
         vector="copy", pdq=True, keypoints="orb", keypoint_budget=1000, filter_style="tags",
         max_batch_delete=1000, verified_only=True, default_threshold=0.6,
-        verify_candidates=20, min_inliers=20, mirror_query=True, second_look_keypoints=2000),
+        verify_candidates=20, min_inliers=20, mirror_query=True, query_keypoint_budget=500,
+        second_look_keypoints=2000),
     "similar": KindSpec(
         name="similar", limits=ImageLimits(min_side=50, formats=ACCEPTED_FORMATS),
         vector="semantic", pdq=False, keypoints=None, keypoint_budget=0, filter_style="tags",
