@@ -15,7 +15,7 @@ from conftest import encode, sample
 from tusou.evaluation import synthetic
 from tusou.evaluation.transforms import apply_transform
 from tusou.features import Keypoints, extract_keypoints, verify
-from tusou.features.keypoints import THUMB_SIDE, agreement
+from tusou.features.keypoints import THUMB_SIDE
 
 
 def _stored(pixels: np.ndarray, budget: int = 1000) -> Keypoints:
