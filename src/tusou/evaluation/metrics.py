@@ -109,7 +109,9 @@ class CopySummary:
                 "false_positives": self.false_positives,
                 "true_score_min": round(min(found), 4) if found else None,
                 "true_score_median": round(float(np.median(found)), 4) if found else None,
-                "best_false_score": round(self.best_false_score, 4)}
+                "best_false_score": round(self.best_false_score, 4),
+                # Every true match's score (the JSON keeps them; the table shows min/median).
+                "true_scores": sorted(round(v, 4) for v in found)}
 
 
 def summarise_copies(answers: Sequence[Ranked], expected: Sequence[str | None],

@@ -385,8 +385,8 @@ def format_report(report: EvalReport) -> str:
             f"(distractors {report.distractors})")
     columns: list[str] = []
     for row in report.rows:
-        for key in row:
-            if key not in columns:
+        for key, value in row.items():
+            if key not in columns and not isinstance(value, list):
                 columns.append(key)
     cells = [[_cell(row.get(c)) for c in columns] for row in report.rows]
     widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
