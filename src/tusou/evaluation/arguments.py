@@ -43,3 +43,5 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", type=Path, help="write the results here as JSON")
     parser.add_argument("--with-queries", action="store_true",
                         help="include every query's top 10 in the JSON")
+    parser.add_argument("--markdown", action="store_true",
+                        help="also print the results as Markdown tables (for the README)")

@@ -79,9 +79,45 @@ def run(args: argparse.Namespace) -> int:
         print()
         results.append({**report.as_dict(with_queries=args.with_queries),
                         "seconds": round(time.perf_counter() - started, 1)})
+    if args.markdown:
+        print(markdown(results))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({
             "date": time.strftime("%Y-%m-%d"), "machine": platform.machine(),
             "python": platform.python_version(), "results": results}, indent=1))
     return 0
+
+
+# Columns the Markdown summary shows, by protocol.
+_COPY_COLUMNS = ("queries", "recall@1", "false_positives", "true_score_min", "true_score_median",
+                 "best_false_score")
+_GROUP_COLUMNS = ("queries", "recall@1", "mAP@10", "P@10", "N-S", "exact_copy_first",
+                  "exact_copy_min_score", "precision@threshold")
+
+
+def markdown(results: list[dict[str, Any]]) -> str:
+    """One Markdown table per evaluated kind, with its timings underneath."""
+    out: list[str] = []
+    for result in results:
+        columns = _GROUP_COLUMNS if result["mode"] == "groups" else _COPY_COLUMNS
+        out.append(f"**{result['kind']}** ({result['pipeline']}; library {result['library_size']} "
+                   f"images of which {result['distractors']} distractors; threshold "
+                   f"{result['threshold']})\n")
+        out.append("| set | " + " | ".join(columns) + " |")
+        out.append("|---" * (len(columns) + 1) + "|")
+        for row in result["rows"]:
+            cells = [_fmt(row.get(c)) for c in columns]
+            out.append(f"| {row['set']} | " + " | ".join(cells) + " |")
+        t = result["timings"]
+        out.append(f"\nextraction {t['extract_ms_per_image']} ms/image, search p50/p99 "
+                   f"{t['search_ms_p50']}/{t['search_ms_p99']} ms\n")
+    return "\n".join(out)
+
+
+def _fmt(value: object) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    return str(value)

@@ -100,7 +100,7 @@ class CopySummary:
     true_scores: list[float]
     best_false_score: float
 
-    def as_dict(self) -> dict[str, float | int | None]:
+    def as_dict(self) -> dict[str, float | int | list[float] | None]:
         found = self.true_scores
         return {"queries": self.queries,
                 "recall@1": None if self.recall_at_1 is None else round(self.recall_at_1, 4),
