@@ -132,3 +132,23 @@ def test_eval_rejects_unknown_kinds_and_transforms(photo_folder: Path) -> None:
 def test_generated_images_are_deterministic() -> None:
     assert np.array_equal(synthetic.distractor(7), synthetic.distractor(7))
     assert not np.array_equal(synthetic.page(1)[:100], synthetic.page(2)[:100])
+
+
+def test_labels_with_bom_singletons_and_missing_files(tmp_path: Path) -> None:
+    folder = tmp_path / "labelled"
+    for name in ("astronaut", "chelsea"):
+        _save(folder / f"{name}.jpg", getattr(skimage.data, name)())
+        _save(folder / f"{name}-flip.jpg", getattr(skimage.data, name)()[:, ::-1])
+    _save(folder / "coffee.jpg", skimage.data.coffee())
+    (folder / "labels.csv").write_text(
+        "\ufefffile,group,comment\nastronaut.jpg,a,x\nastronaut-flip.jpg,a,\nchelsea.jpg,c,\n"
+        "chelsea-flip.jpg,c,\ncoffee.jpg,,\n", encoding="utf-8")
+    out = tmp_path / "r.json"
+    assert main(["eval", "similar", "--images", str(folder), "--json", str(out)]) == 0
+    row = json.loads(out.read_text())["results"][0]["rows"][0]
+    # coffee is alone in its group: nothing to find, so it is not a query.
+    assert row["queries"] == 4 and row["recall@1"] == 1.0
+    with pytest.raises(SystemExit):
+        main(["eval", "similar", "--images", str(folder), "--labels", str(tmp_path / "nope.csv")])
+    with pytest.raises(SystemExit):
+        main(["eval", "similar", "--images", str(tmp_path / "no-such-folder")])

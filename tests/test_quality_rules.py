@@ -110,3 +110,28 @@ def test_similar_keeps_copies_first_under_query_expansion(client: httpx.Client, 
     assert near[0]["brief"] == "cat" and near[0]["score"] >= 0.99
     scores = [h["score"] for h in near]
     assert scores == sorted(scores, reverse=True)
+
+
+def test_libraries_built_before_the_tuning_keep_their_pipelines(tmp_path) -> None:
+    from tusou.engine.describe import Describer
+    from tusou.features import EMBED_DIM, TEXTURE_DIM, FeatureModels
+
+    describer = Describer(FeatureModels(tmp_path))
+    for name, dim in (("semantic/lite0-gem-v2-224+320", EMBED_DIM),
+                      ("product/u2netp+lite0-gem-v2-224+320", EMBED_DIM),
+                      ("texture/texture-v1-lite0-v2", TEXTURE_DIM),
+                      ("copy/lite0-gem-v2-224", EMBED_DIM)):
+        assert describer.dimension(name) == dim
+
+
+def test_query_expansion_does_not_depend_on_the_page_size(client: httpx.Client, make_library) -> None:
+    lib = make_library("fabric")
+    for n, name in enumerate(("brick", "grass", "gravel", "coffee", "chelsea")):
+        client.post(f"/v1/libraries/{lib}/images", json={"image": _b64(sample(name)), "brief": name})
+        client.post(f"/v1/libraries/{lib}/images",
+                    json={"image": _b64(apply_transform("crop50", sample(name), n)), "brief": f"{name}-c"})
+    query = _b64(apply_transform("crop25", sample("gravel"), 5))
+    one = client.post(f"/v1/libraries/{lib}/search", json={"image": query, "rn": 1}).json()["results"]
+    ten = client.post(f"/v1/libraries/{lib}/search", json={"image": query, "rn": 10}).json()["results"]
+    assert [h["brief"] for h in one] == [h["brief"] for h in ten[:1]]
+    assert one[0]["score"] == ten[0]["score"]

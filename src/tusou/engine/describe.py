@@ -42,10 +42,11 @@ class Descriptors:
 
 @dataclass(frozen=True)
 class CloserLook:
-    """A query's second look: region vectors (candidates) and denser keypoints."""
+    """A query's second look: region vectors (candidates) and denser keypoints (of the
+    mirrored query too, for kinds that match flipped copies)."""
 
     vectors: list[np.ndarray]
-    keypoints: Keypoints
+    keypoints: list[Keypoints]
 
 
 # Central regions a second look embeds, as shares of the query's area: a phone photo of a
@@ -55,6 +56,7 @@ SECOND_LOOK_SIDE = 1024
 
 
 def central_region(pixels: np.ndarray, share: float) -> np.ndarray:
+    """The centred window of ``pixels`` with ``share`` of its area and the same aspect."""
     h, w = pixels.shape[:2]
     side = share ** 0.5
     ch, cw = max(1, round(h * side)), max(1, round(w * side))
@@ -91,14 +93,14 @@ class Describer:
             "copy": f"copy/{copy_fallback.name}",
         }
         self._pipelines: dict[str, tuple[VectorFn, int]] = {
-            self._by_vector["semantic"]: (lambda px: (similar.extract(px), None), EMBED_DIM),
+            self._by_vector["semantic"]: (_unboxed(similar.extract), EMBED_DIM),
             # Also what similar libraries made before average pooling was measured better.
-            self._by_vector["page"]: (lambda px: (gem.extract(px), None), EMBED_DIM),
+            self._by_vector["page"]: (_unboxed(gem.extract), EMBED_DIM),
             self._by_vector["product"]: (lambda px: self._product(gem, px, 0.0), EMBED_DIM),
             # Product libraries made before the crop alone was measured better.
             f"product/u2netp+{gem.name}": (lambda px: self._product(gem, px, 0.5), EMBED_DIM),
-            self._by_vector["texture"]: (lambda px: (texture.extract(px), None), TEXTURE_DIM),
-            self._by_vector["copy"]: (lambda px: (copy_fallback.extract(px), None), EMBED_DIM),
+            self._by_vector["texture"]: (_unboxed(texture.extract), TEXTURE_DIM),
+            self._by_vector["copy"]: (_unboxed(copy_fallback.extract), EMBED_DIM),
         }
         for version in TEXTURE_RECIPES:
             older = TextureEmbedding(models.lite0, version)
@@ -107,8 +109,7 @@ class Describer:
             sscd = CopyEmbedding(models.sscd)
             # SSCD is the stronger copy descriptor: new same libraries use it when installed.
             self._by_vector["copy"] = f"copy/{sscd.name}"
-            self._pipelines[self._by_vector["copy"]] = (lambda px: (sscd.extract(px), None),
-                                                         SSCD_DIM)
+            self._pipelines[self._by_vector["copy"]] = (_unboxed(sscd.extract), SSCD_DIM)
 
     def pipeline(self, spec: KindSpec) -> str:
         """The vector pipeline a new library of ``spec`` is built with."""
@@ -143,12 +144,14 @@ class Describer:
                            mirrored_keypoints=mirrored, region=region)
 
     def closer_look(self, spec: KindSpec, pipeline: str, pixels: np.ndarray) -> CloserLook:
+        """What a query that nothing verified is looked at again with (see Library)."""
         assert spec.keypoints is not None
         vector_fn = self._lookup(pipeline)[0]
         vectors = [l2n(np.asarray(vector_fn(central_region(pixels, share))[0], np.float32).ravel())
                    for share in SECOND_LOOK_REGIONS]
-        keypoints = extract_keypoints(pixels, spec.keypoints, max_features=spec.second_look_keypoints,
-                                      max_side=SECOND_LOOK_SIDE)
+        views = [pixels, np.ascontiguousarray(pixels[:, ::-1])] if spec.mirror_query else [pixels]
+        keypoints = [extract_keypoints(view, spec.keypoints, max_features=spec.second_look_keypoints,
+                                       max_side=SECOND_LOOK_SIDE) for view in views]
         return CloserLook(vectors, keypoints)
 
     def _product(self, semantic: SemanticEmbedding, pixels: np.ndarray, whole: float

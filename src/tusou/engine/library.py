@@ -319,13 +319,14 @@ class Library:
                 exact_id: int | None) -> list[Match]:
         """Ranked kinds: the library by cosine to ``vector``, after query expansion."""
         index = self._state.index
-        hits = index.search(vector, count, allowed)
+        expand = self.spec.query_expansion
+        # The neighbours that expand the query must not depend on the page asked for.
+        hits = index.search(vector, max(count, expand + 2) if expand else count, allowed)
         pinned: list[Match] = []
         if exact_id is not None:
             # The very same image ranks first at 1.0 even where an approximate graph
             # search would have missed it.
             pinned.append(Match(exact_id, 1.0))
-        expand = self.spec.query_expansion
         if expand and hits:
             # Near-identical copies stay first with their own cosine; expansion re-ranks the
             # rest, which can otherwise lift a close neighbour's neighbour above a copy.
@@ -353,7 +354,7 @@ class Library:
         for vector in closer.vectors:
             ids += [i for i, _ in self._state.index.search(vector, spec.second_look_candidates,
                                                            allowed)]
-        return rank_matches(verify_geometry(spec, [closer.keypoints], list(dict.fromkeys(ids)),
+        return rank_matches(verify_geometry(spec, closer.keypoints, list(dict.fromkeys(ids)),
                                             self._store.keypoints))
 
     def _allowed(self, tag_filter: TagFilter | None) -> np.ndarray | None:

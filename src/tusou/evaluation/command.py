@@ -40,6 +40,9 @@ def configs_from_args(args: argparse.Namespace) -> list[EvalConfig]:
     unknown = [k for k in kinds if k not in EVAL_KINDS]
     if unknown:
         raise SystemExit(f"unknown kinds: {', '.join(unknown)}")
+    missing = [str(f) for f in [*args.distractors, *([args.images] if args.images else [])] if not f.is_dir()]
+    if missing:
+        raise SystemExit(f"error: not a folder: {', '.join(missing)}")
     extra = [img for folder in args.distractors for img in plain_folder(folder, prefix="distractor/")]
     configs = []
     for kind in kinds:
@@ -50,7 +53,10 @@ def configs_from_args(args: argparse.Namespace) -> list[EvalConfig]:
                          else args.generated_distractors)
             config = replace(base, distractors=[*base.distractors, *extra])
         else:
-            images = labelled_folder(args.images, args.labels)
+            try:
+                images = labelled_folder(args.images, args.labels)
+            except ValueError as exc:
+                raise SystemExit(f"error: {exc}") from None
             has_groups = len({i.group for i in images}) < len(images)
             mode: Mode = args.mode or ("groups" if has_groups else "copies")
             generated = generated_distractors(args.generated_distractors or 0)

@@ -61,13 +61,19 @@ def _generated_loader(make: Callable[[int], np.ndarray], seed: int) -> Callable[
 
 def labelled_folder(root: Path, labels: Path | None = None) -> list[EvalImage]:
     """The images of ``root`` grouped by ``labels`` (CSV ``file,group``; default
-    ``root/labels.csv``). Without a labels file every image is its own group."""
+    ``root/labels.csv``). Without a labels file every image is its own group. Files are
+    looked up under ``root`` first, then beside the labels file."""
     root = Path(root)
-    labels = labels if labels is not None else root / "labels.csv"
-    if not labels.is_file():
-        return plain_folder(root)
+    if not root.is_dir():
+        raise ValueError(f"{root} is not a folder")
+    if labels is None:
+        labels = root / "labels.csv"
+        if not labels.is_file():
+            return plain_folder(root)
+    elif not labels.is_file():
+        raise ValueError(f"labels file {labels} does not exist")
     images: list[EvalImage] = []
-    with labels.open(newline="", encoding="utf-8") as f:
+    with labels.open(newline="", encoding="utf-8-sig") as f:
         reader = csv.reader(f)
         header = next(reader, None)
         if header is None or len(header) < 2:
@@ -75,10 +81,12 @@ def labelled_folder(root: Path, labels: Path | None = None) -> list[EvalImage]:
         for row in reader:
             if len(row) < 2 or not row[0].strip():
                 continue
-            rel, group = row[0].strip(), row[1].strip()
-            path = (labels.parent / rel).resolve()
-            if not path.is_file():
-                raise ValueError(f"{labels}: {rel} does not exist")
+            rel = row[0].strip()
+            # An unlabelled file is a group of its own, not one big "" group.
+            group = row[1].strip() or f"\0{rel}"
+            path = next((p for p in (root / rel, labels.parent / rel) if p.is_file()), None)
+            if path is None:
+                raise ValueError(f"{labels}: {rel} is neither under {root} nor beside the labels")
             images.append(EvalImage(rel, group, _file_loader(path)))
     return images
 

@@ -14,6 +14,7 @@ The engine runs in-process on a work directory, exactly as the server runs it.
 
 from __future__ import annotations
 
+import io
 import logging
 import tempfile
 import time
@@ -24,7 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import cv2
 import numpy as np
+from PIL import Image
 
 from tusou.config import Settings
 from tusou.engine import Engine
@@ -32,13 +35,13 @@ from tusou.engine.kinds import kind_spec
 from tusou.engine.library import Library, make_filter
 from tusou.engine.params import Page
 from tusou.engine.sources import ImageSource
-from tusou.errors import DuplicateImage, ImageError, TusouError
+from tusou.errors import DuplicateImage, TusouError
 from tusou.evaluation import synthetic
 from tusou.evaluation.dataset import EvalImage, decode_rgb, encode_jpeg, spread
 from tusou.evaluation.metrics import Ranked, summarise_copies, summarise_rankings
 from tusou.evaluation.transforms import COPY_TRANSFORMS, apply_transform
 from tusou.features import l2n
-from tusou.images.limits import MAX_IMAGE_BYTES
+from tusou.images.limits import MAX_IMAGE_BYTES, MAX_SIDE
 
 log = logging.getLogger(__name__)
 
@@ -106,19 +109,35 @@ class _Query:
     # Leave-one-out: the query's own library key, dropped from its ranking.
     own: str | None = None
     class_id: int | None = None
+    # Copies mode with labels: the original's group-mates are neither right nor wrong.
+    tolerated: frozenset[str] = frozenset()
 
 
-def _fit_bytes(data: bytes) -> bytes:
-    """Files over the engine's upload limit are sent as a smaller JPEG, as a client would."""
-    if len(data) <= MAX_IMAGE_BYTES:
+# What the harness sends is kept within the engine's upload limits, as a client would do:
+# larger files are re-encoded, and transforms work on originals of at most this side.
+SEND_SIDE = 3000
+TRANSFORM_SIDE = 2048
+
+
+def _shrunk(pixels: np.ndarray, side: int) -> np.ndarray:
+    scale = side / max(pixels.shape[:2])
+    if scale >= 1.0:
+        return pixels
+    size = (max(1, round(pixels.shape[1] * scale)), max(1, round(pixels.shape[0] * scale)))
+    return cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)
+
+
+def _fit(data: bytes) -> bytes:
+    """``data`` as is when the engine takes it, else a smaller JPEG of it."""
+    with Image.open(io.BytesIO(data)) as img:
+        large = max(img.size) > MAX_SIDE
+    if len(data) <= MAX_IMAGE_BYTES and not large:
         return data
-    pixels = decode_rgb(data)
-    scale = min(1.0, 3000 / max(pixels.shape[:2]))
-    if scale < 1.0:
-        import cv2
+    return encode_jpeg(_shrunk(decode_rgb(data), SEND_SIDE), 90)
 
-        pixels = cv2.resize(pixels, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-    return encode_jpeg(pixels, 90)
+
+def _original(image: EvalImage) -> np.ndarray:
+    return _shrunk(image.pixels(), TRANSFORM_SIDE)
 
 
 class _Harness:
@@ -148,7 +167,7 @@ class _Harness:
                 class_ids = (n % PRODUCT_CLASSES + 1, None)
                 self.class_of[image.key] = class_ids[0]
             try:
-                data = _fit_bytes(image.load())
+                data = _fit(image.load())
             except Exception as exc:  # an unreadable file is reported, not fatal
                 self.rejected.append(f"{image.key}: {exc}")
                 return
@@ -159,7 +178,7 @@ class _Harness:
             except DuplicateImage as exc:
                 self.key_of.setdefault(exc.cont_sign, image.key)
                 return
-            except ImageError as exc:
+            except TusouError as exc:
                 self.rejected.append(f"{image.key}: {exc.message}")
                 return
             self.add_ms.append((time.perf_counter() - start) * 1000)
@@ -172,23 +191,33 @@ class _Harness:
         tag_filter = None
         if query.class_id is not None:
             tag_filter = make_filter(self.spec, class_ids=(query.class_id, None))
-        data = query.load()
+        try:
+            data = _fit(query.load())
+        except Exception as exc:  # a query that cannot be made is reported, not fatal
+            self.rejected.append(f"query {query.key}: {exc}")
+            return Ranked([], [], []), 0.0
         start = time.perf_counter()
         try:
             page = self.library.search(ImageSource(data=data), tag_filter=tag_filter,
                                        page=Page(0, rn), threshold=0.0)
-        except ImageError as exc:
+        except TusouError as exc:
             # A query the kind refuses (e.g. under its minimum size) finds nothing.
             self.rejected.append(f"query {query.key}: {exc.message}")
             return Ranked([], [], []), 0.0
         elapsed = (time.perf_counter() - start) * 1000
-        keys = [self.key_of.get(h.cont_sign, f"?{h.cont_sign}") for h in page.hits]
-        return Ranked(keys, [h.score for h in page.hits], [h.inliers for h in page.hits]), elapsed
+        # Images a reused work directory holds from other runs are not part of this one.
+        hits = [(self.key_of[h.cont_sign], h) for h in page.hits if h.cont_sign in self.key_of
+                and self.key_of[h.cont_sign] not in query.tolerated]
+        return Ranked([k for k, _ in hits], [h.score for _, h in hits],
+                      [h.inliers for _, h in hits]), elapsed
 
 
 def _copy_queries(config: EvalConfig, harness: _Harness, originals: Sequence[EvalImage]
                   ) -> list[_Query]:
     present = set(harness.key_of.values())
+    mates: dict[str, frozenset[str]] = {}
+    for image in config.library:
+        mates[image.group] = mates.get(image.group, frozenset()) | {image.key}
     queries: list[_Query] = []
     for n, image in enumerate(originals):
         if image.key not in present:
@@ -197,15 +226,16 @@ def _copy_queries(config: EvalConfig, harness: _Harness, originals: Sequence[Eva
             seed = config.seed * 1_000_003 + n * 101 + t
 
             def load(image: EvalImage = image, name: str = name, seed: int = seed) -> bytes:
-                return encode_jpeg(apply_transform(name, image.pixels(), seed))
+                return encode_jpeg(apply_transform(name, _original(image), seed))
 
-            queries.append(_Query(f"{image.key}#{name}", name, load, frozenset({image.key})))
+            queries.append(_Query(f"{image.key}#{name}", name, load, frozenset({image.key}),
+                                  tolerated=mates.get(image.group, frozenset()) - {image.key}))
         if harness.spec.filter_style == "class_ids":
             for t, (name, scale) in enumerate(SUBJECT_VIEWS.items()):
                 seed = config.seed * 1_000_003 + n * 101 + 50 + t
 
                 def view(image: EvalImage = image, scale: float = scale, seed: int = seed) -> bytes:
-                    pixels = image.pixels()
+                    pixels = _original(image)
                     mask = harness.engine.models.subject.mask(pixels)
                     rng = np.random.default_rng(seed)
                     return encode_jpeg(synthetic.place_subject(pixels, mask, rng, scale=scale))
@@ -226,9 +256,10 @@ def _group_queries(harness: _Harness, images: Sequence[EvalImage]) -> list[_Quer
     for image in images:
         if image.key in present:
             members.setdefault(image.group, set()).add(image.key)
+    # An image alone in its group has no right answer to find: it is not a query.
     return [_Query(image.key, "leave-one-out", image.load,
                    frozenset(members[image.group] - {image.key}), own=image.key)
-            for image in images if image.key in present]
+            for image in images if image.key in present and len(members[image.group]) > 1]
 
 
 def _percentile(values: Sequence[float], q: float) -> float:
@@ -241,16 +272,18 @@ def baseline_avgpool(engine: Engine, images: Sequence[EvalImage]) -> dict[str, A
     vectors = np.stack([l2n(lite0.feature_maps(image.pixels(), 224)[0].mean(axis=(1, 2)))
                         for image in images])
     sims = vectors @ vectors.T
-    np.fill_diagonal(sims, -np.inf)
     keys = [image.key for image in images]
     groups = [image.group for image in images]
-    rankings, relevant = [], []
+    rankings, relevant, own = [], [], []
     for i in range(len(images)):
-        order = np.argsort(-sims[i], kind="stable")[:TOP_K]
+        mates = frozenset(keys[j] for j in range(len(images)) if j != i and groups[j] == groups[i])
+        if not mates:
+            continue  # as in the engine's protocol: nothing to find, not a query
+        order = [j for j in np.argsort(-sims[i], kind="stable") if j != i][:TOP_K]
         rankings.append([keys[j] for j in order])
-        relevant.append(frozenset(keys[j] for j in range(len(images))
-                                  if j != i and groups[j] == groups[i]))
-    summary = summarise_rankings(rankings, relevant, keys)
+        relevant.append(mates)
+        own.append(keys[i])
+    summary = summarise_rankings(rankings, relevant, own)
     return {"set": "baseline: Lite0 avg-pool 224", **summary.as_dict()}
 
 

@@ -265,7 +265,8 @@ class Lite0Model(OnnxModel):
             total += l2n(gem(features[0], p))
         return l2n(total)
 
-    def embed_batch(self, images: list[np.ndarray], sizes: tuple[int, ...] = DEFAULT_SIZES) -> np.ndarray:
+    def embed_batch(self, images: list[np.ndarray], sizes: tuple[int, ...] = DEFAULT_SIZES,
+                    p: float = GEM_P) -> np.ndarray:
         """``embed`` for many images (N,1280); images whose resized shapes agree share a run."""
         total = np.zeros((len(images), EMBED_DIM), np.float32)
         for size in sizes:
@@ -276,5 +277,5 @@ class Lite0Model(OnnxModel):
             for idx in groups.values():
                 batch = np.concatenate([inputs[i] for i in idx])
                 (features,) = self.session.run(["features"], {"image": batch})
-                total[idx] += l2n(gem(features))
+                total[idx] += l2n(gem(features, p))
         return l2n(total)
