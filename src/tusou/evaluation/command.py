@@ -18,7 +18,7 @@ from tusou.evaluation.dataset import (
     labelled_folder,
     plain_folder,
 )
-from tusou.evaluation.runner import EvalConfig, EvalReport, Mode, evaluate, format_report
+from tusou.evaluation.runner import EvalConfig, EvalReport, Mode, evaluate, format_cell, format_report
 from tusou.evaluation.suites import UNRELATED_SEEDS, find_eval_dev, suite
 from tusou.evaluation.transforms import COPY_TRANSFORMS, PAGE_TRANSFORMS
 
@@ -113,17 +113,10 @@ def markdown(results: list[dict[str, Any]]) -> str:
         out.append("| set | " + " | ".join(columns) + " |")
         out.append("|---" * (len(columns) + 1) + "|")
         for row in result["rows"]:
-            cells = [_fmt(row.get(c)) for c in columns]
+            cells = [format_cell(row.get(c), ".4f") for c in columns]
             out.append(f"| {row['set']} | " + " | ".join(cells) + " |")
         t = result["timings"]
         out.append(f"\nextraction {t['extract_ms_per_image']} ms/image, search p50/p99 "
                    f"{t['search_ms_p50']}/{t['search_ms_p99']} ms\n")
     return "\n".join(out)
 
-
-def _fmt(value: object) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.4f}"
-    return str(value)

@@ -116,22 +116,20 @@ def sample_images() -> list[EvalImage]:
     return out
 
 
+def _generated(name: str, make: Callable[[int], np.ndarray], count: int, first_seed: int
+               ) -> list[EvalImage]:
+    keys = ((f"generated/{name}-{seed}", seed) for seed in range(first_seed, first_seed + count))
+    return [EvalImage(key, key, _generated_loader(make, seed)) for key, seed in keys]
+
+
 def generated_distractors(count: int, *, first_seed: int = 1_000_000) -> list[EvalImage]:
     """``count`` procedurally generated unrelated images (seeds ``first_seed``...)."""
-    out = []
-    for seed in range(first_seed, first_seed + count):
-        key = f"generated/distractor-{seed}"
-        out.append(EvalImage(key, key, _generated_loader(synthetic.distractor, seed)))
-    return out
+    return _generated("distractor", synthetic.distractor, count, first_seed)
 
 
 def generated_pages(count: int, *, first_seed: int = 2_000_000) -> list[EvalImage]:
     """``count`` synthetic picture-book pages."""
-    out = []
-    for seed in range(first_seed, first_seed + count):
-        key = f"generated/page-{seed}"
-        out.append(EvalImage(key, key, _generated_loader(synthetic.page, seed)))
-    return out
+    return _generated("page", synthetic.page, count, first_seed)
 
 
 def spread(images: list[EvalImage], count: int | None) -> list[EvalImage]:

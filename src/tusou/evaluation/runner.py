@@ -435,7 +435,7 @@ def format_report(report: EvalReport) -> str:
         for key, value in row.items():
             if key not in columns and not isinstance(value, list):
                 columns.append(key)
-    cells = [[_cell(row.get(c)) for c in columns] for row in report.rows]
+    cells = [[format_cell(row.get(c), ".4g") for c in columns] for row in report.rows]
     widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
     lines = [head, "  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True))]
     lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) for r in cells]
@@ -444,9 +444,9 @@ def format_report(report: EvalReport) -> str:
     return "\n".join(lines)
 
 
-def _cell(value: object) -> str:
+def format_cell(value: object, float_format: str) -> str:
     if value is None:
         return "-"
     if isinstance(value, float):
-        return f"{value:.4g}"
+        return format(value, float_format)
     return str(value)
