@@ -96,8 +96,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 # Columns the Markdown summary shows, by protocol.
-_COPY_COLUMNS = ("queries", "recall@1", "false_positives", "true_score_min", "true_score_median",
-                 "best_false_score")
+_COPY_COLUMNS = ("queries", "recall@1", "recall@threshold", "false_positives", "true_score_min",
+                 "true_score_median", "best_false_score")
 _GROUP_COLUMNS = ("queries", "recall@1", "mAP@10", "P@10", "N-S", "exact_copy_first",
                   "exact_copy_min_score", "precision@threshold")
 
