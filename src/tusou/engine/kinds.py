@@ -68,7 +68,7 @@ KINDS: dict[str, KindSpec] = {
         vector="copy", pdq=True, keypoints="orb", keypoint_budget=1000, filter_style="tags",
         max_batch_delete=1000, verified_only=True, default_threshold=0.6,
         verify_candidates=20, min_inliers=20, mirror_query=True, query_keypoint_budget=500,
-        second_look_keypoints=2000),
+        second_look_keypoints=2000, second_look_candidates=20),
     "similar": KindSpec(
         name="similar", limits=ImageLimits(min_side=50, formats=ACCEPTED_FORMATS),
         vector="semantic", pdq=False, keypoints=None, keypoint_budget=0, filter_style="tags",
@@ -83,7 +83,8 @@ KINDS: dict[str, KindSpec] = {
         limits=ImageLimits(min_side=150, max_aspect=10.0, formats=ACCEPTED_FORMATS),
         vector="page", pdq=False, keypoints="akaze", keypoint_budget=1000,
         filter_style="tags", max_batch_delete=100, verified_only=True,
-        default_threshold=0.6, verify_candidates=30, min_inliers=26, second_look_keypoints=2000),
+        default_threshold=0.6, verify_candidates=30, min_inliers=26, second_look_keypoints=2000,
+        second_look_candidates=40),
     "fabric": KindSpec(
         name="fabric", limits=ImageLimits(min_side=50, formats=ACCEPTED_FORMATS),
         vector="texture", pdq=False, keypoints=None, keypoint_budget=0, filter_style="tags",
