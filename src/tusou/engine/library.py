@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -42,6 +42,8 @@ from tusou.index.hamming import HammingTable
 from tusou.store import ImageRecord, LibraryRecord, NewImage, Store, TagFilter
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 # Ranked kinds: a cosine this high is the same picture re-encoded or resized.
 NEAR_COPY = 0.99
@@ -145,8 +147,12 @@ class Library:
         return sign_pixels(self.load(source, formats).pixels)
 
     def _describe(self, pixels: np.ndarray, *, query: bool) -> Descriptors:
+        return self._extracting(lambda: self._describer.describe(self.spec, self.record.pipeline,
+                                                                 pixels, query=query))
+
+    def _extracting(self, extract: Callable[[], T]) -> T:
         try:
-            return self._describer.describe(self.spec, self.record.pipeline, pixels, query=query)
+            return extract()
         except TusouError:
             raise
         except Exception as exc:  # a model failing on one image must not take the server down
@@ -349,7 +355,8 @@ class Library:
         regions and denser keypoints (the first candidates included: a distant or tilted
         photo may verify with more points). Only queries that found nothing pay for this."""
         spec = self.spec
-        closer = self._describer.closer_look(spec, self.record.pipeline, pixels)
+        closer = self._extracting(lambda: self._describer.closer_look(spec, self.record.pipeline,
+                                                                      pixels))
         ids = list(tried[:spec.second_look_candidates])
         for vector in closer.vectors:
             ids += [i for i, _ in self._state.index.search(vector, spec.second_look_candidates,
