@@ -44,6 +44,7 @@ class KindSpec:
     # vectors of its central regions (a photo of a poster is mostly table), verified with
     # this many keypoints found at a higher resolution. 0 = no second look.
     second_look_keypoints: int = 0
+    # How many of the first look's candidates, and of each region's nearest, it verifies.
     second_look_candidates: int = 10
     # A geometric match must also agree in content (features.keypoints.agreement): pages
     # of one book or slides of one template share enough layout to fool RANSAC alone.
