@@ -25,6 +25,7 @@ from tusou.features import (
     pdq_dihedral,
     pdq_hash,
 )
+from tusou.features.pixels import centre_crop
 
 Box = tuple[int, int, int, int]
 
@@ -53,15 +54,6 @@ class CloserLook:
 # poster or page usually has it near the middle, surrounded by table or wall.
 SECOND_LOOK_REGIONS = (0.5, 0.3)
 SECOND_LOOK_SIDE = 1024
-
-
-def central_region(pixels: np.ndarray, share: float) -> np.ndarray:
-    """The centred window of ``pixels`` with ``share`` of its area and the same aspect."""
-    h, w = pixels.shape[:2]
-    side = share ** 0.5
-    ch, cw = max(1, round(h * side)), max(1, round(w * side))
-    top, left = (h - ch) // 2, (w - cw) // 2
-    return np.ascontiguousarray(pixels[top:top + ch, left:left + cw])
 
 
 VectorFn = Callable[[np.ndarray], tuple[np.ndarray, "Box | None"]]
@@ -147,7 +139,7 @@ class Describer:
         """What a query that nothing verified is looked at again with (see Library)."""
         assert spec.keypoints is not None
         vector_fn = self._lookup(pipeline)[0]
-        vectors = [l2n(np.asarray(vector_fn(central_region(pixels, share))[0], np.float32).ravel())
+        vectors = [l2n(np.asarray(vector_fn(centre_crop(pixels, share))[0], np.float32).ravel())
                    for share in SECOND_LOOK_REGIONS]
         views = [pixels, np.ascontiguousarray(pixels[:, ::-1])] if spec.mirror_query else [pixels]
         keypoints = [extract_keypoints(view, spec.keypoints, max_features=spec.second_look_keypoints,

@@ -7,6 +7,7 @@ there (it is optional; without it the suites still run, on fewer real photos).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from tusou.evaluation.arguments import EVAL_KINDS
@@ -32,8 +33,6 @@ UNRELATED_PAGE_SEEDS = 2_500_000
 
 def find_eval_dev() -> Path | None:
     """``shared/eval-dev`` beside the checkout (or where TUSOU_EVAL_DEV points), if present."""
-    import os
-
     env = os.environ.get("TUSOU_EVAL_DEV")
     candidates = [Path(env)] if env else []
     here = Path(__file__).resolve()

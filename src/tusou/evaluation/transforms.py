@@ -23,6 +23,8 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from tusou.features.pixels import centre_crop
+
 from .synthetic import FONTS, background, random_words
 
 Transform = Callable[[np.ndarray, np.random.Generator], np.ndarray]
@@ -74,22 +76,14 @@ def _random_colour(rng: np.random.Generator) -> tuple[int, int, int]:
 # --- simple edits ------------------------------------------------------------------------------
 
 
-def _centre_crop(pixels: np.ndarray, keep: float) -> np.ndarray:
-    h, w = pixels.shape[:2]
-    f = math.sqrt(keep)
-    ch, cw = max(1, round(h * f)), max(1, round(w * f))
-    y0, x0 = (h - ch) // 2, (w - cw) // 2
-    return pixels[y0:y0 + ch, x0:x0 + cw]
-
-
 def _crop50(pixels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Centre crop keeping 50 % of the area."""
-    return _centre_crop(pixels, 0.5)
+    return centre_crop(pixels, 0.5)
 
 
 def _crop25(pixels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Centre crop keeping 25 % of the area."""
-    return _centre_crop(pixels, 0.25)
+    return centre_crop(pixels, 0.25)
 
 
 def _crop_offcentre(pixels: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -15,6 +15,8 @@ from typing import Literal
 import cv2
 import numpy as np
 
+from .pixels import resize_max_side
+
 Method = Literal["orb", "akaze"]
 
 # AKAZE's default detector threshold (1e-3) finds few points on soft, low-contrast photos
@@ -52,7 +54,7 @@ class Keypoints:
             "method": np.frombuffer(self.method.encode("ascii"), np.uint8),
         }
         if self.image is not None:
-            thumb, _ = _work_copy(self.image, THUMB_SIDE, upscale=False)
+            thumb, _ = resize_max_side(self.image, THUMB_SIDE)
             ok, jpeg = cv2.imencode(".jpg", thumb, [cv2.IMWRITE_JPEG_QUALITY, _THUMB_QUALITY])
             if ok:
                 arrays["thumb"] = jpeg.ravel()
@@ -102,17 +104,13 @@ _RETRY_SHARE = 0.25
 _RETRY_FAST_THRESHOLD = 4
 
 
-def _work_copy(grey: np.ndarray, max_side: int, *, upscale: bool = True) -> tuple[np.ndarray, float]:
+def _work_copy(grey: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
     long_side = max(grey.shape[:2])
-    if long_side > max_side:
-        scale = max_side / long_side
-    elif upscale and long_side < MIN_WORK_SIDE:
-        scale = min(MIN_WORK_SIDE / long_side, MAX_UPSCALE)
-    else:
-        return grey, 1.0
+    if long_side >= MIN_WORK_SIDE:
+        return resize_max_side(grey, max_side)
+    scale = min(MIN_WORK_SIDE / long_side, MAX_UPSCALE)
     size = (max(1, round(grey.shape[1] * scale)), max(1, round(grey.shape[0] * scale)))
-    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
-    return cv2.resize(grey, size, interpolation=interp), scale
+    return cv2.resize(grey, size, interpolation=cv2.INTER_CUBIC), scale
 
 
 def extract_keypoints(

@@ -42,3 +42,12 @@ def resize_max_side(pixels: np.ndarray, max_side: int) -> tuple[np.ndarray, floa
     scale = max_side / max(h, w)
     out = cv2.resize(pixels, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
     return out, scale
+
+
+def centre_crop(pixels: np.ndarray, share: float) -> np.ndarray:
+    """The centred window of ``pixels`` with ``share`` of its area and the same aspect."""
+    h, w = pixels.shape[:2]
+    side = share ** 0.5
+    ch, cw = max(1, round(h * side)), max(1, round(w * side))
+    top, left = (h - ch) // 2, (w - cw) // 2
+    return np.ascontiguousarray(pixels[top:top + ch, left:left + cw])
