@@ -29,7 +29,7 @@ from tusou.features import (
     texture_descriptor,
     verify,
 )
-from tusou.features.lite0 import BUILDER_VERSION, decode_blocks, packaged_weights_path
+from tusou.features.lite0 import BUILDER_VERSION, GRAPH_REVISION, decode_blocks, packaged_weights_path
 from tusou.features.torch_legacy import UnsupportedCheckpoint
 
 CAT_CLASSES = {281, 282, 283, 285, 287}  # tabby, tiger cat, Persian, Egyptian cat, lynx
@@ -121,7 +121,7 @@ def test_lite0_classifies_imagenet_examples(lite0: Lite0Model) -> None:
     assert top5(lite0, data.chelsea()) & CAT_CLASSES
     assert top5(lite0, data.coffee()) & COFFEE_CLASSES
     assert top5(lite0, data.rocket()) & ROCKET_CLASSES
-    assert lite0.onnx_path.name == f"efficientnet_lite0-v{BUILDER_VERSION}.onnx"
+    assert lite0.onnx_path.name == f"efficientnet_lite0-v{BUILDER_VERSION}.{GRAPH_REVISION}.onnx"
     assert lite0.onnx_path.exists()
 
 
@@ -146,6 +146,22 @@ def test_lite0_concurrent_first_use_builds_once(tmp_path: Path) -> None:
         t.join()
     assert len(out) == 4 and all(np.array_equal(out[0], o) for o in out)
     assert [p.name for p in tmp_path.iterdir()] == [model.onnx_path.name]
+
+
+def test_layered_embedding(lite0: Lite0Model) -> None:
+    """Bottleneck (320) and head (1280) parts, each unit norm, weighted 1 : head_weight."""
+    from tusou.features import LayeredEmbedding
+    from tusou.features.lite0 import BOTTLENECK_CHANNELS
+
+    emb = LayeredEmbedding(lite0)
+    v = emb.extract(data.chelsea())
+    assert v.shape == (emb.dim,) and v.dtype == np.float32
+    assert abs(float(np.linalg.norm(v)) - 1.0) < 1e-5
+    bottle, head = v[:BOTTLENECK_CHANNELS], v[BOTTLENECK_CHANNELS:]
+    ratio = float(np.linalg.norm(head) / np.linalg.norm(bottle))
+    assert abs(ratio - emb.head_weight) < 1e-4
+    # The head part is what the former similar pipeline stored (average pooling, 224+320).
+    assert float(head @ lite0.embed(data.chelsea(), p=1.0)) / np.linalg.norm(head) > 0.9999
 
 
 # --- GeM embedding -------------------------------------------------------------------

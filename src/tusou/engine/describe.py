@@ -17,6 +17,7 @@ from tusou.features import (
     CopyEmbedding,
     FeatureModels,
     Keypoints,
+    LayeredEmbedding,
     PdqHash,
     SemanticEmbedding,
     TextureEmbedding,
@@ -73,7 +74,8 @@ class Describer:
 
     def __init__(self, models: FeatureModels) -> None:
         self._models = models
-        similar = SemanticEmbedding(models.lite0, p=1.0)
+        similar = LayeredEmbedding(models.lite0)
+        similar_v1 = SemanticEmbedding(models.lite0, p=1.0)
         gem = SemanticEmbedding(models.lite0)
         copy_fallback = SemanticEmbedding(models.lite0, sizes=(224,))
         texture = TextureEmbedding(models.lite0)
@@ -85,7 +87,9 @@ class Describer:
             "copy": f"copy/{copy_fallback.name}",
         }
         self._pipelines: dict[str, tuple[VectorFn, int]] = {
-            self._by_vector["semantic"]: (_unboxed(similar.extract), EMBED_DIM),
+            self._by_vector["semantic"]: (_unboxed(similar.extract), similar.dim),
+            # What similar libraries were built with before the bottleneck was added.
+            f"semantic/{similar_v1.name}": (_unboxed(similar_v1.extract), EMBED_DIM),
             # Also what similar libraries made before average pooling was measured better.
             self._by_vector["page"]: (_unboxed(gem.extract), EMBED_DIM),
             self._by_vector["product"]: (lambda px: self._product(gem, px, 0.0), EMBED_DIM),

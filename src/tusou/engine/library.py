@@ -47,6 +47,8 @@ T = TypeVar("T")
 
 # Ranked kinds: a cosine this high is the same picture re-encoded or resized.
 NEAR_COPY = 0.99
+# Two-step query expansion (KindSpec.expansion_seed) re-scores this many first hits.
+EXPANSION_SHORTLIST = 20
 
 Labels = tuple[int | None, int | None]
 
@@ -326,8 +328,10 @@ class Library:
         """Ranked kinds: the library by cosine to ``vector``, after query expansion."""
         index = self._state.index
         expand = self.spec.query_expansion
+        seed = self.spec.expansion_seed
         # The neighbours that expand the query must not depend on the page asked for.
-        hits = index.search(vector, max(count, expand + 2) if expand else count, allowed)
+        first = (EXPANSION_SHORTLIST if seed else expand + 2) if expand else 0
+        hits = index.search(vector, max(count, first), allowed)
         pinned: list[Match] = []
         if exact_id is not None:
             # The very same image ranks first at 1.0 even where an approximate graph
@@ -337,9 +341,12 @@ class Library:
             # Near-identical copies stay first with their own cosine; expansion re-ranks the
             # rest, which can otherwise lift a close neighbour's neighbour above a copy.
             pinned += [Match(i, min(s, 1.0)) for i, s in hits if s >= NEAR_COPY and i != exact_id]
-            expanded = vector.astype(np.float32).copy()
             # The query's own stored copy adds nothing the query vector does not have.
-            for image_id, similarity in [h for h in hits if h[0] != exact_id][:expand]:
+            others = [h for h in hits if h[0] != exact_id][:first]
+            if seed:
+                others = self._rescored(vector, others, seed)
+            expanded = vector.astype(np.float32).copy()
+            for image_id, similarity in others[:expand]:
                 neighbour = index.vector(image_id)
                 if neighbour is not None:
                     expanded += max(similarity, 0.0) * neighbour.astype(np.float32)
@@ -348,6 +355,25 @@ class Library:
         ceiling = pinned[-1].score if pinned else 1.0
         # Scores stay monotone down the list (and below a pinned copy's).
         return pinned + [Match(i, min(max(s, 0.0), ceiling)) for i, s in hits if i not in taken]
+
+    def _rescored(self, vector: np.ndarray, shortlist: list[tuple[int, float]], seed: int
+                  ) -> list[tuple[int, float]]:
+        """``shortlist`` re-scored by the query expanded with its first ``seed`` entries,
+        best first (the first step of two-step expansion; dot products, no index search)."""
+        ids, vectors = [], []
+        for image_id, _ in shortlist:
+            stored = self._state.index.vector(image_id)
+            if stored is not None:  # deleted meanwhile
+                ids.append(image_id)
+                vectors.append(stored.astype(np.float32))
+        if not ids:
+            return []
+        matrix = np.stack(vectors)
+        weights = np.maximum(matrix[:seed] @ vector.astype(np.float32), 0.0)
+        query = l2n(vector.astype(np.float32) + weights @ matrix[:seed])
+        scores = matrix @ query
+        order = np.argsort(-scores, kind="stable")
+        return [(ids[i], float(scores[i])) for i in order]
 
     def _second_look(self, pixels: np.ndarray, tried: list[int], allowed: np.ndarray | None
                      ) -> list[Match]:

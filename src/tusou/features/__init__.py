@@ -8,6 +8,7 @@ Models are ONNX sessions that load lazily inside objects the engine owns
 from .extractors import (
     CopyEmbedding,
     Extractor,
+    LayeredEmbedding,
     SemanticEmbedding,
     TextureEmbedding,
 )
@@ -34,6 +35,7 @@ __all__ = [
     "FeatureModels",
     "GeometricMatch",
     "Keypoints",
+    "LayeredEmbedding",
     "Lite0Model",
     "OnnxModel",
     "PdqHash",

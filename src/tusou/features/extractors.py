@@ -12,7 +12,7 @@ from typing import Protocol, TypeVar
 
 import numpy as np
 
-from .lite0 import BUILDER_VERSION, DEFAULT_SIZES, GEM_P, Lite0Model
+from .lite0 import BOTTLENECK_CHANNELS, BUILDER_VERSION, DEFAULT_SIZES, EMBED_DIM, GEM_P, Lite0Model
 from .sscd import CopyDescriptor
 from .texture import TEXTURE_RECIPES, TEXTURE_VERSION, texture_descriptor
 
@@ -42,6 +42,31 @@ class SemanticEmbedding:
 
     def extract(self, pixels: np.ndarray) -> np.ndarray:
         return self.model.embed(pixels, self.sizes, self.p)
+
+
+# Weight of the head's features beside the bottleneck's in LayeredEmbedding: cosine =
+# 2/3 bottleneck + 1/3 head.
+HEAD_WEIGHT = 0.5 ** 0.5
+
+
+@dataclass(frozen=True)
+class LayeredEmbedding:
+    """Lite0's average-pooled bottleneck (320) and head features (1280), multi-scale,
+    concatenated (unit norm): the similar kind. See ``Lite0Model.embed_layers``."""
+
+    model: Lite0Model
+    sizes: tuple[int, ...] = DEFAULT_SIZES
+    head_weight: float = HEAD_WEIGHT
+
+    dim = BOTTLENECK_CHANNELS + EMBED_DIM
+
+    @property
+    def name(self) -> str:
+        return (f"lite0-b15avg+avg{self.head_weight:.2f}-v{BUILDER_VERSION}-"
+                + "+".join(map(str, self.sizes)))
+
+    def extract(self, pixels: np.ndarray) -> np.ndarray:
+        return self.model.embed_layers(pixels, self.sizes, self.head_weight)
 
 
 @dataclass(frozen=True)
