@@ -15,6 +15,7 @@ from skimage import data
 from tusou.features import (
     EMBED_DIM,
     TEXTURE_DIM,
+    TEXTURE_RECIPES,
     FeatureModels,
     Keypoints,
     Lite0Model,
@@ -30,6 +31,7 @@ from tusou.features import (
     verify,
 )
 from tusou.features.lite0 import BUILDER_VERSION, GRAPH_REVISION, decode_blocks, packaged_weights_path
+from tusou.features.texture import TEXTURE_VERSION
 from tusou.features.torch_legacy import UnsupportedCheckpoint
 
 CAT_CLASSES = {281, 282, 283, 285, 287}  # tabby, tiger cat, Persian, Egyptian cat, lynx
@@ -195,7 +197,8 @@ def test_embed_batch_matches_embed(lite0: Lite0Model) -> None:
 def test_texture_descriptor(lite0: Lite0Model) -> None:
     brick = rgb(data.brick())
     a = texture_descriptor(lite0, brick[:256, :256])
-    assert a.shape == (TEXTURE_DIM,) and a.dtype == np.float32
+    assert a.shape == (TEXTURE_RECIPES[TEXTURE_VERSION].dim,) and a.dtype == np.float32
+    assert TEXTURE_RECIPES["2"].dim == TEXTURE_DIM
     assert np.array_equal(a, texture_descriptor(lite0, brick[:256, :256].copy()))
     assert abs(float(np.linalg.norm(a)) - 1.0) < 1e-5
     b = texture_descriptor(lite0, brick[200:, 200:])
@@ -294,6 +297,25 @@ def test_subject_box_covers_pasted_object(subject: SubjectDetector) -> None:
     assert 0.0 <= mask.min() and mask.max() <= 1.0
     crop, crop_box = subject.crop(bg)
     assert crop_box == box and crop.shape == (box[3] - box[1], box[2] - box[0], 3)
+
+
+def test_subject_boxes_add_separate_regions(subject: SubjectDetector) -> None:
+    """A small object beside another salient thing: the first box is ``box`` (around both),
+    then each region's own box; one of them is the small object's."""
+    rng = np.random.default_rng(1)
+    bg = np.clip(180 + rng.normal(0, 8, (600, 900, 3)), 0, 255).astype(np.uint8)
+    for img, (x0, y0) in ((data.chelsea(), (40, 60)), (data.coffee(), (560, 380))):
+        w = 260
+        h = int(w * img.shape[0] / img.shape[1])
+        bg[y0 : y0 + h, x0 : x0 + w] = cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA)
+    boxes = subject.boxes(bg, regions=2)
+    assert boxes[0] == subject.box(bg)
+    assert 2 <= len(boxes) <= 3 and len(set(boxes)) == len(boxes)
+    for x1, y1, x2, y2 in boxes:
+        assert 0 <= x1 < x2 <= 900 and 0 <= y1 < y2 <= 600
+    cat_h = int(260 * data.chelsea().shape[0] / data.chelsea().shape[1])
+    assert max(iou(b, (40, 60, 300, 60 + cat_h)) for b in boxes[1:]) > 0.5
+    assert subject.boxes(bg, regions=0) == [boxes[0]]
 
 
 # --- optional SSCD and the container ---------------------------------------------------

@@ -12,7 +12,6 @@ from tusou.errors import FeatureExtractionFailed
 from tusou.features import (
     EMBED_DIM,
     SSCD_DIM,
-    TEXTURE_DIM,
     TEXTURE_RECIPES,
     CopyEmbedding,
     FeatureModels,
@@ -40,6 +39,9 @@ class Descriptors:
     # Queries of the same kind also carry the mirrored image's keypoints (flipped copies).
     mirrored_keypoints: Keypoints | None = None
     region: Box | None = None
+    # Other vectors a query is also searched with (best score per image kept): product
+    # queries' separate salient regions.
+    alternates: tuple[np.ndarray, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,10 @@ SECOND_LOOK_SIDE = 1024
 
 
 VectorFn = Callable[[np.ndarray], tuple[np.ndarray, "Box | None"]]
+QueryFn = Callable[[np.ndarray], tuple[np.ndarray, "Box | None", list[np.ndarray]]]
+
+# Product queries: how many separate salient regions are searched besides the subject box.
+PRODUCT_QUERY_REGIONS = 1
 
 
 def _unboxed(extract: Callable[[np.ndarray], np.ndarray]) -> VectorFn:
@@ -95,12 +101,18 @@ class Describer:
             self._by_vector["product"]: (lambda px: self._product(gem, px, 0.0), EMBED_DIM),
             # Product libraries made before the crop alone was measured better.
             f"product/u2netp+{gem.name}": (lambda px: self._product(gem, px, 0.5), EMBED_DIM),
-            self._by_vector["texture"]: (_unboxed(texture.extract), TEXTURE_DIM),
+            self._by_vector["texture"]: (_unboxed(texture.extract), texture.dim),
             self._by_vector["copy"]: (_unboxed(copy_fallback.extract), EMBED_DIM),
+        }
+        # Query-side views of pipelines whose queries look at more than the stored vector
+        # does (the stored vectors are unchanged, so existing libraries benefit as they are).
+        self._queries: dict[str, QueryFn] = {
+            self._by_vector["product"]: lambda px: self._product_query(gem, px, 0.0),
+            f"product/u2netp+{gem.name}": lambda px: self._product_query(gem, px, 0.5),
         }
         for version in TEXTURE_RECIPES:
             older = TextureEmbedding(models.lite0, version)
-            self._pipelines.setdefault(f"texture/{older.name}", (_unboxed(older.extract), TEXTURE_DIM))
+            self._pipelines.setdefault(f"texture/{older.name}", (_unboxed(older.extract), older.dim))
         if models.sscd is not None:
             sscd = CopyEmbedding(models.sscd)
             # SSCD is the stronger copy descriptor: new same libraries use it when installed.
@@ -124,7 +136,12 @@ class Describer:
 
     def describe(self, spec: KindSpec, pipeline: str, pixels: np.ndarray, *,
                  query: bool) -> Descriptors:
-        vector, region = self._lookup(pipeline)[0](pixels)
+        fn = self._lookup(pipeline)[0]
+        alternates: list[np.ndarray] = []
+        if query and pipeline in self._queries:
+            vector, region, alternates = self._queries[pipeline](pixels)
+        else:
+            vector, region = fn(pixels)
         hashes: list[PdqHash] = []
         if spec.pdq:
             hashes = pdq_dihedral(pixels) if query else [pdq_hash(pixels)]
@@ -137,7 +154,8 @@ class Describer:
                 mirrored = extract_keypoints(np.ascontiguousarray(pixels[:, ::-1]),
                                              spec.keypoints, max_features=budget)
         return Descriptors(vector=l2n(np.asarray(vector, np.float32).ravel()), pdq=hashes, keypoints=keypoints,
-                           mirrored_keypoints=mirrored, region=region)
+                           mirrored_keypoints=mirrored, region=region,
+                           alternates=tuple(l2n(np.asarray(v, np.float32).ravel()) for v in alternates))
 
     def closer_look(self, spec: KindSpec, pipeline: str, pixels: np.ndarray) -> CloserLook:
         """What a query that nothing verified is looked at again with (see Library)."""
@@ -164,3 +182,23 @@ class Describer:
         if whole:
             vector = vector + whole * semantic.extract(pixels)
         return vector, box
+
+    def _product_query(self, semantic: SemanticEmbedding, pixels: np.ndarray, whole: float
+                       ) -> tuple[np.ndarray, Box | None, list[np.ndarray]]:
+        """``_product`` for a query, plus the same embedding of its most salient separate
+        regions (``PRODUCT_QUERY_REGIONS``); each image keeps its best score. The subject box
+        spans every salient region: when a small subject shares the picture with salient
+        background clutter (wood knots, a pattern), the box holds mostly background while
+        the most salient region's own box is the subject. Measured on objects moved onto
+        generated backgrounds (``tusou eval product``): top-1 at 35 % of their size 0.76 ->
+        0.94, at full size 0.94 -> 1.0, at 60 % 0.88 either way; the best wrong answer rose
+        from 0.68 to 0.71. More regions only raised wrong answers (0.79 with two)."""
+        boxes = self._models.subject.boxes(pixels, regions=PRODUCT_QUERY_REGIONS)
+        context = semantic.extract(pixels) if whole else None
+        vectors = []
+        for x1, y1, x2, y2 in boxes:
+            vector = semantic.extract(np.ascontiguousarray(pixels[y1:y2, x1:x2]))
+            if context is not None:
+                vector = vector + whole * context
+            vectors.append(vector)
+        return vectors[0], boxes[0], vectors[1:]

@@ -324,14 +324,23 @@ class Library:
         return self._rank(desc, exact_id, tag_filter, page, threshold, image.pixels)
 
     def _ranked(self, vector: np.ndarray, count: int, allowed: np.ndarray | None,
-                exact_id: int | None) -> list[Match]:
-        """Ranked kinds: the library by cosine to ``vector``, after query expansion."""
+                exact_id: int | None, alternates: Sequence[np.ndarray] = ()) -> list[Match]:
+        """Ranked kinds: the library by cosine to ``vector`` (or to the closest of it and
+        ``alternates``), after query expansion."""
         index = self._state.index
         expand = self.spec.query_expansion
         seed = self.spec.expansion_seed
         # The neighbours that expand the query must not depend on the page asked for.
         first = (EXPANSION_SHORTLIST if seed else expand + 2) if expand else 0
-        hits = index.search(vector, max(count, first), allowed)
+        wanted = max(count, first)
+        hits = index.search(vector, wanted, allowed)
+        if alternates:
+            # Each image scores its best cosine to any of the query's views (the union of
+            # every view's top ``wanted`` holds the top ``wanted`` of that best).
+            best: dict[int, float] = {}
+            for i, s in [*hits, *(h for v in alternates for h in index.search(v, wanted, allowed))]:
+                best[i] = max(s, best.get(i, s))
+            hits = sorted(best.items(), key=lambda h: -h[1])[:wanted]
         pinned: list[Match] = []
         if exact_id is not None:
             # The very same image ranks first at 1.0 even where an approximate graph
@@ -419,7 +428,8 @@ class Library:
         else:
             # One more than the page needs tells whether there is more (a threshold only
             # removes from the tail of the ranking, so it cannot change the page).
-            scored = self._ranked(desc.vector, min(page.end + 1, RESULT_WINDOW), allowed, exact_id)
+            scored = self._ranked(desc.vector, min(page.end + 1, RESULT_WINDOW), allowed, exact_id,
+                                  desc.alternates)
             cut = 0.0 if threshold is None else threshold
         scored = [m for m in scored if m.score >= cut][:RESULT_WINDOW]
         window = scored[page.pn:page.end]

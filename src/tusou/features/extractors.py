@@ -81,6 +81,10 @@ class TextureEmbedding:
     def name(self) -> str:
         return f"texture-v{self.version}-lite0-v{BUILDER_VERSION}"
 
+    @property
+    def dim(self) -> int:
+        return TEXTURE_RECIPES[self.version].dim
+
     def extract(self, pixels: np.ndarray) -> np.ndarray:
         return texture_descriptor(self.model, pixels, recipe=TEXTURE_RECIPES[self.version])
 

@@ -252,11 +252,12 @@ class Lite0Model(OnnxModel):
         features, mid = self.session.run(["features", "mid"], {"image": x})
         return features[0], mid[0]
 
-    def texture_maps(self, pixels: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
-        """(features 1280xhxw, gram 112x112: ``mid``'s channel Gram averaged over positions)."""
+    def texture_maps(self, pixels: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(features 1280xhxw, gram 112x112: ``mid``'s channel Gram averaged over positions,
+        bottleneck 320xhxw)."""
         x = to_input(resize_short_side(as_rgb(pixels), size))
-        features, gram = self.session.run(["features", "gram"], {"image": x})
-        return features[0], gram[0]
+        features, gram, bottleneck = self.session.run(["features", "gram", "bottleneck"], {"image": x})
+        return features[0], gram[0], bottleneck[0]
 
     def logits(self, pixels: np.ndarray) -> np.ndarray:
         """ImageNet logits (1000,) from the standard 224 px centre crop (of short side 256)."""

@@ -72,6 +72,23 @@ class SubjectDetector(OnnxModel):
         h, w = rgb.shape[:2]
         return _box_from_saliency(self._saliency(rgb), w, h, threshold, margin)
 
+    def boxes(self, pixels: np.ndarray, *, regions: int, threshold: float = 0.5,
+              margin: float = 0.05) -> list[Box]:
+        """``box``, then the boxes of up to ``regions`` separate salient regions, most
+        salient first (duplicates dropped). A small subject placed on a busy background
+        often shares the map with clutter (wood knots, a pattern); the box around
+        everything then holds mostly background, while one region's box holds the
+        subject: a query tries them all."""
+        rgb = as_rgb(pixels)
+        h, w = rgb.shape[:2]
+        sal = self._saliency(rgb)
+        out = [_box_from_saliency(sal, w, h, threshold, margin)]
+        for region in _regions(sal, threshold)[:regions]:
+            box = _scaled_box(region, sal.shape, w, h, margin)
+            if box is not None and box not in out:
+                out.append(box)
+        return out
+
     def crop(self, pixels: np.ndarray, *, threshold: float = 0.5, margin: float = 0.05) -> tuple[np.ndarray, Box]:
         x1, y1, x2, y2 = self.box(pixels, threshold=threshold, margin=margin)
         return np.ascontiguousarray(pixels[y1:y2, x1:x2]), (x1, y1, x2, y2)
@@ -94,15 +111,44 @@ def _box_from_saliency(sal: np.ndarray, width: int, height: int, threshold: floa
     y1 = int(keep[:, cv2.CC_STAT_TOP].min())
     x2 = int((keep[:, cv2.CC_STAT_LEFT] + keep[:, cv2.CC_STAT_WIDTH]).max())
     y2 = int((keep[:, cv2.CC_STAT_TOP] + keep[:, cv2.CC_STAT_HEIGHT]).max())
-    sx, sy = width / sal.shape[1], height / sal.shape[0]
-    bx1, by1, bx2, by2 = x1 * sx, y1 * sy, x2 * sx, y2 * sy
+    return _scaled_box((x1, y1, x2, y2), sal.shape, width, height, margin) or whole
+
+
+# A region must cover this share of the saliency map to be tried on its own.
+MIN_REGION_SHARE = 0.002
+
+
+def _regions(sal: np.ndarray, threshold: float) -> list[Box]:
+    """Boxes (map coordinates) of the connected regions above ``threshold`` times the peak,
+    by total saliency, most salient first; none when nothing stands out."""
+    peak = float(sal.max())
+    if peak < MIN_PEAK:
+        return []
+    binary = (sal >= threshold * peak).astype(np.uint8)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
+    if n <= 1:
+        return []
+    mass = np.bincount(labels.ravel(), weights=sal.ravel(), minlength=n)
+    order = [i for i in np.argsort(-mass[1:], kind="stable") + 1
+             if stats[i, cv2.CC_STAT_AREA] >= MIN_REGION_SHARE * sal.size]
+    return [(int(stats[i, cv2.CC_STAT_LEFT]), int(stats[i, cv2.CC_STAT_TOP]),
+             int(stats[i, cv2.CC_STAT_LEFT] + stats[i, cv2.CC_STAT_WIDTH]),
+             int(stats[i, cv2.CC_STAT_TOP] + stats[i, cv2.CC_STAT_HEIGHT])) for i in order]
+
+
+def _scaled_box(box: Box, shape: tuple[int, ...], width: int, height: int, margin: float
+                ) -> Box | None:
+    """A map box in image coordinates, grown by ``margin`` of its size on each side; None
+    when under 2 pixels wide or high."""
+    sx, sy = width / shape[1], height / shape[0]
+    bx1, by1, bx2, by2 = box[0] * sx, box[1] * sy, box[2] * sx, box[3] * sy
     mx, my = margin * (bx2 - bx1), margin * (by2 - by1)
-    box = (
+    out = (
         max(0, int(np.floor(bx1 - mx))),
         max(0, int(np.floor(by1 - my))),
         min(width, int(np.ceil(bx2 + mx))),
         min(height, int(np.ceil(by2 + my))),
     )
-    if box[2] - box[0] < 2 or box[3] - box[1] < 2:
-        return whole
-    return box
+    if out[2] - out[0] < 2 or out[3] - out[1] < 2:
+        return None
+    return out
