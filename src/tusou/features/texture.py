@@ -112,7 +112,7 @@ def colour_descriptor(pixels: np.ndarray) -> np.ndarray:
 
 def texture_descriptor(model: Lite0Model, pixels: np.ndarray, sizes: tuple[int, ...] = DEFAULT_SIZES,
                        recipe: TextureRecipe | None = None) -> np.ndarray:
-    """(TEXTURE_DIM,) float32, unit norm; one Lite0 pass per size feeds both CNN parts."""
+    """(recipe.dim,) float32, unit norm; one Lite0 pass per size feeds every CNN part."""
     recipe = recipe or TEXTURE_RECIPES[TEXTURE_VERSION]
     pooled = np.zeros(EMBED_DIM, np.float32)
     bottle = np.zeros(BOTTLENECK_CHANNELS, np.float32)
@@ -120,7 +120,8 @@ def texture_descriptor(model: Lite0Model, pixels: np.ndarray, sizes: tuple[int, 
     for size in sizes:
         features, gram, bottleneck = model.texture_maps(pixels, size)
         pooled += l2n(gem(features, recipe.pooling_p))
-        bottle += l2n(bottleneck.mean(axis=(1, 2)))
+        if recipe.w_bottleneck:
+            bottle += l2n(bottleneck.mean(axis=(1, 2)))
         grams.append(gram)
     parts = [recipe.w_cnn * l2n(pooled), recipe.w_gram * gram_descriptor(grams),
              recipe.w_colour * colour_descriptor(pixels)]
