@@ -1,32 +1,36 @@
 """For queries the engine misses and unrelated ones: the agreement (and coarse correlation) of every
 its own copy of the eval work dir (the index files are not shared between processes)."""
-"""Dense agreement of every dense-look candidate, for queries the engine misses and unrelated ones."""
-import json, sys, time
+
+import json
+import sys
+import time
 from pathlib import Path
+
 from tusou.config import Settings
 from tusou.engine import Engine
-from tusou.features import PDQ_MATCH_DISTANCE, DenseProbe, Keypoints
 from tusou.evaluation import suites
 from tusou.evaluation.dataset import decode_rgb
 from tusou.evaluation.runner import _copy_queries, _fit, _Harness, spread
+from tusou.features import PDQ_MATCH_DISTANCE, DenseProbe, Keypoints
 
 N = 40
-prev = json.load(open('/tmp/ev/same0.json'))['results'][0]['queries']
-missed = {q['query'] for q in prev if q['relevant'] and not (q['hits'] and q['hits'][0]['key'] in q['relevant'])}
-print('missed', len(missed), flush=True)
-config = suites.suite('same', eval_dev=suites.find_eval_dev())
-engine = Engine(Settings(data_dir=Path('/tmp/ev/same' if sys.argv[1]=='0' else '/tmp/ev/same_b'), model_threads=0))
-h = _Harness(engine, 'same')
+prev = json.load(open("/tmp/ev/same0.json"))["results"][0]["queries"]
+missed = {q["query"] for q in prev if q["relevant"] and not (q["hits"] and q["hits"][0]["key"] in q["relevant"])}
+print("missed", len(missed), flush=True)
+config = suites.suite("same", eval_dev=suites.find_eval_dev())
+engine = Engine(Settings(data_dir=Path("/tmp/ev/same" if sys.argv[1] == "0" else "/tmp/ev/same_b"), model_threads=0))
+h = _Harness(engine, "same")
 h.ingest([*config.library, *config.distractors], workers=2, with_classes=False)
-print('ingested', len(h.key_of), flush=True)
+print("ingested", len(h.key_of), flush=True)
 queries = _copy_queries(config, h, spread(list(config.library), config.query_originals))
-queries = [q for q in queries if q.key in missed or q.set_name == 'unrelated']
+queries = [q for q in queries if q.key in missed or q.set_name == "unrelated"]
 part, parts = int(sys.argv[1]), int(sys.argv[2])
 queries = queries[part::parts]
-print('study queries', len(queries), flush=True)
+print("study queries", len(queries), flush=True)
 lib = h.library
 out = []
-t0 = time.time(); ncand = 0
+t0 = time.time()
+ncand = 0
 for n, q in enumerate(queries):
     pixels = decode_rgb(_fit(q.load()))
     desc = lib._describe(pixels, query=True)
@@ -38,7 +42,7 @@ for n, q in enumerate(queries):
     blobs = lib._store.keypoints(ids)
     probe = DenseProbe(desc.keypoints)
     recs = lib._store.images_by_id(ids)
-    row = {'query': q.key, 'set': q.set_name, 'relevant': sorted(q.relevant), 'npdq': len(pdq), 'cands': []}
+    row = {"query": q.key, "set": q.set_name, "relevant": sorted(q.relevant), "npdq": len(pdq), "cands": []}
     for rank, i in enumerate(ids):
         ref = Keypoints.from_bytes(blobs[i]) if i in blobs else None
         m = probe.match(ref) if ref is not None else None
@@ -48,10 +52,18 @@ for n, q in enumerate(queries):
             coarse = pl[0][0] if pl else None
         ncand += 1
         key = h.key_of.get(recs[i].cont_sign) if i in recs else None
-        row['cands'].append({'key': key, 'rank': rank, 'pdq': i in pdq, 'agreement': None if m is None else m.agreement, 'coarse': coarse})
+        row["cands"].append(
+            {
+                "key": key,
+                "rank": rank,
+                "pdq": i in pdq,
+                "agreement": None if m is None else m.agreement,
+                "coarse": coarse,
+            }
+        )
     out.append(row)
     if n % 20 == 0:
         print(n, round(time.time() - t0, 1), ncand, flush=True)
-json.dump(out, open(f'/tmp/dense2/study{part}.json', 'w'))
-print('done', time.time() - t0, ncand)
+json.dump(out, open(f"/tmp/dense2/study{part}.json", "w"))
+print("done", time.time() - t0, ncand)
 engine.close()
