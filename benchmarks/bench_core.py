@@ -16,7 +16,6 @@ import json
 import os
 import platform
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -111,7 +110,7 @@ def main() -> None:
         rng = np.random.default_rng(7)
         latencies: dict[str, list[float]] = {"exact": [], "edited": [], "filtered": []}
         correct = {k: 0 for k in latencies}
-        for i in range(args.queries):
+        for _ in range(args.queries):
             seed = int(rng.integers(0, args.images))
             img = picture(seed)
             variants = {

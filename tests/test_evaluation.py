@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -152,3 +153,23 @@ def test_labels_with_bom_singletons_and_missing_files(tmp_path: Path) -> None:
         main(["eval", "similar", "--images", str(folder), "--labels", str(tmp_path / "nope.csv")])
     with pytest.raises(SystemExit):
         main(["eval", "similar", "--images", str(tmp_path / "no-such-folder")])
+
+
+def test_harness_finds_every_image_by_its_brief(tmp_path: Path, model_cache: Path) -> None:
+    from tusou.config import Settings
+    from tusou.engine import Engine
+    from tusou.engine.sources import ImageSource
+    from tusou.evaluation.runner import _Harness
+
+    engine = Engine(Settings(data_dir=tmp_path / "data", model_cache_dir=model_cache, model_threads=1))
+    try:
+        harness = _Harness(engine, "similar")
+        assert harness.ids_by_brief() == {}
+        added = {}
+        for name in ("astronaut", "chelsea", "coffee"):
+            data = (Path(skimage.data.data_dir) / f"{name}.png").read_bytes()
+            added[name] = harness.library.add(ImageSource(data=data), brief=name).id
+        assert harness.ids_by_brief() == added
+    finally:
+        engine.close()
+

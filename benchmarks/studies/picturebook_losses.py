@@ -22,17 +22,8 @@ h = _Harness(engine, "picturebook")
 t0 = time.time()
 h.ingest([*config.library, *config.distractors], workers=2, with_classes=False)
 print("ingested", len(h.key_of), round(time.time() - t0), flush=True)
-id_of = {}
 lib = h.library
-off = 0
-while True:
-    page = lib.list_images(offset=off, limit=1000)
-    if not page:
-        break
-    for rec in page:
-        if rec.cont_sign in h.key_of:
-            id_of[h.key_of[rec.cont_sign]] = rec.id
-    off += len(page)
+id_of = h.ids_by_brief()
 queries = _copy_queries(config, h, spread(list(config.library), config.query_originals))
 queries = [q for q in queries if q.set_name != "unrelated"]
 print("queries", len(queries), flush=True)

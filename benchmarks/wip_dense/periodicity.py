@@ -10,6 +10,7 @@ import numpy as np
 
 from tusou.config import Settings
 from tusou.engine import Engine
+from tusou.evaluation.runner import _Harness
 from tusou.features import Keypoints
 
 rows = [r for f in sorted(glob.glob("/tmp/dense2/study[0-9].json")) for r in json.load(open(f))]
@@ -20,16 +21,9 @@ for r in rows:
         if c["agreement"] is not None and c["agreement"] >= 0.75:
             need.setdefault(c["key"], []).append((c["agreement"], c["key"] in rel, r["query"]))
 engine = Engine(Settings(data_dir=Path("/tmp/ev/same"), model_threads=0))
-lib = engine.library("eval")
-recs = {}
-off = 0
-while True:
-    page = lib.list_images(offset=off, limit=1000)
-    if not page:
-        break
-    for rec in page:
-        recs[rec.brief] = rec.id
-    off += len(page)
+harness = _Harness(engine, "same")
+lib = harness.library
+recs = harness.ids_by_brief()
 
 
 def periodicity(img):

@@ -187,6 +187,16 @@ class _Harness:
         with ThreadPoolExecutor(max(1, workers)) as pool:
             list(pool.map(add, enumerate(images)))
 
+    def ids_by_brief(self) -> dict[str, int]:
+        """Every image of the library by its brief (the key's last 256 characters): what
+        study scripts that look behind the API need to find an original's record."""
+        ids: dict[str, int] = {}
+        offset = 0
+        while page := self.library.list_images(offset=offset, limit=1000):
+            ids.update((rec.brief, rec.id) for rec in page)
+            offset += len(page)
+        return ids
+
     def ask(self, query: _Query, rn: int) -> tuple[Ranked, float]:
         tag_filter = None
         if query.class_id is not None:
