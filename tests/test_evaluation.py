@@ -173,3 +173,32 @@ def test_harness_finds_every_image_by_its_brief(tmp_path: Path, model_cache: Pat
     finally:
         engine.close()
 
+
+def test_second_look_pools_its_regions_hits_by_best_similarity(tmp_path: Path, model_cache: Path) -> None:
+    from dataclasses import replace
+
+    from tusou.config import Settings
+    from tusou.engine import Engine
+    from tusou.engine.sources import ImageSource
+
+    engine = Engine(Settings(data_dir=tmp_path / "data", model_cache_dir=model_cache, model_threads=1))
+    try:
+        engine.create_library("pages", "picturebook")
+        library = engine.library("pages")
+        ids = []
+        for seed in range(4):
+            buf = io.BytesIO()
+            Image.fromarray(synthetic.page(2000000 + seed)).save(buf, format="PNG")
+            ids.append(library.add(ImageSource(data=buf.getvalue()), brief=f"p{seed}").id)
+        index = library._state.index
+        regions = [index.vector(ids[2]).astype(np.float32), index.vector(ids[1]).astype(np.float32)]
+        library.spec = replace(library.spec, second_look_pool=3)
+        pooled = library._region_candidates(regions, None)
+        # Each region's own page first (similarity 1), then the best of the rest; 3 at most.
+        assert sorted(pooled[:2]) == sorted([ids[1], ids[2]]) and len(pooled) == 3
+        library.spec = replace(library.spec, second_look_pool=0, second_look_candidates=2)
+        assert len(library._region_candidates(regions, None)) == 4  # 2 per region
+        allowed = np.array([ids[0], ids[1]], np.int64)
+        assert set(library._region_candidates(regions, allowed)) <= {ids[0], ids[1]}
+    finally:
+        engine.close()

@@ -338,3 +338,14 @@ def test_feature_models_are_lazy(tmp_path: Path) -> None:
     models = FeatureModels(tmp_path / "models", threads=1)
     assert not models.lite0.loaded and not models.subject.loaded
     assert not (tmp_path / "models").exists()
+
+
+def test_window_keeps_share_and_aspect_and_stays_inside() -> None:
+    from tusou.features.pixels import centre_crop, window
+
+    pixels = np.arange(300 * 400 * 3, dtype=np.uint32).reshape(300, 400, 3).astype(np.uint8)
+    assert np.array_equal(window(pixels, 0.3, 0.5, 0.5), centre_crop(pixels, 0.3))
+    off = window(pixels, 0.3, 0.6, 0.4)
+    assert off.shape == centre_crop(pixels, 0.3).shape
+    corner = window(pixels, 0.25, 1.0, 0.0)  # pushed back inside: the top-right quarter
+    assert np.array_equal(corner, pixels[:150, 200:])

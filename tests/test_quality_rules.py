@@ -137,3 +137,26 @@ def test_query_expansion_does_not_depend_on_the_page_size(client: httpx.Client, 
     ten = client.post(f"/v1/libraries/{lib}/search", json={"image": query, "rn": 10}).json()["results"]
     assert [h["brief"] for h in one] == [h["brief"] for h in ten[:1]]
     assert one[0]["score"] == ten[0]["score"]
+
+
+def test_few_inliers_count_only_with_close_agreement() -> None:
+    from tusou.engine.kinds import kind_spec
+    from tusou.engine.matching import accepted, inlier_score
+    from tusou.features import GeometricMatch
+
+    def match(inliers: int, agreement: float | None) -> GeometricMatch:
+        return GeometricMatch(inliers, (0, 0, 10, 10), np.eye(3), agreement)
+
+    book, same = kind_spec("picturebook"), kind_spec("same")
+    low = book.agreeing_min_inliers
+    assert 0 < low < book.min_inliers
+    assert accepted(match(book.min_inliers, book.min_agreement), book)
+    assert not accepted(match(book.min_inliers, book.min_agreement - 0.01), book)
+    assert accepted(match(low, book.close_agreement), book)
+    assert not accepted(match(low, book.close_agreement - 0.01), book)
+    assert not accepted(match(low - 1, 1.0), book)
+    # Without a thumbnail to compare, inliers alone decide; `same` keeps one rule.
+    assert not accepted(match(low, None), book) and accepted(match(book.min_inliers, None), book)
+    assert not accepted(match(same.min_inliers - 1, 1.0), same)
+    # Matches accepted on agreement score at the bottom of the verified range.
+    assert inlier_score(low, book.min_inliers) == 0.6

@@ -25,7 +25,7 @@ from tusou.features import (
     pdq_dihedral,
     pdq_hash,
 )
-from tusou.features.pixels import centre_crop
+from tusou.features.pixels import window
 
 Box = tuple[int, int, int, int]
 
@@ -53,9 +53,8 @@ class CloserLook:
     keypoints: list[Keypoints]
 
 
-# Central regions a second look embeds, as shares of the query's area: a phone photo of a
-# poster or page usually has it near the middle, surrounded by table or wall.
-SECOND_LOOK_REGIONS = (0.5, 0.3)
+# The longest side a second look finds its keypoints at: a poster that fills a third of a
+# phone photo needs more pixels than the first look's budget gives it.
 SECOND_LOOK_SIDE = 1024
 
 
@@ -160,8 +159,8 @@ class Describer:
         """What a query that nothing verified is looked at again with (see Library)."""
         assert spec.keypoints is not None
         vector_fn = self._lookup(pipeline)[0]
-        vectors = [l2n(np.asarray(vector_fn(centre_crop(pixels, share))[0], np.float32).ravel())
-                   for share in SECOND_LOOK_REGIONS]
+        vectors = [l2n(np.asarray(vector_fn(window(pixels, *region))[0], np.float32).ravel())
+                   for region in spec.second_look_regions]
         views = [pixels, np.ascontiguousarray(pixels[:, ::-1])] if spec.mirror_query else [pixels]
         keypoints = [extract_keypoints(view, spec.keypoints, max_features=spec.second_look_keypoints,
                                        max_side=SECOND_LOOK_SIDE) for view in views]

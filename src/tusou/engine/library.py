@@ -393,11 +393,23 @@ class Library:
         closer = self._extracting(lambda: self._describer.closer_look(spec, self.record.pipeline,
                                                                       pixels))
         ids = list(tried[:spec.second_look_candidates])
-        for vector in closer.vectors:
-            ids += [i for i, _ in self._state.index.search(vector, spec.second_look_candidates,
-                                                           allowed)]
+        ids += self._region_candidates(closer.vectors, allowed)
         return rank_matches(verify_geometry(spec, closer.keypoints, list(dict.fromkeys(ids)),
                                             self._store.keypoints))
+
+    def _region_candidates(self, vectors: list[np.ndarray], allowed: np.ndarray | None
+                           ) -> list[int]:
+        """The second look's candidates from its region vectors: each region's nearest or,
+        with ``second_look_pool``, the best of all regions' hits pooled."""
+        spec, index = self.spec, self._state.index
+        if not spec.second_look_pool:
+            return [i for vector in vectors
+                    for i, _ in index.search(vector, spec.second_look_candidates, allowed)]
+        best: dict[int, float] = {}
+        for vector in vectors:
+            for image_id, similarity in index.search(vector, spec.second_look_pool, allowed):
+                best[image_id] = max(similarity, best.get(image_id, similarity))
+        return sorted(best, key=lambda i: (-best[i], i))[:spec.second_look_pool]
 
     def _allowed(self, tag_filter: TagFilter | None) -> np.ndarray | None:
         if tag_filter is None or tag_filter.is_empty:

@@ -35,16 +35,30 @@ def pdq_score(distance: int) -> float:
 
 
 def inlier_score(inliers: int, min_inliers: int) -> float:
+    """0.60 at ``min_inliers`` (and for matches accepted with fewer, on close agreement)
+    up to 0.95 at INLIERS_FOR_MAX."""
     span = max(INLIERS_FOR_MAX - min_inliers, 1)
-    return round(0.6 + 0.35 * min(1.0, (inliers - min_inliers) / span), 6)
+    return round(0.6 + 0.35 * min(1.0, max(0, inliers - min_inliers) / span), 6)
+
+
+def accepted(match: GeometricMatch, spec: KindSpec) -> bool:
+    """Whether a geometric match counts: enough inliers and agreeing content, or (kinds
+    with ``agreeing_min_inliers``) fewer inliers and closely agreeing content."""
+    if match.agreement is None:  # keypoints stored before thumbnails: inliers alone
+        return match.inliers >= spec.min_inliers
+    if match.inliers >= spec.min_inliers:
+        return match.agreement >= spec.min_agreement
+    return (0 < spec.agreeing_min_inliers <= match.inliers
+            and match.agreement >= spec.close_agreement)
 
 
 def _best_geometry(probes: Sequence[Keypoints], ref: Keypoints, spec: KindSpec
                    ) -> GeometricMatch | None:
     best: GeometricMatch | None = None
+    floor = min(spec.min_inliers, spec.agreeing_min_inliers or spec.min_inliers)
     for probe in probes:
-        match = verify(probe, ref, min_inliers=spec.min_inliers)
-        if match is None or (match.agreement is not None and match.agreement < spec.min_agreement):
+        match = verify(probe, ref, min_inliers=floor)
+        if match is None or not accepted(match, spec):
             continue
         if best is None or match.inliers > best.inliers:
             best = match

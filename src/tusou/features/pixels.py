@@ -51,3 +51,14 @@ def centre_crop(pixels: np.ndarray, share: float) -> np.ndarray:
     ch, cw = max(1, round(h * side)), max(1, round(w * side))
     top, left = (h - ch) // 2, (w - cw) // 2
     return np.ascontiguousarray(pixels[top:top + ch, left:left + cw])
+
+
+def window(pixels: np.ndarray, share: float, cx: float, cy: float) -> np.ndarray:
+    """The window of ``pixels`` with ``share`` of its area and the same aspect, centred at
+    (``cx``, ``cy``) in fractions of the width and height, moved inside the image if needed."""
+    h, w = pixels.shape[:2]
+    side = share ** 0.5
+    ch, cw = max(1, round(h * side)), max(1, round(w * side))
+    top = min(max(round(cy * h - ch / 2), 0), h - ch)
+    left = min(max(round(cx * w - cw / 2), 0), w - cw)
+    return np.ascontiguousarray(pixels[top:top + ch, left:left + cw])
