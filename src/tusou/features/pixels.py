@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import cv2
 import numpy as np
 
@@ -46,11 +48,7 @@ def resize_max_side(pixels: np.ndarray, max_side: int) -> tuple[np.ndarray, floa
 
 def centre_crop(pixels: np.ndarray, share: float) -> np.ndarray:
     """The centred window of ``pixels`` with ``share`` of its area and the same aspect."""
-    h, w = pixels.shape[:2]
-    side = share ** 0.5
-    ch, cw = max(1, round(h * side)), max(1, round(w * side))
-    top, left = (h - ch) // 2, (w - cw) // 2
-    return np.ascontiguousarray(pixels[top:top + ch, left:left + cw])
+    return window(pixels, share, 0.5, 0.5)
 
 
 def window(pixels: np.ndarray, share: float, cx: float, cy: float) -> np.ndarray:
@@ -59,6 +57,7 @@ def window(pixels: np.ndarray, share: float, cx: float, cy: float) -> np.ndarray
     h, w = pixels.shape[:2]
     side = share ** 0.5
     ch, cw = max(1, round(h * side)), max(1, round(w * side))
-    top = min(max(round(cy * h - ch / 2), 0), h - ch)
-    left = min(max(round(cx * w - cw / 2), 0), w - cw)
+    # Floor, so that a centred window of an odd margin leans up and left by half a pixel.
+    top = min(max(math.floor(cy * h - ch / 2), 0), h - ch)
+    left = min(max(math.floor(cx * w - cw / 2), 0), w - cw)
     return np.ascontiguousarray(pixels[top:top + ch, left:left + cw])
