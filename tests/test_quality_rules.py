@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import io
 
+import cv2
 import httpx
 import numpy as np
 import skimage.data
@@ -160,3 +161,12 @@ def test_few_inliers_count_only_with_close_agreement() -> None:
     assert not accepted(match(same.min_inliers - 1, 1.0), same)
     # Matches accepted on agreement score at the bottom of the verified range.
     assert inlier_score(low, book.min_inliers) == 0.6
+
+
+def test_akaze_tries_again_more_sensitively_on_soft_pictures() -> None:
+    from tusou.features.keypoints import AKAZE_THRESHOLD
+
+    soft = cv2.GaussianBlur(skimage.data.chelsea(), (0, 0), 6)  # 451 x 300: no rescaling
+    plain = cv2.AKAZE.create(threshold=AKAZE_THRESHOLD).detect(cv2.cvtColor(soft, cv2.COLOR_RGB2GRAY))
+    assert len(plain) < 250  # under the retry share of a 1000-point budget
+    assert len(extract_keypoints(soft, "akaze", max_features=1000)) > 1.5 * len(plain)

@@ -81,14 +81,14 @@ def _grey(pixels: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY)
 
 
-def _detector(method: Method, max_features: int, fast_threshold: int = 12) -> cv2.Feature2D:
+def _detector(method: Method, max_features: int, sensitive: bool = False) -> cv2.Feature2D:
     if method == "orb":
         # A lower FAST threshold than the default (20) keeps flat, low-contrast images
         # from coming back almost empty; ORB keeps the best max_features by Harris score.
         return cv2.ORB.create(nfeatures=max_features, scaleFactor=1.2, nlevels=8,
-                              fastThreshold=fast_threshold)
+                              fastThreshold=_RETRY_FAST_THRESHOLD if sensitive else 12)
     if method == "akaze":
-        return cv2.AKAZE.create(threshold=AKAZE_THRESHOLD)
+        return cv2.AKAZE.create(threshold=_RETRY_AKAZE_THRESHOLD if sensitive else AKAZE_THRESHOLD)
     raise ValueError(f"unknown keypoint method {method!r}")
 
 
@@ -102,6 +102,9 @@ MAX_UPSCALE = 4.0
 # the usual FAST threshold; below this share of the budget it tries again more sensitively.
 _RETRY_SHARE = 0.25
 _RETRY_FAST_THRESHOLD = 4
+# AKAZE likewise: a 40 % window of a flat illustration can yield a dozen points at
+# AKAZE_THRESHOLD and several dozen at half of it.
+_RETRY_AKAZE_THRESHOLD = 1e-4
 
 
 def _work_copy(grey: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
@@ -125,8 +128,8 @@ def extract_keypoints(
     height, width = grey.shape[:2]
     small, scale = _work_copy(grey, max_side)
     kps, desc = _detector(method, max_features).detectAndCompute(small, None)
-    if method == "orb" and len(kps or ()) < _RETRY_SHARE * max_features:
-        again = _detector(method, max_features, _RETRY_FAST_THRESHOLD).detectAndCompute(small, None)
+    if len(kps or ()) < _RETRY_SHARE * max_features:
+        again = _detector(method, max_features, sensitive=True).detectAndCompute(small, None)
         if len(again[0] or ()) > len(kps or ()):
             kps, desc = again
     if desc is None or not kps:
