@@ -15,11 +15,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import numpy as np
 import pytest
 from PIL import Image
+
+if TYPE_CHECKING:
+    from tusou.engine import Engine
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -100,6 +104,17 @@ def server(tmp_path_factory: pytest.TempPathFactory, model_cache: Path) -> Itera
     proc.start()
     yield proc
     proc.stop()
+
+
+@pytest.fixture
+def engine(tmp_path: Path, model_cache: Path) -> Iterator[Engine]:
+    """An engine in-process on a fresh data directory, for what the API does not show."""
+    from tusou.config import Settings
+    from tusou.engine import Engine
+
+    engine = Engine(Settings(data_dir=tmp_path / "data", model_cache_dir=model_cache, model_threads=1))
+    yield engine
+    engine.close()
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
 
@@ -12,6 +11,8 @@ import skimage.data
 from PIL import Image
 
 from tusou.cli import main
+from tusou.engine import Engine
+from tusou.engine.sources import ImageSource
 from tusou.evaluation import synthetic
 from tusou.evaluation.metrics import (
     Ranked,
@@ -20,6 +21,7 @@ from tusou.evaluation.metrics import (
     summarise_copies,
     summarise_rankings,
 )
+from tusou.evaluation.runner import _Harness
 from tusou.evaluation.transforms import apply_transform
 
 # --- metrics --------------------------------------------------------------------------
@@ -155,50 +157,12 @@ def test_labels_with_bom_singletons_and_missing_files(tmp_path: Path) -> None:
         main(["eval", "similar", "--images", str(tmp_path / "no-such-folder")])
 
 
-def test_harness_finds_every_image_by_its_brief(tmp_path: Path, model_cache: Path) -> None:
-    from tusou.config import Settings
-    from tusou.engine import Engine
-    from tusou.engine.sources import ImageSource
-    from tusou.evaluation.runner import _Harness
 
-    engine = Engine(Settings(data_dir=tmp_path / "data", model_cache_dir=model_cache, model_threads=1))
-    try:
-        harness = _Harness(engine, "similar")
-        assert harness.ids_by_brief() == {}
-        added = {}
-        for name in ("astronaut", "chelsea", "coffee"):
-            data = (Path(skimage.data.data_dir) / f"{name}.png").read_bytes()
-            added[name] = harness.library.add(ImageSource(data=data), brief=name).id
-        assert harness.ids_by_brief() == added
-    finally:
-        engine.close()
-
-
-def test_second_look_pools_its_regions_hits_by_best_similarity(tmp_path: Path, model_cache: Path) -> None:
-    from dataclasses import replace
-
-    from tusou.config import Settings
-    from tusou.engine import Engine
-    from tusou.engine.sources import ImageSource
-
-    engine = Engine(Settings(data_dir=tmp_path / "data", model_cache_dir=model_cache, model_threads=1))
-    try:
-        engine.create_library("pages", "picturebook")
-        library = engine.library("pages")
-        ids = []
-        for seed in range(4):
-            buf = io.BytesIO()
-            Image.fromarray(synthetic.page(2000000 + seed)).save(buf, format="PNG")
-            ids.append(library.add(ImageSource(data=buf.getvalue()), brief=f"p{seed}").id)
-        index = library._state.index
-        regions = [index.vector(ids[2]).astype(np.float32), index.vector(ids[1]).astype(np.float32)]
-        library.spec = replace(library.spec, second_look_pool=3)
-        pooled = library._region_candidates(regions, None)
-        # Each region's own page first (similarity 1), then the best of the rest; 3 at most.
-        assert sorted(pooled[:2]) == sorted([ids[1], ids[2]]) and len(pooled) == 3
-        library.spec = replace(library.spec, second_look_pool=0, second_look_candidates=2)
-        assert len(library._region_candidates(regions, None)) == 4  # 2 per region
-        allowed = np.array([ids[0], ids[1]], np.int64)
-        assert set(library._region_candidates(regions, allowed)) <= {ids[0], ids[1]}
-    finally:
-        engine.close()
+def test_harness_finds_every_image_by_its_brief(engine: Engine) -> None:
+    harness = _Harness(engine, "similar")
+    assert harness.ids_by_brief() == {}
+    added = {}
+    for name in ("astronaut", "chelsea", "coffee"):
+        data = (Path(skimage.data.data_dir) / f"{name}.png").read_bytes()
+        added[name] = harness.library.add(ImageSource(data=data), brief=name).id
+    assert harness.ids_by_brief() == added

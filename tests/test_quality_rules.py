@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import io
+from dataclasses import replace
 
 import cv2
 import httpx
@@ -13,6 +14,8 @@ import skimage.data
 from PIL import Image
 
 from conftest import encode, sample
+from tusou.engine import Engine
+from tusou.engine.sources import ImageSource
 from tusou.evaluation import synthetic
 from tusou.evaluation.transforms import apply_transform
 from tusou.features import Keypoints, extract_keypoints, verify
@@ -170,3 +173,20 @@ def test_akaze_tries_again_more_sensitively_on_soft_pictures() -> None:
     plain = cv2.AKAZE.create(threshold=AKAZE_THRESHOLD).detect(cv2.cvtColor(soft, cv2.COLOR_RGB2GRAY))
     assert len(plain) < 250  # under the retry share of a 1000-point budget
     assert len(extract_keypoints(soft, "akaze", max_features=1000)) > 1.5 * len(plain)
+
+
+def test_second_look_pools_its_regions_hits_by_best_similarity(engine: Engine) -> None:
+    engine.create_library("pages", "picturebook")
+    library = engine.library("pages")
+    ids = [library.add(ImageSource(data=encode(synthetic.page(2000000 + seed))), brief=f"p{seed}").id
+           for seed in range(4)]
+    index = library._state.index
+    regions = [index.vector(ids[2]).astype(np.float32), index.vector(ids[1]).astype(np.float32)]
+    library.spec = replace(library.spec, second_look_pool=3)
+    pooled = library._region_candidates(regions, None)
+    # Each region's own page first (similarity 1), then the best of the rest; 3 at most.
+    assert sorted(pooled[:2]) == sorted([ids[1], ids[2]]) and len(pooled) == 3
+    library.spec = replace(library.spec, second_look_pool=0, second_look_candidates=2)
+    assert len(library._region_candidates(regions, None)) == 4  # 2 per region
+    allowed = np.array([ids[0], ids[1]], np.int64)
+    assert set(library._region_candidates(regions, allowed)) <= {ids[0], ids[1]}

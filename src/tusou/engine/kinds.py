@@ -44,7 +44,8 @@ class KindSpec:
     # vectors of its central regions (a photo of a poster is mostly table), verified with
     # this many keypoints found at a higher resolution. 0 = no second look.
     second_look_keypoints: int = 0
-    # How many of the first look's candidates, and of each region's nearest, it verifies.
+    # How many of the first look's candidates it verifies, and of each region's nearest
+    # (unless second_look_pool).
     second_look_candidates: int = 10
     # The second look's regions: (share of the area, centre x, centre y), in fractions.
     second_look_regions: tuple[tuple[float, float, float], ...] = ((0.5, 0.5, 0.5),
