@@ -62,6 +62,11 @@ class KindSpec:
     # texture yields few keypoints, and the picture itself is the stronger evidence.
     agreeing_min_inliers: int = 0
     close_agreement: float = 0.94
+    # > 0: when no keypoint match counts, the query may still be the whole picture (re-
+    # encoded, resized, recoloured, turned, mirrored, framed): each candidate is compared
+    # with it in its eight whole-frame positions (features.frames), and counts when their
+    # content agrees at least this much. For pictures without usable keypoints.
+    frame_agreement: float = 0.0
     # Ranked kinds: alpha query expansion (Radenovic et al.) with this many neighbours: the
     # query vector plus its nearest library vectors weighted by similarity, searched again.
     # Measured +0.03 to +0.04 mAP@10 on a texture set for similar and fabric. 0 = off.
@@ -78,6 +83,10 @@ class KindSpec:
 # * same / picturebook: 20 / 26 inliers plus content agreement 0.6 gave zero false matches
 #   against 2,300-2,600 distractors (other pages of the same book included); the default
 #   threshold 0.6 is then "every verified match".
+# * same's whole-frame look 0.95 (benchmarks/studies/same_frames.py): over 25,540 wrong
+#   candidates (the suite's queries, and every library image queried against the rest) none
+#   agreed above 0.876 (two generated pages of one template) but two true duplicate pairs
+#   in the texture set; 33 of the 157 copies keypoints missed agreed at 0.95 or more.
 # * fabric 0.8: 93 % of the results above it were relevant on the texture set (recipe v3).
 # * similar 0.86: its 1600-d vector (bottleneck + head) scores higher overall; at 0.8 only
 #   92.5 % of the results above were relevant, at 0.86 94 % (the same texture set).
@@ -89,7 +98,7 @@ KINDS: dict[str, KindSpec] = {
         vector="copy", pdq=True, keypoints="orb", keypoint_budget=1000, filter_style="tags",
         max_batch_delete=1000, verified_only=True, default_threshold=0.6,
         verify_candidates=20, min_inliers=20, mirror_query=True, query_keypoint_budget=500,
-        second_look_keypoints=2000, second_look_candidates=20),
+        second_look_keypoints=2000, second_look_candidates=20, frame_agreement=0.95),
     "similar": KindSpec(
         name="similar", limits=ImageLimits(min_side=50, formats=ACCEPTED_FORMATS),
         vector="semantic", pdq=False, keypoints=None, keypoint_budget=0, filter_style="tags",

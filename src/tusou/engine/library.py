@@ -182,7 +182,10 @@ class Library:
             image_format=image.format, vector=desc.vector, tags=labels, product_id=product_id,
             pic_name=pic_name, attrs=attrs or {},
             pdq=desc.pdq[0].to_bytes() if desc.pdq else None,
-            keypoints=desc.keypoints.to_bytes() if desc.keypoints else None, region=desc.region)
+            # Kept even without a single keypoint: its thumbnail still serves the content
+            # and whole-frame checks (smooth stripes have no corners at all).
+            keypoints=desc.keypoints.to_bytes() if desc.keypoints is not None else None,
+            region=desc.region)
         if self.record.store_originals:
             self._originals.put(self.record.id, sign, image.data, image.format, image.pixels)
         state = self._state

@@ -2,7 +2,8 @@
 
 Scores are on one scale for every call so that users can set thresholds:
 1.0 = the very same image (same cont_sign); PDQ near-identical copies 0.79..0.99 by Hamming
-distance; geometrically verified partial copies 0.60..0.95 by number of inliers.
+distance, and whole-frame copies (features.frames) 0.79..0.99 by content agreement;
+geometrically verified partial copies 0.60..0.95 by number of inliers.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 
 from tusou.engine.describe import Box, Descriptors
 from tusou.engine.kinds import KindSpec
-from tusou.features import PDQ_MATCH_DISTANCE, GeometricMatch, Keypoints, verify
+from tusou.features import PDQ_MATCH_DISTANCE, GeometricMatch, Keypoints, frame_match, verify
 
 # Below this PDQ quality the hash of a flat image says little; verify with keypoints too.
 PDQ_MIN_QUALITY = 50
@@ -39,6 +40,13 @@ def inlier_score(inliers: int, min_inliers: int) -> float:
     up to 0.95 at INLIERS_FOR_MAX."""
     span = max(INLIERS_FOR_MAX - min_inliers, 1)
     return round(0.6 + 0.35 * min(1.0, max(0, inliers - min_inliers) / span), 6)
+
+
+def frame_score(agreement: float, min_agreement: float) -> float:
+    """0.79 at ``min_agreement`` up to 0.99 at perfect agreement: the band of PDQ's
+    near-identical copies, which a whole-frame match is."""
+    span = max(1.0 - min_agreement, 1e-9)
+    return round(0.79 + 0.2 * min(1.0, max(0.0, agreement - min_agreement) / span), 6)
 
 
 def accepted(match: GeometricMatch, spec: KindSpec) -> bool:
@@ -84,6 +92,25 @@ def verify_geometry(spec: KindSpec, probes: Sequence[Keypoints], ids: Sequence[i
     return out
 
 
+def verify_frames(spec: KindSpec, query: Keypoints, ids: Sequence[int],
+                  load_keypoints: Callable[[list[int]], Mapping[int, bytes]]) -> list[Match]:
+    """The ``ids`` whose stored thumbnail the query's whole picture agrees with, in one of
+    its eight quarter-turned or mirrored positions (``spec.frame_agreement``)."""
+    if not ids or not spec.frame_agreement or query.image is None:
+        return []
+    stored = load_keypoints(list(ids))
+    out = []
+    for image_id in ids:
+        blob = stored.get(image_id)
+        if blob is None:
+            continue
+        match = frame_match(query, Keypoints.from_bytes(blob), spec.frame_agreement)
+        if match is not None:
+            out.append(Match(image_id, frame_score(match.agreement, spec.frame_agreement),
+                             match.box))
+    return out
+
+
 def verify_candidates(spec: KindSpec, query: Descriptors, *, exact_id: int | None,
                       pdq_hits: Mapping[int, int], candidates: list[int],
                       load_keypoints: Callable[[list[int]], Mapping[int, bytes]]
@@ -92,7 +119,8 @@ def verify_candidates(spec: KindSpec, query: Descriptors, *, exact_id: int | Non
 
     ``pdq_hits`` maps ids to their smallest dihedral PDQ distance (already <= the match
     distance); ``candidates`` come from the global vector; ``load_keypoints`` reads stored
-    local features, asked only for the ids that still need geometric verification.
+    local features, asked only for the ids that still need geometric verification. When no
+    keypoint match counts, the same candidates are compared whole-frame (verify_frames).
     """
     quality_ok = bool(query.pdq) and query.pdq[0].quality >= PDQ_MIN_QUALITY
     results: dict[int, Match] = {}
@@ -104,7 +132,16 @@ def verify_candidates(spec: KindSpec, query: Descriptors, *, exact_id: int | Non
                 results[image_id] = Match(image_id, pdq_score(distance))
     to_verify = [i for i in dict.fromkeys([*pdq_hits, *candidates]) if i not in results]
     probes = [k for k in (query.keypoints, query.mirrored_keypoints) if k is not None]
-    for match in verify_geometry(spec, probes, to_verify, load_keypoints):
+    stored = load_keypoints(to_verify) if to_verify and probes else {}
+
+    def loaded(ids: list[int]) -> Mapping[int, bytes]:
+        return {i: stored[i] for i in ids if i in stored}
+
+    found = verify_geometry(spec, probes, to_verify, loaded)
+    if not found and not results and query.keypoints is not None:
+        # Nothing verified: perhaps a whole copy of a picture keypoints cannot hold on to.
+        found = verify_frames(spec, query.keypoints, to_verify, loaded)
+    for match in found:
         results[match.id] = match
     return rank_matches(results.values())
 

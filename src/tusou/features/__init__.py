@@ -12,6 +12,7 @@ from .extractors import (
     SemanticEmbedding,
     TextureEmbedding,
 )
+from .frames import FrameMatch, frame_match
 from .keypoints import GeometricMatch, Keypoints, extract_keypoints, verify
 from .lite0 import EMBED_DIM, Lite0Model, build_lite0_onnx, gem, l2n
 from .models import FeatureModels
@@ -33,6 +34,7 @@ __all__ = [
     "CopyEmbedding",
     "Extractor",
     "FeatureModels",
+    "FrameMatch",
     "GeometricMatch",
     "Keypoints",
     "LayeredEmbedding",
@@ -44,6 +46,7 @@ __all__ = [
     "TextureEmbedding",
     "build_lite0_onnx",
     "extract_keypoints",
+    "frame_match",
     "gem",
     "l2n",
     "hamming",

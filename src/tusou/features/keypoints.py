@@ -176,7 +176,8 @@ _MIN_CELL_COVER = 0.6
 _MIN_CELL_STD = 2.0
 
 
-def agreement(query: Keypoints, ref: Keypoints, homography: np.ndarray) -> float | None:
+def agreement(query: Keypoints, ref: Keypoints, homography: np.ndarray, *,
+              levels: bool = False) -> float | None:
     """How well the query, warped onto the reference thumbnail by ``homography``, agrees
     with it in content: the correlation of gradient magnitudes over the whole overlap or,
     if higher, the median of that correlation over textured cells of it (-1..1).
@@ -185,6 +186,10 @@ def agreement(query: Keypoints, ref: Keypoints, homography: np.ndarray) -> float
     (same frame, margins, type), two forms, two slides of one template. The content in
     between then differs, and this measure sees it. Gradient magnitudes, not grey levels,
     so that grey-scaled, hue-shifted and re-exposed copies still agree.
+
+    ``levels``: the lower of that and the same correlation of grey levels. Gradient
+    magnitudes cannot tell a pattern from itself shifted by half its period, or a
+    chessboard from its negative; grey levels can, where no keypoints pinned the alignment.
     """
     if query.image is None or ref.image is None:
         return None
@@ -211,7 +216,19 @@ def agreement(query: Keypoints, ref: Keypoints, homography: np.ndarray) -> float
     grey_b = cv2.GaussianBlur(warped, (0, 0), 1.0)
     grad_a = cv2.magnitude(cv2.Sobel(grey_a, cv2.CV_32F, 1, 0), cv2.Sobel(grey_a, cv2.CV_32F, 0, 1))
     grad_b = cv2.magnitude(cv2.Sobel(grey_b, cv2.CV_32F, 1, 0), cv2.Sobel(grey_b, cv2.CV_32F, 0, 1))
-    whole = _ncc(grad_a[mask], grad_b[mask])
+    cells = _textured_cells(mask, grey_a, grey_b)
+    score = _correlation(grad_a, grad_b, mask, cells)
+    if levels:
+        score = min(score, _correlation(grey_a, grey_b, mask, cells))
+    return score
+
+
+Cell = tuple[slice, slice, np.ndarray]
+
+
+def _textured_cells(mask: np.ndarray, grey_a: np.ndarray, grey_b: np.ndarray) -> list[Cell]:
+    """The GRID x GRID cells of the overlap's bounding box that may vote: mostly inside the
+    overlap, and with texture in both images (rows, columns, and the overlap within)."""
     ys, xs = np.nonzero(mask)
     y0, y1, x0, x1 = int(ys.min()), int(ys.max()) + 1, int(xs.min()), int(xs.max()) + 1
     cells = []
@@ -224,8 +241,17 @@ def agreement(query: Keypoints, ref: Keypoints, homography: np.ndarray) -> float
                 continue
             if grey_a[rows, cols][inside].std() < _MIN_CELL_STD or grey_b[rows, cols][inside].std() < _MIN_CELL_STD:
                 continue
-            cells.append(_ncc(grad_a[rows, cols][inside], grad_b[rows, cols][inside]))
-    return max(whole, float(np.median(cells))) if cells else whole
+            cells.append((rows, cols, inside))
+    return cells
+
+
+def _correlation(a: np.ndarray, b: np.ndarray, mask: np.ndarray, cells: list[Cell]) -> float:
+    """The correlation of ``a`` and ``b`` over ``mask`` or, if higher, its median over
+    ``cells``."""
+    whole = _ncc(a[mask], b[mask])
+    if not cells:
+        return whole
+    return max(whole, float(np.median([_ncc(a[r, c][m], b[r, c][m]) for r, c, m in cells])))
 
 
 def _good_matches(query: Keypoints, ref: Keypoints, ratio: float, cross_check: bool) -> list[tuple[int, int]]:

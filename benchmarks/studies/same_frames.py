@@ -1,0 +1,83 @@
+"""Calibrates the `same` kind's whole-frame look (KindSpec.frame_agreement): for every
+query of the `same` suite (``queries``) or every library image queried against the others
+(``library``), the whole-frame agreement (features.frames, gradients and grey levels) with
+each of its candidates: PDQ near hits and the 20 nearest vectors, as the engine gathers
+them. Prints the best wrong candidates and how many of the engine's misses the look would
+find at several thresholds. A study, not run by CI.
+
+    tusou eval same --work-dir /tmp/ev --with-queries --json /tmp/ev/same.json
+    python benchmarks/studies/same_frames.py /tmp/ev/same /tmp/ev/same.json queries
+"""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from pathlib import Path
+
+from tusou.config import Settings
+from tusou.engine import Engine
+from tusou.evaluation import suites
+from tusou.evaluation.dataset import decode_rgb
+from tusou.evaluation.runner import _copy_queries, _fit, _Harness, spread
+from tusou.features import PDQ_MATCH_DISTANCE, Keypoints, extract_keypoints, frame_match
+
+CANDIDATES = 20
+THRESHOLDS = (0.85, 0.9, 0.95)
+
+
+def main(work: Path, results: Path, mode: str) -> None:
+    import json
+
+    config = suites.suite("same", eval_dev=suites.find_eval_dev())
+    everything = [*config.library, *config.distractors]
+    by_key = {image.key: image for image in everything}
+    engine = Engine(Settings(data_dir=work, model_threads=0))
+    harness = _Harness(engine, "same")
+    harness.ingest(everything, workers=2, with_classes=False)  # reuses the eval's library
+    library, state = harness.library, harness.library._state
+    if mode == "library":
+        items = [(image.key, "library", frozenset({image.key}), frozenset(), image.load)
+                 for image in everything]
+    else:
+        queries = _copy_queries(config, harness, spread(list(config.library), config.query_originals))
+        items = [(q.key, q.set_name, q.relevant, q.tolerated, q.load) for q in queries]
+    answers = json.loads(results.read_text())["results"][0]["queries"]
+    missed = {q["query"] for q in answers
+              if q["relevant"] and not (q["hits"] and q["hits"][0]["key"] in q["relevant"])}
+    wrong: list[tuple[float, str, str]] = []
+    best_true: dict[str, tuple[str, float]] = {}
+    for key, set_name, relevant, tolerated, load in items:
+        desc = library._describe(decode_rgb(_fit(load())), query=True)
+        assert desc.keypoints is not None
+        near = state.hashes.within([h.to_bytes() for h in desc.pdq], PDQ_MATCH_DISTANCE, None)
+        ids = list(dict.fromkeys([*near, *(i for i, _ in state.index.search(desc.vector, CANDIDATES, None))]))
+        records = library._store.images_by_id(ids)
+        blobs = library._store.keypoints(ids)
+        for image_id in ids:
+            other = harness.key_of.get(records[image_id].cont_sign) if image_id in records else None
+            if other is None or other in tolerated:
+                continue
+            # Libraries built before thumbnails were kept for keypoint-less images lack them.
+            blob = blobs.get(image_id) or extract_keypoints(
+                decode_rgb(_fit(by_key[other].load())), "orb").to_bytes()
+            match = frame_match(desc.keypoints, Keypoints.from_bytes(blob), -1.0)
+            score = match.agreement if match is not None else -1.0
+            if other in relevant:  # library mode: the query itself
+                if score > best_true.get(key, ("", -1.0))[1]:
+                    best_true[key] = (set_name, score)
+            else:
+                wrong.append((score, key, other))
+    wrong.sort(reverse=True)
+    print(f"{len(wrong)} wrong candidates; the best:")
+    for score, key, other in wrong[:15]:
+        print(f"  {score:.4f}  {key} -> {other}")
+    for threshold in THRESHOLDS:
+        found = Counter(s for k, (s, v) in best_true.items() if k in missed and v >= threshold)
+        print(f"at {threshold}: {sum(found.values())} of {len(missed)} misses found {dict(found)}; "
+              f"wrong candidates at or above: {sum(1 for s, _, _ in wrong if s >= threshold)}")
+    engine.close()
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3] if len(sys.argv) > 3 else "queries")

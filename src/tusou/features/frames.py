@@ -1,0 +1,110 @@
+"""Whole-frame comparison: is the query the reference picture itself, re-encoded, resized,
+recoloured, turned by quarter turns, mirrored or framed by a plain border?
+
+Keypoints verify most copies, but some pictures give them nothing to hold on to: smooth
+stripes and bands (no corners at all), a chessboard or a dot grid (every corner alike), a
+colour wheel. PDQ does not save those either: the DCT of a one-dimensional pattern is
+almost all zeros, so most of its hash bits are noise. What is left is the picture: when the
+query covers the reference's whole frame, the eight ways it can lie on it are the only
+alignments to try, and ``keypoints.agreement`` judges each on the stored thumbnail, in
+gradients and in grey levels (nothing else pins the alignment: a pattern shifted by half its
+period has the very same gradient magnitudes).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .keypoints import Keypoints, agreement
+
+Box = tuple[int, int, int, int]
+
+# How far the query's aspect (after a quarter turn, without a border) may differ from the
+# reference's, in log ratio: rounding when a copy is shrunk, or a border found a pixel off.
+MAX_ASPECT_CHANGE = 0.04
+# A plain border: lines from an edge whose grey levels vary by at most this (on 0..255) and
+# stay within this of the first line's mean.
+_BORDER_TOLERANCE = 6.0
+# Borders thinner than this share of the short side are not trimmed (noise, a frame line).
+_MIN_BORDER_SHARE = 0.02
+
+
+@dataclass(frozen=True, eq=False)
+class FrameMatch:
+    agreement: float
+    homography: np.ndarray  # 3x3, query pixels -> reference pixels
+    box: Box  # the reference area the query covers: its whole frame
+
+
+def _quarter_turns(width: int, height: int, view: int) -> tuple[np.ndarray, int, int]:
+    """Map from a width x height picture's pixel centres to its ``view``-th dihedral variant
+    (0-3: turned clockwise by ``view`` quarter turns; 4-7: mirrored first), and that
+    variant's size."""
+    transform = np.eye(3)
+    w, h = width, height
+    if view >= 4:
+        transform = np.array([[-1.0, 0, w - 1], [0, 1, 0], [0, 0, 1]]) @ transform
+    for _ in range(view % 4):
+        transform = np.array([[0.0, -1, h - 1], [1, 0, 0], [0, 0, 1]]) @ transform
+        w, h = h, w
+    return transform, w, h
+
+
+def _border_run(lines: np.ndarray) -> int:
+    """How many of ``lines`` (rows from one edge inwards) are plain and of one level."""
+    spread = lines.std(axis=1)
+    means = lines.mean(axis=1)
+    plain = (spread <= _BORDER_TOLERANCE) & (np.abs(means - means[0]) <= _BORDER_TOLERANCE)
+    return int(np.argmin(plain)) if not plain.all() else len(lines)
+
+
+def content_box(image: np.ndarray) -> tuple[float, float, float, float] | None:
+    """The part of grey ``image`` inside a plain border, as fractions (x1, y1, x2, y2) of
+    its size; None when there is no border worth trimming (or nothing but border)."""
+    grey = image.astype(np.float32)
+    h, w = grey.shape[:2]
+    top, bottom = _border_run(grey), _border_run(grey[::-1])
+    left, right = _border_run(grey.T), _border_run(grey.T[::-1])
+    if max(top, bottom, left, right) < _MIN_BORDER_SHARE * min(h, w):
+        return None
+    if top + bottom >= 0.8 * h or left + right >= 0.8 * w:
+        return None
+    return left / w, top / h, (w - right) / w, (h - bottom) / h
+
+
+def _frames(query: Keypoints, ref: Keypoints) -> list[np.ndarray]:
+    """Homographies (query pixels -> reference pixels) that lay the query's whole picture,
+    or its content inside a plain border, onto the reference's frame."""
+    assert query.image is not None
+    areas = [(0.0, 0.0, 1.0, 1.0)]
+    inner = content_box(query.image)
+    if inner is not None:
+        areas.append(inner)
+    out = []
+    for x1, y1, x2, y2 in areas:
+        left, top = x1 * query.width, y1 * query.height
+        width, height = (x2 - x1) * query.width, (y2 - y1) * query.height
+        shift = np.array([[1.0, 0, -left], [0, 1, -top], [0, 0, 1]])
+        for view in range(8):
+            turn, w, h = _quarter_turns(round(width), round(height), view)
+            if abs(np.log((w / h) / (ref.width / ref.height))) > MAX_ASPECT_CHANGE:
+                continue
+            sx, sy = ref.width / w, ref.height / h
+            scale = np.array([[sx, 0, 0.5 * sx - 0.5], [0, sy, 0.5 * sy - 0.5], [0, 0, 1]])
+            out.append(scale @ turn @ shift)
+    return out
+
+
+def frame_match(query: Keypoints, ref: Keypoints, min_agreement: float) -> FrameMatch | None:
+    """The best whole-frame alignment of ``query`` on ``ref`` (both with their grey images)
+    whose content agrees at least ``min_agreement``, or None."""
+    if query.image is None or ref.image is None or min(query.width, query.height) < 1:
+        return None
+    best: FrameMatch | None = None
+    for homography in _frames(query, ref):
+        score = agreement(query, ref, homography, levels=True)
+        if score is not None and score >= min_agreement and (best is None or score > best.agreement):
+            best = FrameMatch(score, homography, (0, 0, ref.width, ref.height))
+    return best

@@ -1,0 +1,132 @@
+"""The whole-frame look of `same`: copies of pictures without keypoints (smooth bands, a
+chessboard) are found in their eight quarter-turned and mirrored positions and inside a
+plain border; other patterns, shifted ones and crops are not."""
+
+from __future__ import annotations
+
+import base64
+
+import httpx
+import numpy as np
+import pytest
+import skimage.data
+
+from conftest import encode
+from tusou.engine import Engine
+from tusou.engine.kinds import kind_spec
+from tusou.engine.matching import frame_score
+from tusou.engine.sources import ImageSource
+from tusou.evaluation.transforms import apply_transform
+from tusou.features import Keypoints, extract_keypoints, frame_match
+from tusou.features.frames import _quarter_turns, content_box
+
+SAME = kind_spec("same")
+
+
+def bands(period: float, *, phase: float = 0.0, angle: float = 0.0, seed: int = 0,
+          size: tuple[int, int] = (300, 360), wobble: float = 6.0) -> np.ndarray:
+    """Smooth (wavy) bands in warm colours: no corners for ORB; straight ones (``wobble``
+    0) also leave PDQ's DCT almost empty, so its hash bits are noise."""
+    h, w = size
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    rng = np.random.default_rng(seed)
+    t = np.cos(np.deg2rad(angle)) * y + np.sin(np.deg2rad(angle)) * x
+    wobble = wobble * np.sin(x / w * 2 * np.pi * rng.uniform(0.5, 1.5) + rng.uniform(0, 6))
+    grey = 128 + 90 * np.sin(2 * np.pi * (t + wobble) / period + phase)
+    return np.clip(np.stack([grey + 20, grey, 0.7 * grey], -1), 0, 255).astype(np.uint8)
+
+
+def _stored(pixels: np.ndarray) -> Keypoints:
+    return Keypoints.from_bytes(extract_keypoints(pixels, "orb", max_features=1000).to_bytes())
+
+
+def _query(pixels: np.ndarray) -> Keypoints:
+    return extract_keypoints(pixels, "orb", max_features=500)
+
+
+def test_bands_have_no_keypoints_but_a_stored_thumbnail() -> None:
+    stored = _stored(bands(37))
+    assert len(stored) == 0 and stored.image is not None
+
+
+def test_quarter_turns_map_the_corners_of_the_picture() -> None:
+    corners = np.array([[0, 0, 1], [9, 0, 1], [9, 4, 1], [0, 4, 1]], np.float64).T  # 10 x 5
+    turn, w, h = _quarter_turns(10, 5, 1)
+    assert (w, h) == (5, 10)
+    assert np.allclose((turn @ corners)[:2].T, [[4, 0], [4, 9], [0, 9], [0, 0]])
+    mirror, w, h = _quarter_turns(10, 5, 4)
+    assert (w, h) == (10, 5) and np.allclose((mirror @ corners)[:2, 0], [9, 0])
+
+
+@pytest.mark.parametrize("name", ["jpeg15", "downscale4", "rot90", "rot180", "hflip", "grayscale",
+                                  "text_banner", "border10"])
+def test_whole_copies_of_bands_agree(name: str) -> None:
+    original = bands(37)
+    match = frame_match(_query(apply_transform(name, original, 1)), _stored(original),
+                        SAME.frame_agreement)
+    assert match is not None, name
+    assert match.box == (0, 0, original.shape[1], original.shape[0])
+
+
+@pytest.mark.parametrize("name", ["crop50", "crop_offcentre", "rot8"])
+def test_parts_and_tilted_copies_are_not_whole_frames(name: str) -> None:
+    original = bands(37)
+    assert frame_match(_query(apply_transform(name, original, 1)), _stored(original), 0.5) is None
+
+
+@pytest.mark.parametrize("other", [
+    bands(37, phase=np.pi),  # shifted by half a period: the very same gradient magnitudes
+    bands(30), bands(37, seed=5), bands(37, angle=20)])
+def test_other_bands_do_not_agree(other: np.ndarray) -> None:
+    assert frame_match(_query(other), _stored(bands(37)), SAME.frame_agreement) is None
+
+
+def test_a_chessboard_turned_a_quarter_agrees_in_grey_levels_too() -> None:
+    board = np.stack([skimage.data.checkerboard()] * 3, -1)  # every corner alike for ORB
+    match = frame_match(_query(apply_transform("rot90", board, 0)), _stored(board),
+                        SAME.frame_agreement)
+    assert match is not None and match.agreement > 0.99
+
+
+def test_content_box_finds_a_plain_border() -> None:
+    picture = bands(37, size=(200, 300))[..., 0]
+    framed = np.full((260, 380), 17, np.uint8)
+    framed[30:230, 40:340] = picture
+    x1, y1, x2, y2 = content_box(framed)
+    assert (round(x1 * 380), round(y1 * 260), round(x2 * 380), round(y2 * 260)) == (40, 30, 340, 230)
+    assert content_box(picture) is None
+    assert content_box(np.full((100, 100), 17, np.uint8)) is None  # nothing but border
+
+
+def test_frame_scores_span_the_near_copy_band() -> None:
+    t = SAME.frame_agreement
+    assert frame_score(t, t) == 0.79 and frame_score(1.0, t) == 0.99
+    assert 0.79 < frame_score((1 + t) / 2, t) < 0.99
+
+
+def test_same_library_finds_turned_copies_of_bands_and_nothing_else(engine: Engine) -> None:
+    engine.create_library("stripes", "same")
+    library = engine.library("stripes")
+    ids = [library.add(ImageSource(data=encode(bands(period, wobble=0))), brief=f"b{n}").id
+           for n, period in enumerate([37, 30, 50, 26])]
+    # Not one keypoint, but the thumbnail is stored all the same.
+    stored = Keypoints.from_bytes(library._store.keypoints(ids[:1])[ids[0]])
+    assert len(stored) == 0 and stored.image is not None
+    for name in ("rot90", "hflip", "border10", "grayscale"):
+        query = encode(apply_transform(name, bands(37, wobble=0), 2), "JPEG", quality=90)
+        hits = library.search(ImageSource(data=query)).hits
+        assert [h.image.brief for h in hits] == ["b0"], name
+        assert 0.79 <= hits[0].score < 1.0 and hits[0].box == (0, 0, 360, 300)
+        assert hits[0].inliers is None
+    assert library.search(ImageSource(data=encode(bands(44, wobble=0)))).hits == []
+
+
+def test_native_api_reports_a_frame_match(client: httpx.Client, make_library) -> None:
+    lib = make_library("same")
+    image = base64.b64encode(encode(bands(37, wobble=0))).decode()
+    assert client.post(f"/v1/libraries/{lib}/images",
+                       json={"image": image, "brief": "bands"}).status_code == 201
+    query = base64.b64encode(encode(apply_transform("rot90", bands(37, wobble=0), 0), "JPEG")).decode()
+    hits = client.post(f"/v1/libraries/{lib}/search", json={"image": query}).json()["results"]
+    assert [h["brief"] for h in hits] == ["bands"]
+    assert hits[0]["box"] == [0, 0, 360, 300] and 0.79 <= hits[0]["score"] < 1.0
