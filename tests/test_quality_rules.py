@@ -190,3 +190,24 @@ def test_second_look_pools_its_regions_hits_by_best_similarity(engine: Engine) -
     assert len(library._region_candidates(regions, None)) == 4  # 2 per region
     allowed = np.array([ids[0], ids[1]], np.int64)
     assert set(library._region_candidates(regions, allowed)) <= {ids[0], ids[1]}
+
+
+def test_a_fit_resting_on_one_small_detail_of_both_pictures_is_refused() -> None:
+    from tusou.features.keypoints import MIN_SUPPORT_SHARE, _plausible
+
+    # Two generated landscapes whose sun discs line up: before this rule, the mirrored
+    # query verified with 21 inliers and content agreement 0.95, all on the disc.
+    query = synthetic.distractor(1000861)[:, ::-1]
+    ref = _stored(synthetic.distractor(1000461))
+    match = verify(extract_keypoints(np.ascontiguousarray(query), "orb", max_features=500), ref,
+                   min_inliers=6)
+    assert match is None or match.inliers < 20
+    # The rule itself: the same homography holds on spread inliers, not on a speck.
+    probe = Keypoints(np.zeros((0, 2), np.float32), np.zeros((0, 32), np.uint8), 400, 400, "orb")
+    target = Keypoints(np.zeros((0, 2), np.float32), np.zeros((0, 32), np.uint8), 400, 400, "orb")
+    shift = np.array([[1.0, 0, 5], [0, 1, 5], [0, 0, 1]])
+    side = 400 * MIN_SUPPORT_SHARE ** 0.5
+    speck = np.array([[100, 100], [100 + 0.8 * side, 100], [100, 100 + 0.8 * side],
+                      [100 + 0.8 * side, 100 + 0.8 * side]])
+    assert _plausible(shift, probe, target, speck) is None
+    assert _plausible(shift, probe, target, speck * [1.5, 1.5] - 50) is not None

@@ -1,4 +1,4 @@
-"""Descriptors: embeddings, texture, PDQ hashes, keypoints, subject crops.
+"""Descriptors: embeddings, texture, PDQ hashes, keypoints, whole-frame comparison, subject crops.
 
 Pixels come in as HxWx3 RGB uint8 arrays (``tusou.images`` decodes and validates them).
 Models are ONNX sessions that load lazily inside objects the engine owns
