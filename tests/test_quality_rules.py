@@ -152,18 +152,39 @@ def test_few_inliers_count_only_with_close_agreement() -> None:
         return GeometricMatch(inliers, (0, 0, 10, 10), np.eye(3), agreement)
 
     book, same = kind_spec("picturebook"), kind_spec("same")
+    page = _stored(synthetic.page(2000005))
     low = book.agreeing_min_inliers
     assert 0 < low < book.min_inliers
-    assert accepted(match(book.min_inliers, book.min_agreement), book)
-    assert not accepted(match(book.min_inliers, book.min_agreement - 0.01), book)
-    assert accepted(match(low, book.close_agreement), book)
-    assert not accepted(match(low, book.close_agreement - 0.01), book)
-    assert not accepted(match(low - 1, 1.0), book)
+    assert accepted(match(book.min_inliers, book.min_agreement), book, page)
+    assert not accepted(match(book.min_inliers, book.min_agreement - 0.01), book, page)
+    assert accepted(match(low, book.close_agreement), book, page)
+    assert not accepted(match(low, book.close_agreement - 0.01), book, page)
+    assert not accepted(match(low - 1, 1.0), book, page)
     # Without a thumbnail to compare, inliers alone decide; `same` keeps one rule.
-    assert not accepted(match(low, None), book) and accepted(match(book.min_inliers, None), book)
-    assert not accepted(match(same.min_inliers - 1, 1.0), same)
+    assert not accepted(match(low, None), book, page)
+    assert accepted(match(book.min_inliers, None), book, page)
+    assert not accepted(match(same.min_inliers - 1, 1.0), same, page)
     # Matches accepted on agreement score at the bottom of the verified range.
     assert inlier_score(low, book.min_inliers) == 0.6
+
+
+def test_few_inliers_on_a_repeated_pattern_do_not_count() -> None:
+    from tusou.engine.kinds import kind_spec
+    from tusou.engine.matching import MAX_PERIODICITY, accepted
+    from tusou.features import GeometricMatch
+    from tusou.features.keypoints import periodicity
+
+    board = np.kron((np.indices((8, 12)).sum(axis=0) % 2) * 200 + 30, np.ones((24, 24))).astype(np.uint8)
+    assert periodicity(board) > MAX_PERIODICITY
+    for picture in (skimage.data.astronaut(), synthetic.page(2000005), skimage.data.camera()):
+        assert periodicity(cv2.resize(picture, (160, 160))[..., 0] if picture.ndim == 3
+                           else cv2.resize(picture, (160, 160))) < MAX_PERIODICITY
+    assert periodicity(np.full((50, 50), 7, np.uint8)) == 0.0
+    book = kind_spec("picturebook")
+    grid = _stored(np.stack([board] * 3, -1))
+    few = GeometricMatch(book.agreeing_min_inliers, (0, 0, 10, 10), np.eye(3), 0.99)
+    many = GeometricMatch(book.min_inliers, (0, 0, 10, 10), np.eye(3), 0.99)
+    assert not accepted(few, book, grid) and accepted(many, book, grid)
 
 
 def test_akaze_tries_again_more_sensitively_on_soft_pictures() -> None:
