@@ -8,7 +8,7 @@ geometrically verified partial copies 0.60..0.95 by number of inliers.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from tusou.engine.describe import Box, Descriptors
@@ -81,19 +81,25 @@ def _best_geometry(probes: Sequence[Keypoints], ref: Keypoints, spec: KindSpec
     return best
 
 
+def _stored(ids: Sequence[int], load_keypoints: Callable[[list[int]], Mapping[int, bytes]]
+            ) -> Iterator[tuple[int, Keypoints]]:
+    """The stored keypoints (and thumbnail) of each of ``ids`` that has them, in order."""
+    stored = load_keypoints(list(ids))
+    for image_id in ids:
+        blob = stored.get(image_id)
+        if blob is not None:
+            yield image_id, Keypoints.from_bytes(blob)
+
+
 def verify_geometry(spec: KindSpec, probes: Sequence[Keypoints], ids: Sequence[int],
                     load_keypoints: Callable[[list[int]], Mapping[int, bytes]]) -> list[Match]:
     """The ``ids`` whose stored keypoints agree with one of ``probes`` (the query, and its
     mirror image) on a plausible homography, scored by their inliers."""
     if not ids or not probes:
         return []
-    stored = load_keypoints(list(ids))
     out = []
-    for image_id in ids:
-        blob = stored.get(image_id)
-        if blob is None:
-            continue
-        match = _best_geometry(probes, Keypoints.from_bytes(blob), spec)
+    for image_id, ref in _stored(ids, load_keypoints):
+        match = _best_geometry(probes, ref, spec)
         if match is not None:
             out.append(Match(image_id, inlier_score(match.inliers, spec.min_inliers), match.box,
                              match.inliers))
@@ -106,13 +112,9 @@ def verify_frames(spec: KindSpec, query: Keypoints, ids: Sequence[int],
     its eight quarter-turned or mirrored positions (``spec.frame_agreement``)."""
     if not ids or not spec.frame_agreement or query.image is None:
         return []
-    stored = load_keypoints(list(ids))
     out = []
-    for image_id in ids:
-        blob = stored.get(image_id)
-        if blob is None:
-            continue
-        match = frame_match(query, Keypoints.from_bytes(blob), spec.frame_agreement)
+    for image_id, ref in _stored(ids, load_keypoints):
+        match = frame_match(query, ref, spec.frame_agreement)
         if match is not None:
             out.append(Match(image_id, frame_score(match.agreement, spec.frame_agreement),
                              match.box))
