@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from tusou.engine.describe import Box, Descriptors
 from tusou.engine.kinds import KindSpec
 from tusou.features import PDQ_MATCH_DISTANCE, GeometricMatch, Keypoints, frame_match, verify
+from tusou.features.frames import query_areas
 from tusou.features.keypoints import periodicity
 
 # Below this PDQ quality the hash of a flat image says little; verify with keypoints too.
@@ -113,8 +114,9 @@ def verify_frames(spec: KindSpec, query: Keypoints, ids: Sequence[int],
     if not ids or not spec.frame_agreement or query.image is None:
         return []
     out = []
+    areas = query_areas(query)
     for image_id, ref in _stored(ids, load_keypoints):
-        match = frame_match(query, ref, spec.frame_agreement)
+        match = frame_match(query, ref, spec.frame_agreement, areas)
         if match is not None:
             out.append(Match(image_id, frame_score(match.agreement, spec.frame_agreement),
                              match.box))

@@ -13,6 +13,7 @@ period has the very same gradient magnitudes).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,6 +21,7 @@ import numpy as np
 from .keypoints import Keypoints, agreement
 
 Box = tuple[int, int, int, int]
+Area = tuple[float, float, float, float]  # x1, y1, x2, y2 in fractions of the size
 
 # How far the query's aspect (after a quarter turn, without a border) may differ from the
 # reference's, in log ratio: rounding when a copy is shrunk, or a border found a pixel off.
@@ -60,7 +62,7 @@ def _border_run(lines: np.ndarray) -> int:
     return int(np.argmin(plain)) if not plain.all() else len(lines)
 
 
-def content_box(image: np.ndarray) -> tuple[float, float, float, float] | None:
+def content_box(image: np.ndarray) -> Area | None:
     """The part of grey ``image`` inside a plain border, as fractions (x1, y1, x2, y2) of
     its size; None when there is no border worth trimming (or nothing but border)."""
     grey = image.astype(np.float32)
@@ -74,14 +76,18 @@ def content_box(image: np.ndarray) -> tuple[float, float, float, float] | None:
     return left / w, top / h, (w - right) / w, (h - bottom) / h
 
 
-def _frames(query: Keypoints, ref: Keypoints) -> list[np.ndarray]:
-    """Homographies (query pixels -> reference pixels) that lay the query's whole picture,
-    or its content inside a plain border, onto the reference's frame."""
-    assert query.image is not None
-    areas = [(0.0, 0.0, 1.0, 1.0)]
+def query_areas(query: Keypoints) -> list[Area]:
+    """The parts of the query that may be a whole picture, as fractions (x1, y1, x2, y2):
+    all of it, and its content inside a plain border if it has one. Found once per query."""
+    if query.image is None:
+        return []
     inner = content_box(query.image)
-    if inner is not None:
-        areas.append(inner)
+    return [(0.0, 0.0, 1.0, 1.0)] + ([inner] if inner is not None else [])
+
+
+def _frames(query: Keypoints, ref: Keypoints, areas: Sequence[Area]) -> list[np.ndarray]:
+    """Homographies (query pixels -> reference pixels) that lay each of the query's
+    ``areas`` onto the reference's whole frame, in every dihedral position that fits."""
     out = []
     for x1, y1, x2, y2 in areas:
         left, top = x1 * query.width, y1 * query.height
@@ -97,13 +103,15 @@ def _frames(query: Keypoints, ref: Keypoints) -> list[np.ndarray]:
     return out
 
 
-def frame_match(query: Keypoints, ref: Keypoints, min_agreement: float) -> FrameMatch | None:
+def frame_match(query: Keypoints, ref: Keypoints, min_agreement: float,
+                areas: Sequence[Area] | None = None) -> FrameMatch | None:
     """The best whole-frame alignment of ``query`` on ``ref`` (both with their grey images)
-    whose content agrees at least ``min_agreement``, or None."""
+    whose content agrees at least ``min_agreement``, or None. ``areas``: query_areas(query),
+    when one query meets many references."""
     if query.image is None or ref.image is None or min(query.width, query.height) < 1:
         return None
     best: FrameMatch | None = None
-    for homography in _frames(query, ref):
+    for homography in _frames(query, ref, query_areas(query) if areas is None else areas):
         score = agreement(query, ref, homography, levels=True)
         if score is not None and score >= min_agreement and (best is None or score > best.agreement):
             best = FrameMatch(score, homography, (0, 0, ref.width, ref.height))
