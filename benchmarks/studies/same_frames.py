@@ -1,7 +1,7 @@
 """Calibrates the `same` kind's whole-frame look (KindSpec.frame_agreement): for every
 query of the `same` suite (``queries``) or every library image queried against the others
 (``library``), the whole-frame agreement (features.frames, gradients and grey levels) with
-each of its candidates: PDQ near hits and the 20 nearest vectors, as the engine gathers
+each of its candidates: PDQ near hits and the kind's verify_candidates nearest vectors, as the engine gathers
 them. Prints the best wrong candidates and how many of the engine's misses the look would
 find at several thresholds. A study, not run by CI.
 
@@ -11,6 +11,7 @@ find at several thresholds. A study, not run by CI.
 
 from __future__ import annotations
 
+import json
 import sys
 from collections import Counter
 from pathlib import Path
@@ -21,14 +22,12 @@ from tusou.evaluation import suites
 from tusou.evaluation.dataset import decode_rgb
 from tusou.evaluation.runner import _copy_queries, _fit, _Harness, spread
 from tusou.features import PDQ_MATCH_DISTANCE, Keypoints, extract_keypoints, frame_match
+from tusou.features.frames import query_areas
 
-CANDIDATES = 20
 THRESHOLDS = (0.85, 0.9, 0.95)
 
 
 def main(work: Path, results: Path, mode: str) -> None:
-    import json
-
     config = suites.suite("same", eval_dev=suites.find_eval_dev())
     everything = [*config.library, *config.distractors]
     by_key = {image.key: image for image in everything}
@@ -51,8 +50,10 @@ def main(work: Path, results: Path, mode: str) -> None:
         desc = library._describe(decode_rgb(_fit(load())), query=True)
         assert desc.keypoints is not None
         near = state.hashes.within([h.to_bytes() for h in desc.pdq], PDQ_MATCH_DISTANCE, None)
-        ids = list(dict.fromkeys([*near, *(i for i, _ in state.index.search(desc.vector, CANDIDATES, None))]))
+        nearest = state.index.search(desc.vector, library.spec.verify_candidates, None)
+        ids = list(dict.fromkeys([*near, *(i for i, _ in nearest)]))
         records = library._store.images_by_id(ids)
+        areas = query_areas(desc.keypoints)
         blobs = library._store.keypoints(ids)
         for image_id in ids:
             other = harness.key_of.get(records[image_id].cont_sign) if image_id in records else None
@@ -61,7 +62,7 @@ def main(work: Path, results: Path, mode: str) -> None:
             # Libraries built before thumbnails were kept for keypoint-less images lack them.
             blob = blobs.get(image_id) or extract_keypoints(
                 decode_rgb(_fit(by_key[other].load())), "orb").to_bytes()
-            match = frame_match(desc.keypoints, Keypoints.from_bytes(blob), -1.0)
+            match = frame_match(desc.keypoints, Keypoints.from_bytes(blob), -1.0, areas)
             score = match.agreement if match is not None else -1.0
             if other in relevant:  # library mode: the query itself
                 if score > best_true.get(key, ("", -1.0))[1]:

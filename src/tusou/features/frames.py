@@ -108,7 +108,7 @@ def frame_match(query: Keypoints, ref: Keypoints, min_agreement: float,
     """The best whole-frame alignment of ``query`` on ``ref`` (both with their grey images)
     whose content agrees at least ``min_agreement``, or None. ``areas``: query_areas(query),
     when one query meets many references."""
-    if query.image is None or ref.image is None or min(query.width, query.height) < 1:
+    if query.image is None or ref.image is None:
         return None
     best: FrameMatch | None = None
     for homography in _frames(query, ref, query_areas(query) if areas is None else areas):

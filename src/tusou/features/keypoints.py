@@ -212,36 +212,13 @@ def agreement(query: Keypoints, ref: Keypoints, homography: np.ndarray, *,
     mask = cv2.erode(footprint, np.ones((5, 5), np.uint8)) > 0
     if int(mask.sum()) < _MIN_OVERLAP:
         return 0.0
-    grey_a = cv2.GaussianBlur(thumb.astype(np.float32), (0, 0), 1.0)
-    grey_b = cv2.GaussianBlur(warped, (0, 0), 1.0)
-    grad_a = cv2.magnitude(cv2.Sobel(grey_a, cv2.CV_32F, 1, 0), cv2.Sobel(grey_a, cv2.CV_32F, 0, 1))
-    grad_b = cv2.magnitude(cv2.Sobel(grey_b, cv2.CV_32F, 1, 0), cv2.Sobel(grey_b, cv2.CV_32F, 0, 1))
+    grey_a, grad_a = _smoothed(thumb)
+    grey_b, grad_b = _smoothed(warped)
     cells = _textured_cells(mask, grey_a, grey_b)
     score = _correlation(grad_a, grad_b, mask, cells)
     if levels:
         score = min(score, _correlation(grey_a, grey_b, mask, cells))
     return score
-
-
-def periodicity(image: np.ndarray) -> float:
-    """How periodic grey ``image`` is: the strongest off-centre peak of its gradient
-    magnitudes' autocorrelation (shifts of 6+ px, up to half the size), relative to the
-    centre (0..1). Checkerboards and dot grids score about 0.97; photos and pages 0.4-0.8.
-    Keypoints on a repeated pattern find a plausible fit on any other pattern of its period."""
-    grey = cv2.GaussianBlur(image.astype(np.float32), (0, 0), 1.0)
-    grad = cv2.magnitude(cv2.Sobel(grey, cv2.CV_32F, 1, 0), cv2.Sobel(grey, cv2.CV_32F, 0, 1))
-    grad -= grad.mean()
-    h, w = grad.shape
-    spectrum = np.fft.rfft2(grad, s=(2 * h, 2 * w))
-    corr = np.fft.irfft2(spectrum * np.conj(spectrum), s=(2 * h, 2 * w))
-    dy = np.minimum(np.arange(2 * h), 2 * h - np.arange(2 * h))[:, None]
-    dx = np.minimum(np.arange(2 * w), 2 * w - np.arange(2 * w))[None, :]
-    overlap = np.clip(h - dy, 0, None) * np.clip(w - dx, 0, None)
-    corr = corr / np.maximum(overlap, 1)  # per overlapping pixel, so far shifts are not penalised
-    if corr[0, 0] <= 1e-9:
-        return 0.0
-    shifts = (dy < h // 2) & (dx < w // 2) & (dy**2 + dx**2 >= 36)
-    return float(corr[shifts].max() / corr[0, 0]) if shifts.any() else 0.0
 
 
 Cell = tuple[slice, slice, np.ndarray]
@@ -273,6 +250,33 @@ def _correlation(a: np.ndarray, b: np.ndarray, mask: np.ndarray, cells: list[Cel
     if not cells:
         return whole
     return max(whole, float(np.median([_ncc(a[r, c][m], b[r, c][m]) for r, c, m in cells])))
+
+
+def _smoothed(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Grey ``image`` as float, lightly blurred (JPEG and resampling noise), and its
+    gradient magnitudes: what content is compared by."""
+    grey = cv2.GaussianBlur(image.astype(np.float32), (0, 0), 1.0)
+    return grey, cv2.magnitude(cv2.Sobel(grey, cv2.CV_32F, 1, 0), cv2.Sobel(grey, cv2.CV_32F, 0, 1))
+
+
+def periodicity(image: np.ndarray) -> float:
+    """How periodic grey ``image`` is: the strongest off-centre peak of its gradient
+    magnitudes' autocorrelation (shifts of 6+ px, up to half the size), relative to the
+    centre (0..1). Checkerboards and dot grids score about 0.97; photos and pages 0.4-0.8.
+    Keypoints on a repeated pattern find a plausible fit on any other pattern of its period."""
+    _, grad = _smoothed(image)
+    grad -= grad.mean()
+    h, w = grad.shape
+    spectrum = np.fft.rfft2(grad, s=(2 * h, 2 * w))
+    corr = np.fft.irfft2(spectrum * np.conj(spectrum), s=(2 * h, 2 * w))
+    dy = np.minimum(np.arange(2 * h), 2 * h - np.arange(2 * h))[:, None]
+    dx = np.minimum(np.arange(2 * w), 2 * w - np.arange(2 * w))[None, :]
+    overlap = np.clip(h - dy, 0, None) * np.clip(w - dx, 0, None)
+    corr = corr / np.maximum(overlap, 1)  # per overlapping pixel, so far shifts are not penalised
+    if corr[0, 0] <= 1e-9:
+        return 0.0
+    shifts = (dy < h // 2) & (dx < w // 2) & (dy**2 + dx**2 >= 36)
+    return float(corr[shifts].max() / corr[0, 0]) if shifts.any() else 0.0
 
 
 def _good_matches(query: Keypoints, ref: Keypoints, ratio: float, cross_check: bool) -> list[tuple[int, int]]:
