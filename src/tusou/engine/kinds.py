@@ -67,6 +67,12 @@ class KindSpec:
     # with it in its eight whole-frame positions (features.frames), and counts when their
     # content agrees at least this much. For pictures without usable keypoints.
     frame_agreement: float = 0.0
+    # > 0: when nothing else verified, the query may still be a part of a picture without
+    # usable keypoints (a crop of a smooth illustration, a slightly tilted copy): it is
+    # aligned with each first-look candidate's thumbnail without keypoints
+    # (features.alignment), and counts when their content agrees at least this much and the
+    # reference is not a repeated pattern (matching.MAX_PERIODICITY).
+    dense_agreement: float = 0.0
     # Ranked kinds: alpha query expansion (Radenovic et al.) with this many neighbours: the
     # query vector plus its nearest library vectors weighted by similarity, searched again.
     # Measured +0.03 to +0.04 mAP@10 on a texture set for similar and fabric. 0 = off.
@@ -87,6 +93,11 @@ class KindSpec:
 #   candidates (the suite's queries, and every library image queried against the rest) none
 #   agreed above 0.876 (two generated pages of one template) but two true duplicate pairs
 #   in the texture set; 33 of the 157 copies keypoints missed agreed at 0.95 or more.
+# * same's keypoint-free alignment 0.95 (benchmarks/studies/dense/, 2026-12-03): of the 123
+#   queries nothing else found and 200 unrelated ones (6,400 candidates), no wrong
+#   candidate on a non-periodic reference agreed above 0.879; 18 of the misses agreed at
+#   0.95 or more. 700 library images against their 20 nearest others: no wrong pair on a
+#   non-periodic reference above 0.848 (benchmarks/studies/dense/README.md).
 # * fabric 0.8: 93 % of the results above it were relevant on the texture set (recipe v3).
 # * similar 0.86: its 1600-d vector (bottleneck + head) scores higher overall; at 0.8 only
 #   92.5 % of the results above were relevant, at 0.86 94 % (the same texture set).
@@ -98,7 +109,8 @@ KINDS: dict[str, KindSpec] = {
         vector="copy", pdq=True, keypoints="orb", keypoint_budget=1000, filter_style="tags",
         max_batch_delete=1000, verified_only=True, default_threshold=0.6,
         verify_candidates=20, min_inliers=20, mirror_query=True, query_keypoint_budget=500,
-        second_look_keypoints=2000, second_look_candidates=20, frame_agreement=0.95),
+        second_look_keypoints=2000, second_look_candidates=20, frame_agreement=0.95,
+        dense_agreement=0.95),
     "similar": KindSpec(
         name="similar", limits=ImageLimits(min_side=50, formats=ACCEPTED_FORMATS),
         vector="semantic", pdq=False, keypoints=None, keypoint_budget=0, filter_style="tags",

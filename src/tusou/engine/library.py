@@ -17,6 +17,7 @@ from tusou.engine.matching import (
     Match,
     rank_matches,
     verify_candidates,
+    verify_dense,
     verify_geometry,
 )
 from tusou.engine.originals import OriginalStore
@@ -439,6 +440,10 @@ class Library:
                                        load_keypoints=self._store.keypoints)
             if not scored and spec.second_look_keypoints:
                 scored = self._second_look(pixels, candidates, allowed)
+            if not scored and desc.keypoints is not None:
+                # Still nothing: perhaps a part of a picture keypoints cannot hold on to.
+                tried = list(dict.fromkeys([*pdq_hits, *candidates]))
+                scored = verify_dense(spec, desc.keypoints, tried, self._store.keypoints)
             cut = spec.default_threshold if threshold is None else threshold
         else:
             # One more than the page needs tells whether there is more (a threshold only

@@ -3,7 +3,8 @@
 Scores are on one scale for every call so that users can set thresholds:
 1.0 = the very same image (same cont_sign); PDQ near-identical copies 0.79..0.99 by Hamming
 distance, and whole-frame copies (features.frames) 0.79..0.99 by content agreement;
-geometrically verified partial copies 0.60..0.95 by number of inliers.
+geometrically verified partial copies 0.60..0.95 by number of inliers, and parts aligned
+without keypoints (features.alignment) 0.60..0.90 by content agreement.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from tusou.engine.describe import Box, Descriptors
 from tusou.engine.kinds import KindSpec
 from tusou.features import PDQ_MATCH_DISTANCE, GeometricMatch, Keypoints, frame_match, verify
+from tusou.features.alignment import DenseProbe
 from tusou.features.frames import query_areas
 from tusou.features.keypoints import periodicity
 
@@ -54,6 +56,13 @@ def frame_score(agreement: float, min_agreement: float) -> float:
     near-identical copies, which a whole-frame match is."""
     span = max(1.0 - min_agreement, 1e-9)
     return round(0.79 + 0.2 * min(1.0, max(0.0, agreement - min_agreement) / span), 6)
+
+
+def dense_score(agreement: float, min_agreement: float) -> float:
+    """0.60 at ``min_agreement`` up to 0.90 at perfect agreement: a part of a picture, found
+    with less evidence than keypoints give (no inlier count), so never above 0.90."""
+    span = max(1.0 - min_agreement, 1e-9)
+    return round(0.6 + 0.3 * min(1.0, max(0.0, agreement - min_agreement) / span), 6)
 
 
 def accepted(match: GeometricMatch, spec: KindSpec, ref: Keypoints) -> bool:
@@ -121,6 +130,25 @@ def verify_frames(spec: KindSpec, query: Keypoints, ids: Sequence[int],
             out.append(Match(image_id, frame_score(match.agreement, spec.frame_agreement),
                              match.box))
     return out
+
+
+def verify_dense(spec: KindSpec, query: Keypoints, ids: Sequence[int],
+                 load_keypoints: Callable[[list[int]], Mapping[int, bytes]]) -> list[Match]:
+    """The ``ids`` that the query lines up with, without keypoints, as a part or a slightly
+    turned copy (``spec.dense_agreement``), best first. References that repeat a pattern
+    are skipped: any pattern of the same period would line up with them."""
+    if not ids or not spec.dense_agreement or query.image is None:
+        return []
+    probe = DenseProbe(query)
+    out = []
+    for image_id, ref in _stored(ids, load_keypoints):
+        if ref.image is None or periodicity(ref.image) >= MAX_PERIODICITY:
+            continue
+        match = probe.match(ref)
+        if match is not None and match.agreement >= spec.dense_agreement:
+            out.append(Match(image_id, dense_score(match.agreement, spec.dense_agreement),
+                             match.box))
+    return rank_matches(out)
 
 
 def verify_candidates(spec: KindSpec, query: Descriptors, *, exact_id: int | None,

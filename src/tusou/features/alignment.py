@@ -1,15 +1,18 @@
-"""Keypoint-free verification: does the query line up with a stored thumbnail, pixel for pixel?
+"""Keypoint-free alignment: does the query line up with a part of a stored thumbnail?
 
-Keypoint matching needs corners. Stripes, smooth gradients, silhouettes and line drawings
-have few, so a re-encoded, rotated or cropped copy of one can fail to verify although it is
-plainly the same picture. Here the query is aligned with the reference's stored grey
-thumbnail instead: one of its 8 flips / quarter turns, at one of a few scales, slid over the
-thumbnail (template matching of gradient images at a coarse size), then corrected by ECC
-(Evangelidis & Psarakis) at the thumbnail's size, and judged by ``keypoints.agreement``.
+Keypoint matching needs corners. Smooth illustrations, silhouettes, soft textures and
+colour gradients have few, so a crop or a slightly tilted copy of one can fail to verify
+although it is plainly a part of the same picture (whole copies are ``frames``' job). Here
+the query is aligned with the reference's stored grey thumbnail instead: one of its 8 quarter
+turns and mirrors, at one of a few scales, slid over the thumbnail (template matching of
+gradient images at a coarse size), then corrected by ECC (Evangelidis & Psarakis) at the
+thumbnail's size, and judged by ``keypoints.agreement`` in gradients and grey levels.
 
 The alignment space is kept small on purpose. With a free affine warp, any two stripe
 patterns line up: ECC may only correct the coarse guess a little (scale, shear, rotation
-and shift bounds below), so a different picture cannot be bent onto the thumbnail.
+and shift bounds below), so a different picture cannot be bent onto the thumbnail. Periodic
+references (a chessboard, stripes, a dot grid) line up with any pattern of their period;
+the engine refuses those (``keypoints.periodicity``).
 """
 
 from __future__ import annotations
@@ -20,9 +23,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from tusou.features.keypoints import Keypoints, agreement
-from tusou.features.keypoints import _scale_to as scale_to
-from tusou.features.pixels import resize_max_side
+from .frames import Box, _quarter_turns, query_areas
+from .keypoints import Keypoints, _scale_to, _smoothed, agreement
+from .pixels import resize_max_side
 
 # Template matching runs with the thumbnail's long side at this size (and the query at
 # twice it, so that its scaled templates are made by shrinking).
@@ -43,61 +46,17 @@ _ECC_CRITERIA = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 30, 1e-4)
 # the covered part must have some texture: a flat patch agrees with anything flat.
 _MIN_COVER = 0.2
 _MIN_GRADIENT = 2.0
-# Borders: rows/columns this uniform (grey-level spread) are trimmed before matching, up to
-# this share of each side (letterboxing, a frame or padding added to a copy).
-_BORDER_SPREAD = 4.0
-_MAX_BORDER = 0.3
 
 
 @dataclass(frozen=True, eq=False)
 class DenseMatch:
     agreement: float
     homography: np.ndarray  # 3x3, query pixels -> reference pixels
-    box: tuple[int, int, int, int]  # x1, y1, x2, y2 of the query's outline in the reference
-
-
-def _dihedral(width: int, height: int, turns: int, flip: bool) -> tuple[np.ndarray, int, int]:
-    """The 3x3 map from an image's pixels to those of np.rot90(image[:, ::-1] if flip else
-    image, turns), and that view's width and height."""
-    m = np.eye(3)
-    w, h = width, height
-    if flip:
-        m = np.array([[-1.0, 0.0, w - 1.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]) @ m
-    for _ in range(turns):
-        # np.rot90 turns counter-clockwise: (x, y) of a w x h image goes to (y, w - 1 - x).
-        m = np.array([[0.0, 1.0, 0.0], [-1.0, 0.0, w - 1.0], [0.0, 0.0, 1.0]]) @ m
-        w, h = h, w
-    return m, w, h
+    box: Box  # x1, y1, x2, y2 of the query's outline in the reference
 
 
 def _gradient(grey: np.ndarray) -> np.ndarray:
-    """Gradient magnitude of a lightly blurred copy: grey-level changes (a hue shift, grey
-    scale, exposure) move it far less than the grey levels themselves."""
-    g = cv2.GaussianBlur(grey.astype(np.float32), (0, 0), 1.0)
-    return cv2.magnitude(cv2.Sobel(g, cv2.CV_32F, 1, 0), cv2.Sobel(g, cv2.CV_32F, 0, 1))
-
-
-def _content_box(grey: np.ndarray) -> tuple[int, int, int, int] | None:
-    """x0, y0, x1, y1 inside a solid border (rows / columns of one grey level, the same as
-    the image's edge), or None if there is none."""
-    h, w = grey.shape[:2]
-    g = grey.astype(np.float32)
-
-    def run(lines: np.ndarray) -> int:
-        """How many leading lines (rows of ``lines``) are one flat colour, the first's."""
-        limit = int(_MAX_BORDER * len(lines))
-        edge = float(lines[0].mean())
-        n = 0
-        while (n < limit and float(lines[n].std()) < _BORDER_SPREAD
-               and abs(float(lines[n].mean()) - edge) < _BORDER_SPREAD):
-            n += 1
-        return n
-
-    top, bottom = run(g), run(g[::-1])
-    left, right = run(g.T), run(g.T[::-1])
-    if max(top, bottom, left, right) < 2:
-        return None
-    return left, top, w - right, h - bottom
+    return _smoothed(grey)[1]
 
 
 @dataclass(frozen=True, eq=False)
@@ -117,27 +76,33 @@ class DenseProbe:
         if query.image is None or min(query.image.shape[:2]) < 8:
             return
         work, _ = resize_max_side(query.image, 4 * COARSE_SIDE)
-        whole = _View(work, scale_to(work, query.width, query.height))
-        views = [whole]
-        box = _content_box(work)
-        if box is not None:
-            x0, y0, x1, y1 = box
-            if x1 - x0 >= 8 and y1 - y0 >= 8:
-                shift = np.array([[1.0, 0.0, -x0], [0.0, 1.0, -y0], [0.0, 0.0, 1.0]])
-                views.append(_View(np.ascontiguousarray(work[y0:y1, x0:x1]),
-                                   shift @ whole.from_query))
+        from_query = _scale_to(work, query.width, query.height)
+        views = []
+        # The whole query, and its content inside a plain border if it has one.
+        for x1, y1, x2, y2 in query_areas(query):
+            h, w = work.shape[:2]
+            left, top = round(x1 * w), round(y1 * h)
+            right, bottom = round(x2 * w), round(y2 * h)
+            if right - left < 8 or bottom - top < 8:
+                continue
+            shift = np.array([[1.0, 0.0, -left], [0.0, 1.0, -top], [0.0, 0.0, 1.0]])
+            views.append(_View(np.ascontiguousarray(work[top:bottom, left:right]),
+                               shift @ from_query))
         for view in views:
             coarse, _ = resize_max_side(view.image, 2 * COARSE_SIDE)
-            to_coarse = scale_to(coarse, view.image.shape[1], view.image.shape[0])
+            to_coarse = _scale_to(coarse, view.image.shape[1], view.image.shape[0])
             self._views.append((view, _View(coarse, to_coarse @ view.from_query)))
-        self._templates: dict[tuple[int, int, int, bool, int, int], np.ndarray] = {}
+        self._templates: dict[tuple[int, int, int, int], np.ndarray] = {}
 
-    def _template(self, n: int, turns: int, flip: bool, size: tuple[int, int]) -> np.ndarray:
-        key = (n, turns, flip) + size
+    def _template(self, n: int, turned: int, size: tuple[int, int]) -> np.ndarray:
+        """The ``n``-th view's coarse image in its ``turned``-th dihedral position
+        (frames._quarter_turns), resized to ``size``, as gradients."""
+        key = (n, turned) + size
         cached = self._templates.get(key)
         if cached is None:
             coarse = self._views[n][1].image
-            view = np.ascontiguousarray(np.rot90(coarse[:, ::-1] if flip else coarse, turns))
+            mirrored = coarse[:, ::-1] if turned >= 4 else coarse
+            view = np.ascontiguousarray(np.rot90(mirrored, -(turned % 4)))  # clockwise
             cached = _gradient(cv2.resize(view, size, interpolation=cv2.INTER_AREA))
             self._templates[key] = cached
         return cached
@@ -147,30 +112,29 @@ class DenseProbe:
         small, _ = resize_max_side(thumb, COARSE_SIDE)
         th, tw = small.shape[:2]
         target = _gradient(small)
-        up = np.linalg.inv(scale_to(small, thumb.shape[1], thumb.shape[0]))
+        up = np.linalg.inv(_scale_to(small, thumb.shape[1], thumb.shape[0]))
         out: list[tuple[float, int, np.ndarray]] = []
         for n, (_, coarse) in enumerate(self._views):
             ch, cw = coarse.image.shape[:2]
-            for flip in (False, True):
-                for turns in range(4):
-                    turn, vw, vh = _dihedral(cw, ch, turns, flip)
-                    fit = min(tw / vw, th / vh)
-                    for scale in SCALES:
-                        size = (max(6, round(vw * fit * scale)), max(6, round(vh * fit * scale)))
-                        template = self._template(n, turns, flip, size)
-                        if size[0] <= tw and size[1] <= th:
-                            result = cv2.matchTemplate(target, template, cv2.TM_CCOEFF_NORMED)
-                            _, value, _, (tx, ty) = cv2.minMaxLoc(result)
-                        elif size[0] >= tw and size[1] >= th:
-                            result = cv2.matchTemplate(template, target, cv2.TM_CCOEFF_NORMED)
-                            _, value, _, (x, y) = cv2.minMaxLoc(result)
-                            tx, ty = -x, -y
-                        else:
-                            continue
-                        sx, sy = size[0] / vw, size[1] / vh
-                        place = np.array([[sx, 0.0, 0.5 * sx - 0.5 + tx],
-                                          [0.0, sy, 0.5 * sy - 0.5 + ty], [0.0, 0.0, 1.0]])
-                        out.append((float(value), n, up @ place @ turn @ coarse.from_query))
+            for turned in range(8):
+                turn, vw, vh = _quarter_turns(cw, ch, turned)
+                fit = min(tw / vw, th / vh)
+                for scale in SCALES:
+                    size = (max(6, round(vw * fit * scale)), max(6, round(vh * fit * scale)))
+                    template = self._template(n, turned, size)
+                    if size[0] <= tw and size[1] <= th:
+                        result = cv2.matchTemplate(target, template, cv2.TM_CCOEFF_NORMED)
+                        _, value, _, (tx, ty) = cv2.minMaxLoc(result)
+                    elif size[0] >= tw and size[1] >= th:
+                        result = cv2.matchTemplate(template, target, cv2.TM_CCOEFF_NORMED)
+                        _, value, _, (x, y) = cv2.minMaxLoc(result)
+                        tx, ty = -x, -y
+                    else:
+                        continue
+                    sx, sy = size[0] / vw, size[1] / vh
+                    place = np.array([[sx, 0.0, 0.5 * sx - 0.5 + tx],
+                                      [0.0, sy, 0.5 * sy - 0.5 + ty], [0.0, 0.0, 1.0]])
+                    out.append((float(value), n, up @ place @ turn @ coarse.from_query))
         out.sort(key=lambda p: -p[0])
         return out
 
@@ -180,7 +144,7 @@ class DenseProbe:
         the guess covers too little of the thumbnail or too flat a part of it."""
         th, tw = thumb.shape[:2]
         to_thumb = guess @ np.linalg.inv(view.from_query)
-        source = view.image.astype(np.float32)
+        source: np.ndarray = view.image.astype(np.float32)
         shrink = 1.0 / math.sqrt(max(abs(float(np.linalg.det(to_thumb[:2, :2]))), 1e-12))
         if shrink > 1.5:
             source = cv2.GaussianBlur(source, (0, 0), 0.5 * shrink)
@@ -193,7 +157,7 @@ class DenseProbe:
         target = _gradient(thumb)
         if float(target[mask > 0].mean()) < _MIN_GRADIENT:
             return []
-        warp = np.eye(2, 3, dtype=np.float32)
+        warp: np.ndarray = np.eye(2, 3, dtype=np.float32)
         try:
             _, warp = cv2.findTransformECC(_gradient(warped), target, warp, cv2.MOTION_AFFINE,
                                            _ECC_CRITERIA, mask, 1)
@@ -219,13 +183,13 @@ class DenseProbe:
         thumb = ref.image
         if not self._views or thumb is None or min(thumb.shape[:2]) < 8:
             return None
-        from_thumb = np.linalg.inv(scale_to(thumb, ref.width, ref.height))
+        from_thumb = np.linalg.inv(_scale_to(thumb, ref.width, ref.height))
         best: DenseMatch | None = None
         for _, n, guess in self._placements(thumb)[:TOP_HYPOTHESES]:
             view = self._views[n][0]
             for placed in self._aligned(view, thumb, guess):
                 homography = from_thumb @ placed
-                score = agreement(self.query, ref, homography)
+                score = agreement(self.query, ref, homography, levels=True)
                 if score is not None and (best is None or score > best.agreement):
                     best = DenseMatch(score, homography,
                                       _outline(homography, view, self.query, ref))

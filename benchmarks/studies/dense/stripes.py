@@ -1,10 +1,9 @@
 import pathlib
 import time
 
-from alignment import DenseProbe  # run from this folder
-
 from tusou.evaluation.dataset import labelled_folder
 from tusou.evaluation.transforms import COPY_TRANSFORMS, apply_transform
+from tusou.features.alignment import DenseProbe
 from tusou.features.keypoints import Keypoints, extract_keypoints
 
 imgs = labelled_folder(pathlib.Path("/work/shared/eval-dev/dtd5"))

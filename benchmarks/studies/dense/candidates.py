@@ -4,8 +4,6 @@ import json
 import time
 from pathlib import Path
 
-from alignment import DenseProbe  # run from this folder
-
 from tusou.config import Settings
 from tusou.engine import Engine
 from tusou.engine.matching import PDQ_MATCH_DISTANCE
@@ -13,6 +11,7 @@ from tusou.evaluation import suites
 from tusou.evaluation.dataset import decode_rgb
 from tusou.evaluation.runner import _copy_queries, _fit, _Harness, spread
 from tusou.features import Keypoints
+from tusou.features.alignment import DenseProbe
 
 prev = json.load(open("/tmp/ev/same0.json"))["results"][0]["queries"]
 missed = {q["query"] for q in prev if q["relevant"] and not (q["hits"] and q["hits"][0]["key"] in q["relevant"])}

@@ -1,5 +1,7 @@
-"""For queries the engine misses and unrelated ones: the agreement (and coarse correlation) of every
-its own copy of the eval work dir (the index files are not shared between processes)."""
+"""For the queries the engine missed (in /tmp/ev/same0.json) and the unrelated ones: the
+alignment agreement of each of their first 40 PDQ and vector candidates, and the reference's
+periodicity. Part ``sys.argv[1]`` of ``sys.argv[2]``, each on its own copy of the eval work
+dir (/tmp/ev/sameD<part>: the index files are not shared between processes)."""
 
 import json
 import sys
@@ -11,14 +13,16 @@ from tusou.engine import Engine
 from tusou.evaluation import suites
 from tusou.evaluation.dataset import decode_rgb
 from tusou.evaluation.runner import _copy_queries, _fit, _Harness, spread
-from tusou.features import PDQ_MATCH_DISTANCE, DenseProbe, Keypoints
+from tusou.features import PDQ_MATCH_DISTANCE, Keypoints
+from tusou.features.alignment import DenseProbe
+from tusou.features.keypoints import periodicity
 
 N = 40
 prev = json.load(open("/tmp/ev/same0.json"))["results"][0]["queries"]
 missed = {q["query"] for q in prev if q["relevant"] and not (q["hits"] and q["hits"][0]["key"] in q["relevant"])}
 print("missed", len(missed), flush=True)
 config = suites.suite("same", eval_dev=suites.find_eval_dev())
-engine = Engine(Settings(data_dir=Path("/tmp/ev/same" if sys.argv[1] == "0" else "/tmp/ev/same_b"), model_threads=0))
+engine = Engine(Settings(data_dir=Path(f"/tmp/ev/sameD{sys.argv[1]}"), model_threads=0))
 h = _Harness(engine, "same")
 h.ingest([*config.library, *config.distractors], workers=2, with_classes=False)
 print("ingested", len(h.key_of), flush=True)
@@ -59,6 +63,7 @@ for n, q in enumerate(queries):
                 "pdq": i in pdq,
                 "agreement": None if m is None else m.agreement,
                 "coarse": coarse,
+                "period": None if ref is None or ref.image is None else round(periodicity(ref.image), 3),
             }
         )
     out.append(row)
