@@ -142,10 +142,9 @@ def verify_dense(spec: KindSpec, query: Keypoints, ids: Sequence[int],
     probe = DenseProbe(query)
     out = []
     for image_id, ref in _stored(ids, load_keypoints):
-        if ref.image is None or periodicity(ref.image) >= MAX_PERIODICITY:
-            continue
         match = probe.match(ref)
-        if match is not None and match.agreement >= spec.dense_agreement:
+        if (match is not None and match.agreement >= spec.dense_agreement
+                and ref.image is not None and periodicity(ref.image) < MAX_PERIODICITY):
             out.append(Match(image_id, dense_score(match.agreement, spec.dense_agreement),
                              match.box))
     return rank_matches(out)

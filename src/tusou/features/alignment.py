@@ -33,8 +33,11 @@ COARSE_SIDE = 64
 # The query's size relative to the reference, fitted inside it: crops are smaller than
 # their original, a copy with a border or a grown canvas is larger.
 SCALES = (0.5, 0.56, 0.63, 0.71, 0.8, 0.9, 1.0, 1.12, 1.25)
-# The best coarse placements that are refined and judged.
+# The best coarse placements that are refined and judged, if their coarse correlation
+# reaches MIN_COARSE: every true alignment the calibration accepted started at 0.82 or more,
+# and 69 % of all candidates stay below 0.6, so most wrong ones cost no ECC step at all.
 TOP_HYPOTHESES = 2
+MIN_COARSE = 0.6
 # How far ECC may move the coarse placement: the singular values of its linear part, their
 # ratio, its rotation, and its shift as a share of the thumbnail's long side.
 _SCALE_BOUNDS = (0.88, 1.12)
@@ -185,7 +188,9 @@ class DenseProbe:
             return None
         from_thumb = np.linalg.inv(_scale_to(thumb, ref.width, ref.height))
         best: DenseMatch | None = None
-        for _, n, guess in self._placements(thumb)[:TOP_HYPOTHESES]:
+        for value, n, guess in self._placements(thumb)[:TOP_HYPOTHESES]:
+            if value < MIN_COARSE:
+                break
             view = self._views[n][0]
             for placed in self._aligned(view, thumb, guess):
                 homography = from_thumb @ placed
