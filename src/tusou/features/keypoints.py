@@ -160,8 +160,10 @@ def _scale_to(image: np.ndarray, width: int, height: int) -> np.ndarray:
 
 
 def _ncc(a: np.ndarray, b: np.ndarray) -> float:
-    a = a - a.mean()
-    b = b - b.mean()
+    # In float64: float32 sums differ in their last bits with the order a threaded BLAS
+    # adds them in, and scores must be the same run after run, to the last digit shown.
+    a = a.astype(np.float64) - a.mean(dtype=np.float64)
+    b = b.astype(np.float64) - b.mean(dtype=np.float64)
     denominator = float(np.sqrt(float(np.dot(a, a)) * float(np.dot(b, b))))
     return float(np.dot(a, b)) / denominator if denominator > 1e-9 else 0.0
 
