@@ -124,16 +124,17 @@ class DenseProbe:
                 fit = min(tw / vw, th / vh)
                 for scale in SCALES:
                     size = (max(6, round(vw * fit * scale)), max(6, round(vh * fit * scale)))
+                    inside = size[0] <= tw and size[1] <= th
+                    if not inside and not (size[0] >= tw and size[1] >= th):
+                        continue  # sticks out on one side only: no placement to slide
                     template = self._template(n, turned, size)
-                    if size[0] <= tw and size[1] <= th:
+                    if inside:
                         result = cv2.matchTemplate(target, template, cv2.TM_CCOEFF_NORMED)
                         _, value, _, (tx, ty) = cv2.minMaxLoc(result)
-                    elif size[0] >= tw and size[1] >= th:
+                    else:
                         result = cv2.matchTemplate(template, target, cv2.TM_CCOEFF_NORMED)
                         _, value, _, (x, y) = cv2.minMaxLoc(result)
                         tx, ty = -x, -y
-                    else:
-                        continue
                     sx, sy = size[0] / vw, size[1] / vh
                     place = np.array([[sx, 0.0, 0.5 * sx - 0.5 + tx],
                                       [0.0, sy, 0.5 * sy - 0.5 + ty], [0.0, 0.0, 1.0]])
