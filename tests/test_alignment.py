@@ -5,6 +5,7 @@ and references that repeat a pattern are never answered this way."""
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 
 import httpx
 import numpy as np
@@ -15,7 +16,7 @@ from conftest import encode
 from test_frames import bands
 from tusou.engine import Engine
 from tusou.engine.kinds import kind_spec
-from tusou.engine.matching import dense_score, verify_dense
+from tusou.engine.matching import dense_score, frame_score, verify_dense
 from tusou.engine.sources import ImageSource
 from tusou.evaluation.transforms import apply_transform
 from tusou.features import Keypoints, extract_keypoints
@@ -96,10 +97,15 @@ def test_repeated_patterns_are_refused_even_when_they_line_up() -> None:
     assert [m.id for m in found] == [3] and found[0].inliers is None
 
 
-def test_dense_scores_stay_in_the_partial_band() -> None:
-    t = SAME.dense_agreement
-    assert dense_score(t, t) == 0.6 and dense_score(1.0, t) == 0.9
-    assert 0.6 < dense_score((1 + t) / 2, t) < 0.9
+@pytest.mark.parametrize(("score", "threshold", "band"), [
+    (frame_score, SAME.frame_agreement, (0.79, 0.99)),  # whole copies: PDQ's near-copy band
+    (dense_score, SAME.dense_agreement, (0.6, 0.9)),  # parts, without an inlier count
+])
+def test_content_match_scores_span_their_band(score: Callable[[float, float], float],
+                                              threshold: float, band: tuple[float, float]) -> None:
+    low, high = band
+    assert score(threshold, threshold) == low and score(1.0, threshold) == high
+    assert low < score((1 + threshold) / 2, threshold) < high
 
 
 def test_same_library_finds_a_crop_of_a_silhouette(engine: Engine) -> None:

@@ -12,7 +12,7 @@ from .extractors import (
     SemanticEmbedding,
     TextureEmbedding,
 )
-from .frames import FrameMatch, frame_match
+from .frames import ContentMatch, frame_match
 from .keypoints import GeometricMatch, Keypoints, extract_keypoints, verify
 from .lite0 import EMBED_DIM, Lite0Model, build_lite0_onnx, gem, l2n
 from .models import FeatureModels
@@ -30,11 +30,11 @@ __all__ = [
     "SSCD_DIM",
     "TEXTURE_DIM",
     "TEXTURE_RECIPES",
+    "ContentMatch",
     "CopyDescriptor",
     "CopyEmbedding",
     "Extractor",
     "FeatureModels",
-    "FrameMatch",
     "GeometricMatch",
     "Keypoints",
     "LayeredEmbedding",

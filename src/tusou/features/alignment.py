@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .frames import Box, _quarter_turns, query_areas
+from .frames import ContentMatch, _quarter_turns, query_areas
 from .keypoints import Keypoints, _scale_to, _smoothed, agreement
 from .pixels import resize_max_side
 
@@ -49,13 +49,6 @@ _ECC_CRITERIA = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 30, 1e-4)
 # the covered part must have some texture: a flat patch agrees with anything flat.
 _MIN_COVER = 0.2
 _MIN_GRADIENT = 2.0
-
-
-@dataclass(frozen=True, eq=False)
-class DenseMatch:
-    agreement: float
-    homography: np.ndarray  # 3x3, query pixels -> reference pixels
-    box: Box  # x1, y1, x2, y2 of the query's outline in the reference
 
 
 def _gradient(grey: np.ndarray) -> np.ndarray:
@@ -181,14 +174,14 @@ class DenseProbe:
             return [guess]
         return [np.vstack([warp.astype(np.float64), [0.0, 0.0, 1.0]]) @ guess, guess]
 
-    def match(self, ref: Keypoints) -> DenseMatch | None:
+    def match(self, ref: Keypoints) -> ContentMatch | None:
         """The best alignment of the query with ``ref``'s thumbnail, or None if nothing
         lines up (or either side has no image)."""
         thumb = ref.image
         if not self._views or thumb is None or min(thumb.shape[:2]) < 8:
             return None
         from_thumb = np.linalg.inv(_scale_to(thumb, ref.width, ref.height))
-        best: DenseMatch | None = None
+        best: ContentMatch | None = None
         for value, n, guess in self._placements(thumb)[:TOP_HYPOTHESES]:
             if value < MIN_COARSE:
                 break
@@ -197,7 +190,7 @@ class DenseProbe:
                 homography = from_thumb @ placed
                 score = agreement(self.query, ref, homography, levels=True)
                 if score is not None and (best is None or score > best.agreement):
-                    best = DenseMatch(score, homography,
+                    best = ContentMatch(score, homography,
                                       _outline(homography, view, self.query, ref))
         return best
 

@@ -34,10 +34,14 @@ _MIN_BORDER_SHARE = 0.02
 
 
 @dataclass(frozen=True, eq=False)
-class FrameMatch:
+class ContentMatch:
+    """A match without keypoints: the query laid on the reference, and how well their
+    content agrees there (``keypoints.agreement``). Whole frames here, parts in
+    ``alignment``."""
+
     agreement: float
     homography: np.ndarray  # 3x3, query pixels -> reference pixels
-    box: Box  # the reference area the query covers: its whole frame
+    box: Box  # x1, y1, x2, y2: the reference area the query covers
 
 
 def _quarter_turns(width: int, height: int, view: int) -> tuple[np.ndarray, int, int]:
@@ -104,15 +108,15 @@ def _frames(query: Keypoints, ref: Keypoints, areas: Sequence[Area]) -> list[np.
 
 
 def frame_match(query: Keypoints, ref: Keypoints, min_agreement: float,
-                areas: Sequence[Area] | None = None) -> FrameMatch | None:
+                areas: Sequence[Area] | None = None) -> ContentMatch | None:
     """The best whole-frame alignment of ``query`` on ``ref`` (both with their grey images)
     whose content agrees at least ``min_agreement``, or None. ``areas``: query_areas(query),
     when one query meets many references."""
     if query.image is None or ref.image is None:
         return None
-    best: FrameMatch | None = None
+    best: ContentMatch | None = None
     for homography in _frames(query, ref, query_areas(query) if areas is None else areas):
         score = agreement(query, ref, homography, levels=True)
         if score is not None and score >= min_agreement and (best is None or score > best.agreement):
-            best = FrameMatch(score, homography, (0, 0, ref.width, ref.height))
+            best = ContentMatch(score, homography, (0, 0, ref.width, ref.height))
     return best
