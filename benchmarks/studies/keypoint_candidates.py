@@ -10,7 +10,8 @@ K nearest descriptors within Hamming distance 64 (one vote per query keypoint an
 
     python benchmarks/studies/keypoint_candidates.py WORK_DIR LOSSES.json PER [K]
 
-WORK_DIR: a `tusou eval same --work-dir` folder; LOSSES.json: same_losses.py's output.
+WORK_DIR: the folder of a `same` suite library (same_losses.py's WORK_DIR, or W/same after
+`tusou eval same --work-dir W`); LOSSES.json: same_losses.py's output.
 Prints the index's size and build time, then the true image's rank by votes for each miss
 that would verify, and the best vote counts of a sample of unrelated queries.
 """

@@ -5,7 +5,8 @@ content agreement; and whether the engine's rules accept it). A study, not run b
 
     python benchmarks/studies/same_losses.py WORK_DIR OUT.json
 
-WORK_DIR is a `tusou eval same --work-dir` folder (its library is reused).
+WORK_DIR holds the suite's library: the suite is ingested there (a no-op for what is already
+in it), so `tusou eval same --work-dir W` leaves one to reuse in W/same.
 """
 
 import json
