@@ -1,11 +1,14 @@
 """Thresholds against the study_wired.py output: queries found, and queries with a wrong
-candidate at or above each threshold, per periodicity cut-off on the reference."""
+candidate at or above each threshold, per periodicity cut-off on the reference.
+``analyse.py [KIND]`` reads study_wired.py's /tmp/dense2/KIND<part>.json (KIND: same)."""
 
 import collections
 import glob
 import json
+import sys
 
-rows = [r for f in sorted(glob.glob("/tmp/dense2/study[0-9].json")) for r in json.load(open(f))]
+kind = sys.argv[1] if len(sys.argv) > 1 else "same"
+rows = [r for f in sorted(glob.glob(f"/tmp/dense2/{kind}[0-9].json")) for r in json.load(open(f))]
 print("queries", len(rows))
 for max_period in (1.01, 0.9, 0.8, 0.7):
     best_false = []

@@ -1,6 +1,6 @@
 """Library images (700 sampled) queried against their 20 nearest others: every candidate that
 lines up (agreement >= 0.8), with the reference's periodicity. Part ``sys.argv[1]`` of
-``sys.argv[2]``, each on its own copy of the eval work dir (/tmp/ev/sameD<part>)."""
+``sys.argv[2]``, each on study_wired.py's data dir for that part (/tmp/ev/sameD<part>)."""
 
 import json
 import random

@@ -11,7 +11,7 @@ from tusou.evaluation.runner import _Harness
 from tusou.features import Keypoints
 from tusou.features.keypoints import periodicity  # landed in the engine from this study
 
-rows = [r for f in sorted(glob.glob("/tmp/dense2/study[0-9].json")) for r in json.load(open(f))]
+rows = [r for f in sorted(glob.glob("/tmp/dense2/same[0-9].json")) for r in json.load(open(f))]
 need = {}
 for r in rows:
     rel = set(r["relevant"])

@@ -1,7 +1,8 @@
-"""For the queries the engine missed (in /tmp/ev/same0.json) and the unrelated ones: the
+"""For the queries the engine missed (in /tmp/ev/KIND0.json) and the unrelated ones: the
 alignment agreement of each of their first 40 PDQ and vector candidates, and the reference's
-periodicity. Part ``sys.argv[1]`` of ``sys.argv[2]``, each on its own copy of the eval work
-dir (/tmp/ev/sameD<part>: the index files are not shared between processes)."""
+periodicity. ``study_wired.py PART PARTS [KIND]`` (KIND: same, the default, or picturebook),
+each part on its own data dir /tmp/ev/<KIND>D<part> (the suite is ingested there once; the index
+files are not shared between processes)."""
 
 import json
 import sys
@@ -18,12 +19,13 @@ from tusou.features.alignment import DenseProbe
 from tusou.features.keypoints import periodicity
 
 N = 40
-prev = json.load(open("/tmp/ev/same0.json"))["results"][0]["queries"]
+KIND = sys.argv[3] if len(sys.argv) > 3 else "same"
+prev = json.load(open(f"/tmp/ev/{KIND}0.json"))["results"][0]["queries"]
 missed = {q["query"] for q in prev if q["relevant"] and not (q["hits"] and q["hits"][0]["key"] in q["relevant"])}
 print("missed", len(missed), flush=True)
-config = suites.suite("same", eval_dev=suites.find_eval_dev())
-engine = Engine(Settings(data_dir=Path(f"/tmp/ev/sameD{sys.argv[1]}"), model_threads=0))
-h = _Harness(engine, "same")
+config = suites.suite(KIND, eval_dev=suites.find_eval_dev())
+engine = Engine(Settings(data_dir=Path(f"/tmp/ev/{KIND}D{sys.argv[1]}"), model_threads=0))
+h = _Harness(engine, KIND)
 h.ingest([*config.library, *config.distractors], workers=2, with_classes=False)
 print("ingested", len(h.key_of), flush=True)
 queries = _copy_queries(config, h, spread(list(config.library), config.query_originals))
@@ -69,6 +71,6 @@ for n, q in enumerate(queries):
     out.append(row)
     if n % 20 == 0:
         print(n, round(time.time() - t0, 1), ncand, flush=True)
-json.dump(out, open(f"/tmp/dense2/study{part}.json", "w"))
+json.dump(out, open(f"/tmp/dense2/{KIND}{part}.json", "w"))
 print("done", time.time() - t0, ncand)
 engine.close()
