@@ -94,7 +94,7 @@ class KindSpec:
 #   agreed above 0.876 (two generated pages of one template) but two true duplicate pairs
 #   in the texture set; 33 of the 157 copies keypoints missed agreed at 0.95 or more.
 # * same's keypoint-free alignment 0.95 (benchmarks/studies/dense/, 2026-12-03): of the 123
-#   queries nothing else found and 200 unrelated ones (6,400 candidates), no wrong
+#   queries nothing else found and 200 unrelated ones (6,440 candidates), no wrong
 #   candidate on a non-periodic reference agreed above 0.879; 18 of the misses agreed at
 #   0.95 or more. 700 library images against their 20 nearest others: no wrong pair on a
 #   non-periodic reference above 0.848 (benchmarks/studies/dense/README.md).
