@@ -53,11 +53,17 @@ def test_parts_line_up(name: str) -> None:
     assert match is not None and match.agreement >= SAME.dense_agreement, name
 
 
-def test_a_tilted_copy_lines_up() -> None:
+def test_a_tilted_copy_lines_up_but_whole_pictures_are_left_to_the_frame_look() -> None:
     # The colour wheel: a few dozen keypoints, none of them distinctive.
     wheel = _rgb(skimage.data.colorwheel())
-    match = DenseProbe(_query(apply_transform("rot8", wheel, 0))).match(_stored(wheel))
+    tilted = _query(apply_transform("rot8", wheel, 0))
+    match = DenseProbe(tilted).match(_stored(wheel))
     assert match is not None and match.agreement >= SAME.dense_agreement
+    # It covers the whole wheel: a whole copy, which only the whole-frame look may answer
+    # (freed to shift, whole pages of one template line up with each other).
+    assert verify_dense(SAME, tilted, [5], lambda ids: {5: _stored(wheel).to_bytes()}) == []
+    part = _query(apply_transform("crop_offcentre", wheel, 0))
+    assert [m.id for m in verify_dense(SAME, part, [5], lambda ids: {5: _stored(wheel).to_bytes()})] == [5]
 
 
 def test_weak_coarse_placements_are_not_refined() -> None:

@@ -68,10 +68,11 @@ class KindSpec:
     # content agrees at least this much. For pictures without usable keypoints.
     frame_agreement: float = 0.0
     # > 0: when nothing else verified, the query may still be a part of a picture without
-    # usable keypoints (a crop of a smooth illustration, a slightly tilted copy): it is
-    # aligned with each first-look candidate's thumbnail without keypoints
-    # (features.alignment), and counts when their content agrees at least this much and the
-    # reference is not a repeated pattern (matching.MAX_PERIODICITY).
+    # usable keypoints (a crop of a smooth illustration): it is aligned with each first-look
+    # candidate's thumbnail without keypoints (features.alignment), and counts when their
+    # content agrees at least this much, it covers a part of the reference (not the whole:
+    # matching.MAX_DENSE_COVER) and the reference is not a repeated pattern
+    # (matching.MAX_PERIODICITY).
     dense_agreement: float = 0.0
     # Ranked kinds: alpha query expansion (Radenovic et al.) with this many neighbours: the
     # query vector plus its nearest library vectors weighted by similarity, searched again.
@@ -97,7 +98,9 @@ class KindSpec:
 #   queries nothing else found and 200 unrelated ones (6,440 candidates), no wrong
 #   candidate on a non-periodic reference agreed above 0.879; 18 of the misses agreed at
 #   0.95 or more. 700 library images against their 20 nearest others: no wrong pair on a
-#   non-periodic reference above 0.848 (benchmarks/studies/dense/README.md).
+#   non-periodic reference above 0.848 (benchmarks/studies/dense/README.md). Pages of the
+#   picturebook suite queried against this library found one whole page lined up with
+#   another of its template at 0.957: whole placements are left to the whole-frame look.
 # * fabric 0.8: 93 % of the results above it were relevant on the texture set (recipe v3).
 # * similar 0.86: its 1600-d vector (bottleneck + head) scores higher overall; at 0.8 only
 #   92.5 % of the results above were relevant, at 0.86 94 % (the same texture set).

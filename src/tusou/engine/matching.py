@@ -26,6 +26,11 @@ PDQ_MIN_QUALITY = 50
 # period, and agree in content (0.95-0.99 measured on generated checkerboards, at 0.97).
 # Every true close-agreement match of the picturebook suite was on a reference at <= 0.82.
 MAX_PERIODICITY = 0.9
+# The keypoint-free look answers parts only: a placement covering more than this share of
+# the reference is a whole copy, which the whole-frame look judges at its exact positions.
+# Freed to shift and turn, a whole generated page lined up with another page of its template
+# (a plaid illustration of the same period) at 0.957; the parts it finds cover at most 0.51.
+MAX_DENSE_COVER = 0.8
 # Inliers at which a verified match's score saturates.
 INLIERS_FOR_MAX = 100
 
@@ -132,11 +137,17 @@ def verify_frames(spec: KindSpec, query: Keypoints, ids: Sequence[int],
     return out
 
 
+def _cover(box: Box, ref: Keypoints) -> float:
+    """The share of ``ref``'s area that ``box`` covers."""
+    x1, y1, x2, y2 = box
+    return max(0, x2 - x1) * max(0, y2 - y1) / max(ref.width * ref.height, 1)
+
+
 def verify_dense(spec: KindSpec, query: Keypoints, ids: Sequence[int],
                  load_keypoints: Callable[[list[int]], Mapping[int, bytes]]) -> list[Match]:
-    """The ``ids`` that the query lines up with, without keypoints, as a part or a slightly
-    turned copy (``spec.dense_agreement``), best first. References that repeat a pattern
-    are skipped: any pattern of the same period would line up with them."""
+    """The ``ids`` that the query lines up with, without keypoints, as a part
+    (``spec.dense_agreement``), best first. References that repeat a pattern are skipped:
+    any pattern of the same period would line up with them."""
     if not ids or not spec.dense_agreement or query.image is None:
         return []
     probe = DenseProbe(query)
@@ -144,6 +155,7 @@ def verify_dense(spec: KindSpec, query: Keypoints, ids: Sequence[int],
     for image_id, ref in _stored(ids, load_keypoints):
         match = probe.match(ref)
         if (match is not None and match.agreement >= spec.dense_agreement
+                and _cover(match.box, ref) <= MAX_DENSE_COVER
                 and ref.image is not None and periodicity(ref.image) < MAX_PERIODICITY):
             out.append(Match(image_id, dense_score(match.agreement, spec.dense_agreement),
                              match.box))
