@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 
 from .frames import ContentMatch, _quarter_turns, query_areas
-from .keypoints import Keypoints, _scale_to, _smoothed, agreement
+from .keypoints import Keypoints, _scale_to, _smoothed, agreement, warp_onto
 from .pixels import resize_max_side
 
 # Template matching runs with the thumbnail's long side at this size (and the query at
@@ -140,15 +140,10 @@ class DenseProbe:
         guess itself (periodic content can pull ECC away from a right guess); nothing if
         the guess covers too little of the thumbnail or too flat a part of it."""
         th, tw = thumb.shape[:2]
-        to_thumb = guess @ np.linalg.inv(view.from_query)
-        source: np.ndarray = view.image.astype(np.float32)
-        shrink = 1.0 / math.sqrt(max(abs(float(np.linalg.det(to_thumb[:2, :2]))), 1e-12))
-        if shrink > 1.5:
-            source = cv2.GaussianBlur(source, (0, 0), 0.5 * shrink)
-        warped = cv2.warpPerspective(source, to_thumb, (tw, th), flags=cv2.INTER_LINEAR)
-        footprint = cv2.warpPerspective(np.ones(source.shape, np.uint8), to_thumb, (tw, th),
-                                        flags=cv2.INTER_NEAREST)
-        mask = cv2.erode(footprint, np.ones((5, 5), np.uint8))
+        laid = warp_onto(view.image, guess @ np.linalg.inv(view.from_query), (tw, th))
+        if laid is None:
+            return []
+        warped, mask = laid
         if int(mask.sum()) < _MIN_COVER * th * tw:
             return []
         target = _gradient(thumb)

@@ -198,20 +198,11 @@ def agreement(query: Keypoints, ref: Keypoints, homography: np.ndarray, *,
     thumb = ref.image
     to_thumb = _scale_to(thumb, ref.width, ref.height) @ homography
     warp = to_thumb @ np.linalg.inv(_scale_to(query.image, query.width, query.height))
-    # Where the warp shrinks the query a lot, blur it first (no aliasing in the comparison).
-    centre = np.array([query.image.shape[1] / 2, query.image.shape[0] / 2, 1.0])
-    w = float(warp[2] @ centre)
-    if abs(w) < 1e-12:
+    laid = warp_onto(query.image, warp, (thumb.shape[1], thumb.shape[0]))
+    if laid is None:
         return 0.0
-    jac = (warp[:2, :2] - np.outer((warp[:2] @ centre) / w, warp[2, :2])) / w
-    shrink = 1.0 / np.sqrt(max(abs(float(np.linalg.det(jac))), 1e-12))
-    source: np.ndarray = query.image.astype(np.float32)
-    if shrink > 1.5:
-        source = cv2.GaussianBlur(source, (0, 0), 0.5 * shrink)
-    size = (thumb.shape[1], thumb.shape[0])
-    warped = cv2.warpPerspective(source, warp, size, flags=cv2.INTER_LINEAR)
-    footprint = cv2.warpPerspective(np.ones(source.shape, np.uint8), warp, size, flags=cv2.INTER_NEAREST)
-    mask = cv2.erode(footprint, np.ones((5, 5), np.uint8)) > 0
+    warped, footprint = laid
+    mask = footprint > 0
     if int(mask.sum()) < _MIN_OVERLAP:
         return 0.0
     grey_a, grad_a = _smoothed(thumb)
@@ -221,6 +212,27 @@ def agreement(query: Keypoints, ref: Keypoints, homography: np.ndarray, *,
     if levels:
         score = min(score, _correlation(grey_a, grey_b, mask, cells))
     return score
+
+
+def warp_onto(image: np.ndarray, warp: np.ndarray, size: tuple[int, int]
+              ) -> tuple[np.ndarray, np.ndarray] | None:
+    """Grey ``image`` warped by the 3x3 ``warp`` onto a ``size`` (width, height) canvas, as
+    float32, and where it landed (uint8, 1 inside, eroded so that edges do not count); None
+    if the warp sends the image's centre to infinity. Where the warp shrinks the image a
+    lot, it is blurred first, so that the comparison sees no aliasing."""
+    centre = np.array([image.shape[1] / 2, image.shape[0] / 2, 1.0])
+    w = float(warp[2] @ centre)
+    if abs(w) < 1e-12:
+        return None
+    jac = (warp[:2, :2] - np.outer((warp[:2] @ centre) / w, warp[2, :2])) / w
+    shrink = 1.0 / np.sqrt(max(abs(float(np.linalg.det(jac))), 1e-12))
+    source: np.ndarray = image.astype(np.float32)
+    if shrink > 1.5:
+        source = cv2.GaussianBlur(source, (0, 0), 0.5 * shrink)
+    warped = cv2.warpPerspective(source, warp, size, flags=cv2.INTER_LINEAR)
+    footprint = cv2.warpPerspective(np.ones(source.shape, np.uint8), warp, size,
+                                    flags=cv2.INTER_NEAREST)
+    return warped, cv2.erode(footprint, np.ones((5, 5), np.uint8))
 
 
 Cell = tuple[slice, slice, np.ndarray]
