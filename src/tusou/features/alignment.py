@@ -135,18 +135,18 @@ class DenseProbe:
         out.sort(key=lambda p: -p[0])
         return out
 
-    def _aligned(self, view: _View, thumb: np.ndarray, guess: np.ndarray) -> list[np.ndarray]:
-        """``guess`` (query px -> thumb px) corrected by a bounded ECC affine step, and the
-        guess itself (periodic content can pull ECC away from a right guess); nothing if
+    def _aligned(self, view: _View, target: np.ndarray, guess: np.ndarray) -> list[np.ndarray]:
+        """``guess`` (query px -> thumb px) corrected by a bounded ECC affine step on the
+        thumbnail's gradients ``target``, and the guess itself (periodic content can pull
+        ECC away from a right guess); nothing if
         the guess covers too little of the thumbnail or too flat a part of it."""
-        th, tw = thumb.shape[:2]
+        th, tw = target.shape[:2]
         laid = warp_onto(view.image, guess @ np.linalg.inv(view.from_query), (tw, th))
         if laid is None:
             return []
         warped, mask = laid
         if int(mask.sum()) < _MIN_COVER * th * tw:
             return []
-        target = _gradient(thumb)
         if float(target[mask > 0].mean()) < _MIN_GRADIENT:
             return []
         warp: np.ndarray = np.eye(2, 3, dtype=np.float32)
@@ -177,11 +177,13 @@ class DenseProbe:
             return None
         from_thumb = np.linalg.inv(_scale_to(thumb, ref.width, ref.height))
         best: ContentMatch | None = None
+        target: np.ndarray | None = None  # the thumbnail's gradients, once per reference
         for value, n, guess in self._placements(thumb)[:TOP_HYPOTHESES]:
             if value < MIN_COARSE:
                 break
             view = self._views[n][0]
-            for placed in self._aligned(view, thumb, guess):
+            target = _gradient(thumb) if target is None else target
+            for placed in self._aligned(view, target, guess):
                 homography = from_thumb @ placed
                 score = agreement(self.query, ref, homography, levels=True)
                 if score is not None and (best is None or score > best.agreement):
