@@ -155,6 +155,11 @@ class Describer:
                            mirrored_keypoints=mirrored, region=region,
                            alternates=tuple(l2n(np.asarray(v, np.float32).ravel()) for v in alternates))
 
+    def vector(self, pipeline: str, pixels: np.ndarray) -> np.ndarray:
+        """The stored kind of vector for ``pixels`` (a view of a query, such as a page
+        found in it), without the rest of the description."""
+        return l2n(np.asarray(self._lookup(pipeline)[0](pixels)[0], np.float32).ravel())
+
     def closer_look(self, spec: KindSpec, pipeline: str, pixels: np.ndarray) -> CloserLook:
         """What a query that nothing verified is looked at again with (see Library)."""
         assert spec.keypoints is not None

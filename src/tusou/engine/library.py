@@ -19,6 +19,7 @@ from tusou.engine.matching import (
     verify_candidates,
     verify_dense,
     verify_geometry,
+    verify_pages,
 )
 from tusou.engine.originals import OriginalStore
 from tusou.engine.params import RESULT_WINDOW, Page, validate_brief
@@ -33,6 +34,7 @@ from tusou.errors import (
     TusouError,
 )
 from tusou.features import l2n
+from tusou.features.pages import find_pages, page_view, rectified
 from tusou.images.decode import DecodedImage
 from tusou.images.fetch import UrlFetcher
 from tusou.images.limits import ImageLimits
@@ -401,6 +403,24 @@ class Library:
         return rank_matches(verify_geometry(spec, closer.keypoints, list(dict.fromkeys(ids)),
                                             self._store.keypoints))
 
+    def _page_look(self, pixels: np.ndarray, tried: list[int], allowed: np.ndarray | None
+                   ) -> list[Match]:
+        """Nothing verified: is the query a photo of a printed page or poster? Each page
+        outline found in it is compared whole with the candidates tried so far and with the
+        nearest vectors of the page seen square-on (a small page on a textured table can
+        leave the original far down the whole photo's ranking)."""
+        spec = self.spec
+        quads = self._extracting(lambda: find_pages(pixels))
+        if not quads:
+            return []
+        ids = list(tried)
+        vectors = self._extracting(lambda: [
+            self._describer.vector(self.record.pipeline, rectified(pixels, quad)) for quad in quads])
+        for vector in vectors:
+            ids += [i for i, _ in self._state.index.search(vector, spec.verify_candidates, allowed)]
+        pages = [page_view(pixels, quad) for quad in quads]
+        return verify_pages(spec, pages, list(dict.fromkeys(ids)), self._store.keypoints)
+
     def _region_candidates(self, vectors: list[np.ndarray], allowed: np.ndarray | None
                            ) -> list[int]:
         """The second look's candidates from its region vectors: each region's nearest or,
@@ -440,9 +460,11 @@ class Library:
                                        load_keypoints=self._store.keypoints)
             if not scored and spec.second_look_keypoints:
                 scored = self._second_look(pixels, candidates, allowed)
+            tried = list(dict.fromkeys([*pdq_hits, *candidates]))
+            if not scored and spec.page_agreement:
+                scored = self._page_look(pixels, tried, allowed)
             if not scored and desc.keypoints is not None:
                 # Still nothing: perhaps a part of a picture keypoints cannot hold on to.
-                tried = list(dict.fromkeys([*pdq_hits, *candidates]))
                 scored = verify_dense(spec, desc.keypoints, tried, self._store.keypoints)
             cut = spec.default_threshold if threshold is None else threshold
         else:

@@ -18,6 +18,7 @@ from tusou.features import PDQ_MATCH_DISTANCE, GeometricMatch, Keypoints, frame_
 from tusou.features.alignment import DenseProbe
 from tusou.features.frames import query_areas
 from tusou.features.keypoints import periodicity
+from tusou.features.pages import PageView, page_match
 
 # Below this PDQ quality the hash of a flat image says little; verify with keypoints too.
 PDQ_MIN_QUALITY = 50
@@ -64,8 +65,9 @@ def frame_score(agreement: float, min_agreement: float) -> float:
 
 
 def dense_score(agreement: float, min_agreement: float) -> float:
-    """0.60 at ``min_agreement`` up to 0.90 at perfect agreement: a part of a picture, found
-    with less evidence than keypoints give (no inlier count), so never above 0.90."""
+    """0.60 at ``min_agreement`` up to 0.90 at perfect agreement: a part of a picture, or a
+    photographed page, found with less evidence than keypoints give (no inlier count), so
+    never above 0.90."""
     span = max(1.0 - min_agreement, 1e-9)
     return round(0.6 + 0.3 * min(1.0, max(0.0, agreement - min_agreement) / span), 6)
 
@@ -159,6 +161,22 @@ def verify_dense(spec: KindSpec, query: Keypoints, ids: Sequence[int],
                 and ref.image is not None and periodicity(ref.image) < MAX_PERIODICITY):
             out.append(Match(image_id, dense_score(match.agreement, spec.dense_agreement),
                              match.box))
+    return rank_matches(out)
+
+
+def verify_pages(spec: KindSpec, pages: Sequence[PageView], ids: Sequence[int],
+                 load_keypoints: Callable[[list[int]], Mapping[int, bytes]]) -> list[Match]:
+    """The ``ids`` whose whole picture one of the photographed ``pages`` is
+    (``spec.page_agreement``), best first."""
+    if not ids or not pages or not spec.page_agreement:
+        return []
+    out = []
+    for image_id, ref in _stored(ids, load_keypoints):
+        found = [m for m in (page_match(page, ref, spec.page_agreement) for page in pages)
+                 if m is not None]
+        if found:
+            best = max(found, key=lambda m: m.agreement)
+            out.append(Match(image_id, dense_score(best.agreement, spec.page_agreement), best.box))
     return rank_matches(out)
 
 

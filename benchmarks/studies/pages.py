@@ -1,0 +1,74 @@
+"""Calibration of the page look (features/pages.py): for every query of a suite (its
+transform queries and unrelated ones), the page outlines found in it and, for each, the
+agreement of every candidate the engine's page look would compare: its PDQ hits, its first
+20 vector candidates and the squared page's nearest ``verify_candidates``. Only candidates
+the quick comparison passes are judged, as in the engine. A study, not run by CI.
+
+    python benchmarks/studies/pages.py KIND WORK_DIR OUT.json [PART PARTS]
+
+WORK_DIR holds the suite's library (``tusou eval KIND --work-dir W`` leaves one in W/KIND;
+the suite is ingested there if it is not). Prints the true and wrong agreements; OUT.json
+keeps every judged candidate (query, set, candidate key, relevant, agreement).
+"""
+
+import json
+import sys
+import time
+from pathlib import Path
+
+from tusou.config import Settings
+from tusou.engine import Engine
+from tusou.evaluation import suites
+from tusou.evaluation.dataset import decode_rgb
+from tusou.evaluation.runner import _copy_queries, _fit, _Harness, spread
+from tusou.features import PDQ_MATCH_DISTANCE, Keypoints
+from tusou.features.pages import find_pages, page_match, page_view, rectified
+
+kind, work, out_path = sys.argv[1], Path(sys.argv[2]), sys.argv[3]
+part, parts = (int(sys.argv[4]), int(sys.argv[5])) if len(sys.argv) > 5 else (0, 1)
+config = suites.suite(kind, eval_dev=suites.find_eval_dev())
+engine = Engine(Settings(data_dir=work, model_threads=0))
+harness = _Harness(engine, kind)
+harness.ingest([*config.library, *config.distractors], workers=2, with_classes=False)
+lib = harness.library
+spec = lib.spec
+queries = _copy_queries(config, harness, spread(list(config.library), config.query_originals))[part::parts]
+print("queries", len(queries), flush=True)
+rows = []
+started = time.time()
+for n, query in enumerate(queries):
+    pixels = decode_rgb(_fit(query.load()))
+    desc = lib._describe(pixels, query=True)
+    state = lib._state
+    pdq = state.hashes.within([h.to_bytes() for h in desc.pdq], PDQ_MATCH_DISTANCE, None) if desc.pdq else {}
+    ids = [*pdq, *(i for i, _ in state.index.search(desc.vector, spec.verify_candidates or 20, None))]
+    quads = find_pages(pixels)
+    for quad in quads:
+        vector = lib._describer.vector(lib.record.pipeline, rectified(pixels, quad))
+        ids += [i for i, _ in state.index.search(vector, spec.verify_candidates or 20, None)]
+    ids = list(dict.fromkeys(ids))
+    pages = [page_view(pixels, quad) for quad in quads]
+    blobs = lib._store.keypoints(ids) if pages else {}
+    records = lib._store.images_by_id(list(blobs))
+    judged = []
+    for image_id, blob in blobs.items():
+        ref = Keypoints.from_bytes(blob)
+        best = max((m.agreement for m in (page_match(p, ref, -1.0) for p in pages) if m is not None),
+                   default=None)
+        if best is not None:
+            key = harness.key_of.get(records[image_id].cont_sign) if image_id in records else None
+            judged.append({"key": key, "relevant": key in query.relevant, "agreement": round(best, 4)})
+    rows.append({"query": query.key, "set": query.set_name, "pages": len(quads), "candidates": len(ids),
+                 "judged": judged})
+    if n % 50 == 0:
+        print(n, round(time.time() - started, 1), flush=True)
+json.dump(rows, open(out_path, "w"))
+
+true = sorted((j["agreement"], r["query"]) for r in rows for j in r["judged"] if j["relevant"])
+wrong = sorted((j["agreement"], r["query"], j["key"]) for r in rows for j in r["judged"] if not j["relevant"])
+print(f"{len(rows)} queries, {sum(r['pages'] > 0 for r in rows)} with an outline; "
+      f"{len(true)} true and {len(wrong)} wrong candidates judged")
+print("best wrong:", wrong[-5:])
+for cut in (0.9, 0.93, 0.95):
+    print(f"true at >= {cut}: {sum(a >= cut for a, _ in true)}; wrong: {sum(a >= cut for a, *_ in wrong)}")
+engine.close()

@@ -1,0 +1,128 @@
+"""The page look of `same`: a phone photo of a picture printed as a page or poster, which
+keypoints cannot verify, is found by the page's outline, laid by its corners on the stored
+thumbnail; other pictures, and photos without a page, find nothing."""
+
+from __future__ import annotations
+
+import base64
+
+import httpx
+import numpy as np
+import pytest
+import skimage.data
+
+from conftest import encode
+from test_alignment import HORSE, OTHERS, _rgb, _stored
+from tusou.engine import Engine
+from tusou.engine.kinds import kind_spec
+from tusou.engine.matching import verify_pages
+from tusou.engine.sources import ImageSource
+from tusou.evaluation.synthetic import background
+from tusou.evaluation.transforms import phone_photo
+from tusou.features.pages import MIN_QUICK, find_pages, page_match, page_view, rectified
+
+SAME = kind_spec("same")
+# HORSE (a silhouette) has a handful of corners and no usable keypoints: keypoints miss
+# its phone photos.
+
+
+def _photo(pixels: np.ndarray, seed: int, share: float = 0.3):  # type: ignore[no-untyped-def]
+    return phone_photo(pixels, np.random.default_rng(seed), share=share)
+
+
+@pytest.mark.parametrize(("picture", "seed", "share"), [
+    (_rgb(skimage.data.colorwheel()), 1, 0.3), (HORSE, 2, 0.55), (HORSE, 3, 0.3),
+    (OTHERS[1], 4, 0.55)])
+def test_the_page_outline_is_found(picture: np.ndarray, seed: int, share: float) -> None:
+    photo = _photo(picture, seed, share)
+    quads = find_pages(photo.pixels)
+    assert quads, "no outline"
+    size = np.linalg.norm(photo.quad[2] - photo.quad[0])
+    # corners clockwise from the top left, each within 2 % of the page's diagonal
+    assert np.abs(quads[0] - photo.quad).max() <= 0.02 * size
+
+
+def test_no_outline_in_a_photo_without_a_page() -> None:
+    table = background(np.random.default_rng(5), 480, 640)
+    assert all(len(q) == 4 for q in find_pages(table))  # may find tiles, never fails
+    assert find_pages(np.zeros((10, 10, 3), np.uint8)) == []
+    assert find_pages(np.full((300, 400, 3), 128, np.uint8)) == []
+
+
+def test_a_photographed_page_lies_on_its_picture_and_on_no_other() -> None:
+    photo = _photo(HORSE, 1)
+    page = page_view(photo.pixels, find_pages(photo.pixels)[0])
+    match = page_match(page, _stored(HORSE), SAME.page_agreement)
+    assert match is not None and match.agreement >= SAME.page_agreement
+    assert match.box == (0, 0, HORSE.shape[1], HORSE.shape[0])
+    # The homography maps the photo's page corners onto the picture's corners.
+    corners = np.hstack([photo.quad, np.ones((4, 1))]) @ match.homography.T
+    corners = corners[:, :2] / corners[:, 2:]
+    h, w = HORSE.shape[:2]
+    expected = np.array([[0, 0], [w, 0], [w, h], [0, h]]) - 0.5
+    assert np.abs(corners - expected).max() <= 0.03 * max(w, h)
+    for other in OTHERS:
+        assert page_match(page, _stored(other), 0.0) is None or \
+            page_match(page, _stored(other), 0.0).agreement < 0.6  # type: ignore[union-attr]
+
+
+def test_turned_and_mirrored_prints_are_found() -> None:
+    photo = _photo(np.ascontiguousarray(np.rot90(HORSE)[:, ::-1]), 6, 0.55)
+    page = page_view(photo.pixels, find_pages(photo.pixels)[0])
+    match = page_match(page, _stored(HORSE), SAME.page_agreement)
+    assert match is not None
+
+
+def test_the_quick_comparison_keeps_the_true_page() -> None:
+    photo = _photo(HORSE, 3)
+    page = page_view(photo.pixels, find_pages(photo.pixels)[0])
+    assert max(float(a.ravel() @ a.ravel()) for a, _ in page.squares) == pytest.approx(1.0)
+    assert MIN_QUICK > 0
+    assert page_match(page, _stored(HORSE), SAME.page_agreement) is not None
+
+
+def test_rectified_page_is_square_on() -> None:
+    photo = _photo(OTHERS[1], 4, 0.55)
+    square_on = rectified(photo.pixels, photo.quad, 200)
+    assert max(square_on.shape[:2]) == 200
+    h, w = OTHERS[1].shape[:2]
+    assert abs(np.log((square_on.shape[1] / square_on.shape[0]) / (w / h))) < 0.3
+
+
+def test_verify_pages_scores_in_the_keypoint_free_band() -> None:
+    photo = _photo(HORSE, 1)
+    pages = [page_view(photo.pixels, q) for q in find_pages(photo.pixels)]
+    blobs = {1: _stored(OTHERS[0]).to_bytes(), 2: _stored(HORSE).to_bytes()}
+    found = verify_pages(SAME, pages, [1, 2], lambda ids: {i: blobs[i] for i in ids})
+    assert [m.id for m in found] == [2]
+    assert 0.6 <= found[0].score <= 0.9 and found[0].inliers is None
+
+
+def test_same_library_finds_a_phone_photo_of_a_silhouette(engine: Engine) -> None:
+    engine.create_library("prints", "same")
+    library = engine.library("prints")
+    library.add(ImageSource(data=encode(HORSE)), brief="horse")
+    for n, other in enumerate(OTHERS):
+        library.add(ImageSource(data=encode(other)), brief=f"other{n}")
+    query = encode(_photo(HORSE, 1).pixels, "JPEG", quality=90)
+    hits = library.search(ImageSource(data=query)).hits
+    assert [h.image.brief for h in hits] == ["horse"]
+    assert 0.6 <= hits[0].score <= 0.9 and hits[0].inliers is None
+    assert hits[0].box == (0, 0, HORSE.shape[1], HORSE.shape[0])
+    # A photo of the table alone, and of a page of another picture, find nothing.
+    table = background(np.random.default_rng(5), 480, 640)
+    assert library.search(ImageSource(data=encode(table, "JPEG"))).hits == []
+    clock = encode(_photo(_rgb(skimage.data.clock()), 2).pixels, "JPEG")
+    assert library.search(ImageSource(data=clock)).hits == []
+
+
+def test_native_api_reports_a_page_match(client: httpx.Client, make_library) -> None:
+    lib = make_library("same")
+    image = base64.b64encode(encode(HORSE)).decode()
+    assert client.post(f"/v1/libraries/{lib}/images",
+                       json={"image": image, "brief": "horse"}).status_code == 201
+    query = base64.b64encode(encode(_photo(HORSE, 2, 0.55).pixels, "JPEG")).decode()
+    hits = client.post(f"/v1/libraries/{lib}/search", json={"image": query}).json()["results"]
+    assert [hit["brief"] for hit in hits] == ["horse"]
+    assert 0.6 <= hits[0]["score"] <= 0.9 and hits[0].get("inliers") is None
+    assert hits[0]["box"] == [0, 0, HORSE.shape[1], HORSE.shape[0]]
