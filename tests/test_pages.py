@@ -42,6 +42,17 @@ def test_the_page_outline_is_found(picture: np.ndarray, seed: int, share: float)
     assert np.abs(quads[0] - photo.quad).max() <= 0.02 * size
 
 
+def test_a_page_with_corners_cut_off_is_found() -> None:
+    # A phone held close: two of the page's corners lie outside the frame.
+    photo = _photo(HORSE, 3, 0.8)
+    h, w = photo.pixels.shape[:2]
+    outside = (photo.quad[:, 0] < 0) | (photo.quad[:, 0] > w) | (photo.quad[:, 1] < 0) | (photo.quad[:, 1] > h)
+    assert outside.sum() == 2
+    quad = find_pages(photo.pixels)[0]
+    assert np.abs(quad - photo.quad).max() <= 0.02 * np.linalg.norm(photo.quad[2] - photo.quad[0])
+    assert page_match(page_view(photo.pixels, quad), _stored(HORSE), SAME.page_agreement) is not None
+
+
 def test_no_outline_in_a_photo_without_a_page() -> None:
     table = background(np.random.default_rng(5), 480, 640)
     assert all(len(q) == 4 for q in find_pages(table))  # may find tiles, never fails

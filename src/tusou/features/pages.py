@@ -40,11 +40,13 @@ MAX_LINES = 40
 # (perspective bends a page's right angles, a little).
 _MAX_OPPOSITE_DEG = 30.0
 _MIN_ADJACENT_DEG = 50.0
-# An outline covers this share of the photo at least / at most, and its corners may lie
-# this far outside it (a side found a pixel off at the frame's edge).
+# An outline covers this share of the photo at least / at most (counting what lies outside
+# it), and its corners may lie this far outside it (a phone held close).
 MIN_PAGE_SHARE = 0.08
-MAX_PAGE_SHARE = 0.97
-_OUTSIDE = 0.02
+MAX_PAGE_SHARE = 1.5
+_OUTSIDE = 0.25
+# ... but each side must show over this share of its length.
+_MIN_VISIBLE = 0.5
 # Each side must run along an edge across it over this share of its length.
 MIN_SIDE_SUPPORT = 0.5
 # Outlines tried per photo, best first (a page's inner frame or a picture on it also
@@ -169,7 +171,11 @@ def _support(quads: np.ndarray, edges: np.ndarray, dx: np.ndarray, dy: np.ndarra
     direction /= np.linalg.norm(direction, axis=-1, keepdims=True) + 1e-9
     gx, gy = dx[yi, xi], dy[yi, xi]
     across = np.abs(gx * -direction[..., 1:2] + gy * direction[..., 0:1]) / (np.hypot(gx, gy) + 1e-9)
-    on: np.ndarray = (near[yi, xi] & (across > 0.8) & seen).mean(axis=-1)
+    # Over the visible part of the side (a phone held close cuts a page's corners off),
+    # none where too little of it is visible.
+    visible = seen.sum(axis=-1)
+    on: np.ndarray = (near[yi, xi] & (across > 0.8) & seen).sum(axis=-1) / np.maximum(visible, 1)
+    on[visible < _MIN_VISIBLE * samples] = 0.0
     return on
 
 
