@@ -13,7 +13,9 @@ and grey levels.
 The outline is found the classic way (document scanners): colour edges at a coarse scale,
 where table and carpet textures fade and a page's border stays, straight lines by Hough,
 and every four lines that close a convex quadrilateral scored by how much of its border
-runs along an edge across it.
+runs along an edge across it. Corners may lie outside the photo (a phone held close).
+Candidates come from the first look and from the page seen square-on (``rectified``): on
+a textured table, the whole photo's vector can rank the original far down.
 """
 
 from __future__ import annotations
