@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from .alignment import _MIN_GRADIENT
 from .frames import ContentMatch
 from .keypoints import Keypoints, _scale_to, _smoothed, agreement, warp_onto
 from .pixels import resize_max_side
@@ -70,10 +71,9 @@ MIN_GUESS = 0.2
 # How far ECC may move the thumbnail's corners, as a share of its long side.
 _MAX_CORNER_MOVE = 0.06
 _ECC_CRITERIA = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 40, 1e-4)
-# The page must cover this share of the thumbnail once laid on it, and the thumbnail must
-# have some texture: a flat patch agrees with anything flat.
+# The page must cover this share of the thumbnail once laid on it (and the thumbnail have
+# the keypoint-free look's least texture: a flat patch agrees with anything flat).
 _MIN_COVER = 0.5
-_MIN_GRADIENT = 2.0
 
 Quad = np.ndarray  # (4, 2) float64 corners, clockwise from the one nearest the top left
 
