@@ -131,8 +131,8 @@ def _angle(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def _quads(lines: np.ndarray, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
-    """Every convex quadrilateral two pairs of roughly parallel lines close inside the
-    frame, (Q, 4, 2), and the share of the frame each covers."""
+    """Every convex quadrilateral two pairs of roughly parallel lines close with its corners
+    in or near the frame (``_OUTSIDE``), (Q, 4, 2), and its area as a share of the frame's."""
     first, second = np.triu_indices(len(lines), 1)
     parallel = _angle(lines[first, 0], lines[second, 0]) <= math.radians(_MAX_OPPOSITE_DEG)
     first, second = first[parallel], second[parallel]
