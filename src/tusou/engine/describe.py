@@ -163,9 +163,7 @@ class Describer:
     def closer_look(self, spec: KindSpec, pipeline: str, pixels: np.ndarray) -> CloserLook:
         """What a query that nothing verified is looked at again with (see Library)."""
         assert spec.keypoints is not None
-        vector_fn = self._lookup(pipeline)[0]
-        vectors = [l2n(np.asarray(vector_fn(window(pixels, *region))[0], np.float32).ravel())
-                   for region in spec.second_look_regions]
+        vectors = [self.vector(pipeline, window(pixels, *region)) for region in spec.second_look_regions]
         views = [pixels, np.ascontiguousarray(pixels[:, ::-1])] if spec.mirror_query else [pixels]
         keypoints = [extract_keypoints(view, spec.keypoints, max_features=spec.second_look_keypoints,
                                        max_side=SECOND_LOOK_SIDE) for view in views]
