@@ -334,17 +334,18 @@ def page_match(view: PageView, ref: Keypoints, min_agreement: float) -> ContentM
     ``min_agreement``, or None. The homography maps the photo's pixels to the reference's."""
     if view.query.image is None or ref.image is None or min(ref.image.shape[:2]) < 8:
         return None
-    target = _smoothed(ref.image)[1]
-    if float(target.mean()) < _MIN_GRADIENT:
-        return None
     levels, gradients = _normalised(cv2.resize(ref.image, (QUICK_SIDE, QUICK_SIDE),
                                                interpolation=cv2.INTER_AREA))
     quick = [min(float(a @ levels), float(b @ gradients)) for a, b in view.squares]
+    kept = [k for k in np.argsort(quick)[::-1][:QUICK_KEEP] if quick[k] >= MIN_QUICK]
+    if not kept:  # most wrong candidates: nothing more to compute for them
+        return None
+    target = _smoothed(ref.image)[1]
+    if float(target.mean()) < _MIN_GRADIENT:
+        return None
     guesses = _assignments(view.corners, ref)
     best: tuple[float, np.ndarray] | None = None
-    for k in np.argsort(quick)[::-1][:QUICK_KEEP]:
-        if quick[k] < MIN_QUICK:
-            break
+    for k in kept:
         guess = guesses[k]
         score = agreement(view.query, ref, guess, levels=True)
         if score is None or score < MIN_GUESS:
