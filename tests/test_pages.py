@@ -17,9 +17,11 @@ from tusou.engine import Engine
 from tusou.engine.kinds import kind_spec
 from tusou.engine.matching import verify_pages
 from tusou.engine.sources import ImageSource
-from tusou.evaluation.synthetic import background
+from tusou.evaluation import synthetic
+from tusou.evaluation.dataset import decode_rgb, generated_distractors, generated_pages
 from tusou.evaluation.transforms import phone_photo
-from tusou.features.pages import MIN_QUICK, find_pages, page_match, page_view, rectified
+from tusou.features.keypoints import Keypoints, agreement, weakest_cells
+from tusou.features.pages import MIN_QUICK, WEAKEST_SHARE, find_pages, page_match, page_view, rectified
 
 SAME = kind_spec("same")
 # HORSE (a silhouette) has a handful of corners and no usable keypoints: keypoints miss
@@ -54,7 +56,7 @@ def test_a_page_with_corners_cut_off_is_found() -> None:
 
 
 def test_no_outline_in_a_photo_without_a_page() -> None:
-    table = background(np.random.default_rng(5), 480, 640)
+    table = synthetic.background(np.random.default_rng(5), 480, 640)
     assert all(len(q) == 4 for q in find_pages(table))  # may find tiles, never fails
     assert find_pages(np.zeros((10, 10, 3), np.uint8)) == []
     assert find_pages(np.full((300, 400, 3), 128, np.uint8)) == []
@@ -92,6 +94,55 @@ def test_the_quick_comparison_keeps_the_true_page() -> None:
     assert page_match(page, _stored(HORSE), SAME.page_agreement) is not None
 
 
+def _grey_view(pixels: np.ndarray) -> Keypoints:
+    """``pixels`` as a query with nothing but its grey image, the way the page look has it."""
+    grey = np.ascontiguousarray(pixels.mean(axis=2).astype(np.uint8))
+    return Keypoints(np.zeros((0, 2), np.float32), np.zeros((0, 32), np.uint8),
+                     pixels.shape[1], pixels.shape[0], "page", grey)
+
+
+def test_weakest_cells_see_a_part_that_differs() -> None:
+    # A third of the picture replaced: most of it still agrees, its weakest cells do not.
+    picture = _rgb(skimage.data.astronaut())
+    changed = picture.copy()
+    h, w = picture.shape[:2]
+    changed[: h // 3] = _rgb(skimage.data.coffee())[: h // 3, :w]
+    ref = _stored(picture)
+    assert weakest_cells(_grey_view(picture), ref, np.eye(3), WEAKEST_SHARE) >= 0.95  # type: ignore[operator]
+    assert agreement(_grey_view(changed), ref, np.eye(3), levels=True) >= 0.85  # type: ignore[operator]
+    assert weakest_cells(_grey_view(changed), ref, np.eye(3), WEAKEST_SHARE) < 0.5  # type: ignore[operator]
+
+
+@pytest.mark.parametrize("seed", [1, 5])
+def test_another_page_of_the_book_is_refused_by_its_weakest_cells(seed: int) -> None:
+    # Two pages of one generated book: same paper, margins, frames and type, other title,
+    # text and illustration. Laid on the other page, the photo agrees above 0.95 as a
+    # whole; its weakest cells (the illustration) do not.
+    book = kind_spec("picturebook")
+    assert book.page_agreement and book.page_cells is not None
+    mine, other = _stored(synthetic.page(2000011)), _stored(synthetic.page(2010085))
+    photo = _photo(synthetic.page(2000011), seed)
+    page = page_view(photo.pixels, find_pages(photo.pixels)[0])
+    fooled = page_match(page, other, book.page_agreement)
+    assert fooled is not None and fooled.agreement >= book.page_agreement
+    assert page_match(page, other, book.page_agreement, book.page_cells) is None
+    assert page_match(page, mine, book.page_agreement, book.page_cells) is not None
+
+
+def test_a_repeated_pattern_is_never_answered_by_its_outline() -> None:
+    # A page whose illustration is a checkerboard, photographed close: the outline found is
+    # the illustration's frame, and it lies on an unrelated generated checkerboard of as many
+    # squares (orange and blue against green and cyan: the same grey contrast).
+    page = decode_rgb(generated_pages(1, first_seed=2500081)[0].load())
+    board = _stored(decode_rgb(generated_distractors(1, first_seed=1001028)[0].load()))
+    photo = phone_photo(page, np.random.default_rng(5), share=0.8)
+    pages = [page_view(photo.pixels, q) for q in find_pages(photo.pixels)]
+    fooled = [m for m in (page_match(p, board, SAME.page_agreement) for p in pages) if m is not None]
+    assert fooled and fooled[0].agreement >= SAME.page_agreement
+    for spec in (SAME, kind_spec("picturebook")):
+        assert verify_pages(spec, pages, [1], lambda ids: {1: board.to_bytes()}) == []
+
+
 def test_rectified_page_is_square_on() -> None:
     photo = _photo(OTHERS[1], 4, 0.55)
     square_on = rectified(photo.pixels, photo.quad, 200)
@@ -121,10 +172,29 @@ def test_same_library_finds_a_phone_photo_of_a_silhouette(engine: Engine) -> Non
     assert 0.6 <= hits[0].score <= 0.9 and hits[0].inliers is None
     assert hits[0].box == (0, 0, HORSE.shape[1], HORSE.shape[0])
     # A photo of the table alone, and of a page of another picture, find nothing.
-    table = background(np.random.default_rng(5), 480, 640)
+    table = synthetic.background(np.random.default_rng(5), 480, 640)
     assert library.search(ImageSource(data=encode(table, "JPEG"))).hits == []
     clock = encode(_photo(_rgb(skimage.data.clock()), 2).pixels, "JPEG")
     assert library.search(ImageSource(data=clock)).hits == []
+
+
+def test_picturebook_pages_verify_by_their_outline() -> None:
+    book = kind_spec("picturebook")
+    photo = _photo(HORSE, 1)
+    pages = [page_view(photo.pixels, q) for q in find_pages(photo.pixels)]
+    blobs = {1: _stored(synthetic.page(2000011)).to_bytes(), 2: _stored(HORSE).to_bytes()}
+    found = verify_pages(book, pages, [1, 2], lambda ids: {i: blobs[i] for i in ids})
+    assert [m.id for m in found] == [2] and 0.6 <= found[0].score <= 0.9
+
+
+def test_picturebook_answers_a_page_photo_with_its_page_only(engine: Engine) -> None:
+    engine.create_library("book", "picturebook")
+    library = engine.library("book")
+    for seed in (2000011, 2010085):  # two pages of one book (see above)
+        library.add(ImageSource(data=encode(synthetic.page(seed))), brief=str(seed))
+    for photo_seed in (1, 5):
+        page = encode(_photo(synthetic.page(2000011), photo_seed).pixels, "JPEG", quality=90)
+        assert [h.image.brief for h in library.search(ImageSource(data=page)).hits] == ["2000011"]
 
 
 def test_native_api_reports_a_page_match(client: httpx.Client, make_library) -> None:

@@ -2,13 +2,15 @@
 transform queries and unrelated ones), the page outlines found in it and, for each, the
 agreement of every candidate the engine's page look would compare: its PDQ hits, its first
 20 vector candidates and the squared page's nearest ``verify_candidates``. Only candidates
-the quick comparison passes are judged, as in the engine. A study, not run by CI.
+the quick comparison passes are judged, as in the engine, each with its agreement and the
+agreement of its weakest cells (``keypoints.weakest_cells``). A study, not run by CI.
 
     python benchmarks/studies/pages.py KIND WORK_DIR OUT.json [PART PARTS]
 
 WORK_DIR holds the suite's library (``tusou eval KIND --work-dir W`` leaves one in W/KIND;
 the suite is ingested there if it is not). Prints the true and wrong agreements; OUT.json
-keeps every judged candidate (query, set, candidate key, relevant, agreement).
+keeps every judged candidate (query, set, candidate key, relevant, agreement, weakest
+cells by three vote rules, the reference's periodicity).
 """
 
 import json
@@ -16,13 +18,16 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 from tusou.config import Settings
 from tusou.engine import Engine
 from tusou.evaluation import suites
 from tusou.evaluation.dataset import decode_rgb
 from tusou.evaluation.runner import _copy_queries, _fit, _Harness, spread
 from tusou.features import PDQ_MATCH_DISTANCE, Keypoints
-from tusou.features.pages import find_pages, page_match, page_view, rectified
+from tusou.features.keypoints import MIN_DRAWN_STD, periodicity, weakest_cells
+from tusou.features.pages import WEAKEST_SHARE, find_pages, page_match, page_view, rectified
 
 kind, work, out_path = sys.argv[1], Path(sys.argv[2]), sys.argv[3]
 part, parts = (int(sys.argv[4]), int(sys.argv[5])) if len(sys.argv) > 5 else (0, 1)
@@ -34,6 +39,9 @@ lib = harness.library
 spec = lib.spec
 queries = _copy_queries(config, harness, spread(list(config.library), config.query_originals))[part::parts]
 print("queries", len(queries), flush=True)
+# weakest_cells' vote rule: the engine's (cells), any texture in the query (cells_either),
+# the reference's texture only (cells_ref)
+DRAWN = {"cells": MIN_DRAWN_STD, "cells_either": 2.0, "cells_ref": float("inf")}
 rows = []
 started = time.time()
 for n, query in enumerate(queries):
@@ -53,22 +61,36 @@ for n, query in enumerate(queries):
     judged = []
     for image_id, blob in blobs.items():
         ref = Keypoints.from_bytes(blob)
-        best = max((m.agreement for m in (page_match(p, ref, -1.0) for p in pages) if m is not None),
-                   default=None)
-        if best is not None:
+        found = [(m, p) for p in pages if (m := page_match(p, ref, -1.0)) is not None]
+        if found:
+            best, page = max(found, key=lambda f: f[0].agreement)
+            # the weakest cells of that placement (page_match's homography maps the photo)
+            x0, y0 = page.offset
+            laid = best.homography @ np.array([[1.0, 0, x0], [0, 1.0, y0], [0, 0, 1.0]])
+            cells = {name: weakest_cells(page.query, ref, laid, WEAKEST_SHARE, drawn=drawn)
+                     for name, drawn in DRAWN.items()}
             key = harness.key_of.get(records[image_id].cont_sign) if image_id in records else None
-            judged.append({"key": key, "relevant": key in query.relevant, "agreement": round(best, 4)})
+            judged.append({"key": key, "relevant": key in query.relevant,
+                           "agreement": round(best.agreement, 4),
+                           **{name: None if c is None else round(c, 4) for name, c in cells.items()},
+                           "periodicity": round(periodicity(ref.image), 3) if ref.image is not None else None})
     rows.append({"query": query.key, "set": query.set_name, "pages": len(quads), "candidates": len(ids),
                  "judged": judged})
     if n % 50 == 0:
         print(n, round(time.time() - started, 1), flush=True)
 json.dump(rows, open(out_path, "w"))
 
-true = sorted((j["agreement"], r["query"]) for r in rows for j in r["judged"] if j["relevant"])
-wrong = sorted((j["agreement"], r["query"], j["key"]) for r in rows for j in r["judged"] if not j["relevant"])
-print(f"{len(rows)} queries, {sum(r['pages'] > 0 for r in rows)} with an outline; "
-      f"{len(true)} true and {len(wrong)} wrong candidates judged")
-print("best wrong:", wrong[-5:])
+print(f"{len(rows)} queries, {sum(r['pages'] > 0 for r in rows)} with an outline")
+judged = [(r["query"], j) for r in rows for j in r["judged"]]
+true = [j for _, j in judged if j["relevant"]]
+wrong = sorted(((j["agreement"], q, j["key"], j["cells"]) for q, j in judged if not j["relevant"]))
+print(f"{len(true)} true and {len(wrong)} wrong candidates judged; best wrong:", wrong[-5:])
 for cut in (0.9, 0.93, 0.95):
-    print(f"true at >= {cut}: {sum(a >= cut for a, _ in true)}; wrong: {sum(a >= cut for a, *_ in wrong)}")
+    print(f"agreement >= {cut}: true {sum(j['agreement'] >= cut for j in true)}, "
+          f"wrong {sum(a >= cut for a, *_ in wrong)}")
+    for name in DRAWN:
+        above = [j[name] for _, j in judged if not j["relevant"] and j["agreement"] >= cut]
+        kept = sorted(j[name] for j in true if j["agreement"] >= cut)
+        print(f"  weakest cells ({name}): wrong at most {max(above, default=None)}, true at least "
+              f"{kept[0] if kept else None} (5th percentile {kept[len(kept) // 20] if kept else None})")
 engine.close()

@@ -167,14 +167,16 @@ def verify_dense(spec: KindSpec, query: Keypoints, ids: Sequence[int],
 def verify_pages(spec: KindSpec, pages: Sequence[PageView], ids: Sequence[int],
                  load_keypoints: Callable[[list[int]], Mapping[int, bytes]]) -> list[Match]:
     """The ``ids`` whose whole picture one of the photographed ``pages`` is
-    (``spec.page_agreement``), best first."""
+    (``spec.page_agreement``, ``spec.page_cells``), best first. References that repeat a
+    pattern are skipped, as by the keypoint-free look: an outline found around a checkerboard
+    printed on a page laid a generated checkerboard of as many squares on it at 0.983."""
     if not ids or not pages or not spec.page_agreement:
         return []
     out = []
     for image_id, ref in _stored(ids, load_keypoints):
-        found = [m for m in (page_match(page, ref, spec.page_agreement) for page in pages)
-                 if m is not None]
-        if found:
+        found = [m for m in (page_match(page, ref, spec.page_agreement, spec.page_cells)
+                             for page in pages) if m is not None]
+        if found and ref.image is not None and periodicity(ref.image) < MAX_PERIODICITY:
             best = max(found, key=lambda m: m.agreement)
             out.append(Match(image_id, dense_score(best.agreement, spec.page_agreement), best.box))
     return rank_matches(out)

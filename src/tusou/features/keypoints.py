@@ -174,6 +174,12 @@ _MIN_OVERLAP = 100
 # a caption or banner pasted over part of a copy cannot outvote the rest; cells mostly
 # outside the overlap or without texture in either image do not vote.
 _GRID = 4
+# weakest_cells' finer split: a picture-book page's illustration spans a third to a half of
+# it, several of these cells.
+FINE_GRID = 6
+# In weakest_cells, a query cell blank in the reference votes only with this much grey-level
+# deviation: a photo's noise and uneven light give a few levels on a blank part.
+MIN_DRAWN_STD = 8.0
 _MIN_CELL_COVER = 0.6
 _MIN_CELL_STD = 2.0
 
@@ -193,6 +199,46 @@ def agreement(query: Keypoints, ref: Keypoints, homography: np.ndarray, *,
     magnitudes cannot tell a pattern from itself shifted by half its period, or a
     chessboard from its negative; grey levels can, where no keypoints pinned the alignment.
     """
+    laid = _laid(query, ref, homography)
+    if laid is None:
+        return None if query.image is None or ref.image is None else 0.0
+    grey_a, grad_a, grey_b, grad_b, mask = laid
+    cells = _textured_cells(mask, grey_a, grey_b)
+    score = _correlation(grad_a, grad_b, mask, cells)
+    if levels:
+        score = min(score, _correlation(grey_a, grey_b, mask, cells))
+    return score
+
+
+def weakest_cells(query: Keypoints, ref: Keypoints, homography: np.ndarray, share: float, *,
+                  drawn: float = MIN_DRAWN_STD) -> float | None:
+    """The grey-level correlation that the worst ``share`` of the overlap's finer cells
+    (FINE_GRID x FINE_GRID) fall to or below: where ``agreement`` asks whether most of the
+    overlap agrees, this asks whether every part does. A cell votes where the reference has
+    texture, or where the query has clearly more than a photo's noise and uneven light
+    (grey-level deviation ``drawn``): a part that is blank in one and drawn in the other
+    disagrees.
+
+    Pages of one picture book share their margins, frame and lines of type, which can be
+    most of a page: laid on another page of its book, a photo agreed up to 0.974 while the
+    illustrations, half the page, did not agree at all (benchmarks/studies/pages.py)."""
+    laid = _laid(query, ref, homography)
+    if laid is None:
+        return None if query.image is None or ref.image is None else 0.0
+    grey_a, _, grey_b, _, mask = laid
+    values = [_ncc(grey_a[r, c][m], grey_b[r, c][m])
+              for r, c, m in _cells(mask, grey_a, grey_b, FINE_GRID, (_MIN_CELL_STD, drawn), both=False)]
+    if not values:
+        return _ncc(grey_a[mask], grey_b[mask])
+    return float(np.quantile(values, share, method="lower"))
+
+
+Laid = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
+def _laid(query: Keypoints, ref: Keypoints, homography: np.ndarray) -> Laid | None:
+    """The reference thumbnail's and the warped query's grey levels and gradients, and
+    where they overlap; None without images or when the overlap is too small to judge."""
     if query.image is None or ref.image is None:
         return None
     thumb = ref.image
@@ -200,18 +246,14 @@ def agreement(query: Keypoints, ref: Keypoints, homography: np.ndarray, *,
     warp = to_thumb @ np.linalg.inv(_scale_to(query.image, query.width, query.height))
     laid = warp_onto(query.image, warp, (thumb.shape[1], thumb.shape[0]))
     if laid is None:
-        return 0.0
+        return None
     warped, footprint = laid
     mask = footprint > 0
     if int(mask.sum()) < _MIN_OVERLAP:
-        return 0.0
+        return None
     grey_a, grad_a = _smoothed(thumb)
     grey_b, grad_b = _smoothed(warped)
-    cells = _textured_cells(mask, grey_a, grey_b)
-    score = _correlation(grad_a, grad_b, mask, cells)
-    if levels:
-        score = min(score, _correlation(grey_a, grey_b, mask, cells))
-    return score
+    return grey_a, grad_a, grey_b, grad_b, mask
 
 
 def warp_onto(image: np.ndarray, warp: np.ndarray, size: tuple[int, int]
@@ -241,19 +283,28 @@ Cell = tuple[slice, slice, np.ndarray]
 def _textured_cells(mask: np.ndarray, grey_a: np.ndarray, grey_b: np.ndarray) -> list[Cell]:
     """The GRID x GRID cells of the overlap's bounding box that may vote: mostly inside the
     overlap, and with texture in both images (rows, columns, and the overlap within)."""
+    return _cells(mask, grey_a, grey_b, _GRID, (_MIN_CELL_STD, _MIN_CELL_STD), both=True)
+
+
+def _cells(mask: np.ndarray, grey_a: np.ndarray, grey_b: np.ndarray, grid: int,
+           floors: tuple[float, float], *, both: bool) -> list[Cell]:
+    """The ``grid`` x ``grid`` cells of the overlap's bounding box mostly inside the overlap
+    whose grey levels deviate at least ``floors`` (a's, b's) in both images, or with
+    ``both`` False in either."""
     ys, xs = np.nonzero(mask)
     y0, y1, x0, x1 = int(ys.min()), int(ys.max()) + 1, int(xs.min()), int(xs.max()) + 1
     cells = []
-    for i in range(_GRID):
-        rows = slice(y0 + (y1 - y0) * i // _GRID, y0 + (y1 - y0) * (i + 1) // _GRID)
-        for j in range(_GRID):
-            cols = slice(x0 + (x1 - x0) * j // _GRID, x0 + (x1 - x0) * (j + 1) // _GRID)
+    for i in range(grid):
+        rows = slice(y0 + (y1 - y0) * i // grid, y0 + (y1 - y0) * (i + 1) // grid)
+        for j in range(grid):
+            cols = slice(x0 + (x1 - x0) * j // grid, x0 + (x1 - x0) * (j + 1) // grid)
             inside = mask[rows, cols]
             if inside.size == 0 or inside.mean() < _MIN_CELL_COVER or inside.sum() < 20:
                 continue
-            if grey_a[rows, cols][inside].std() < _MIN_CELL_STD or grey_b[rows, cols][inside].std() < _MIN_CELL_STD:
-                continue
-            cells.append((rows, cols, inside))
+            textured = (grey_a[rows, cols][inside].std() >= floors[0],
+                        grey_b[rows, cols][inside].std() >= floors[1])
+            if all(textured) if both else any(textured):
+                cells.append((rows, cols, inside))
     return cells
 
 

@@ -28,7 +28,7 @@ import numpy as np
 
 from .alignment import _MIN_GRADIENT
 from .frames import ContentMatch
-from .keypoints import Keypoints, _scale_to, _smoothed, agreement, warp_onto
+from .keypoints import Keypoints, _scale_to, _smoothed, agreement, warp_onto, weakest_cells
 from .pixels import resize_max_side
 
 # The photo's long side while looking for the outline: textures finer than a few pixels
@@ -74,6 +74,10 @@ _ECC_CRITERIA = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 40, 1e-4)
 # The page must cover this share of the thumbnail once laid on it (and the thumbnail have
 # the keypoint-free look's least texture: a flat patch agrees with anything flat).
 _MIN_COVER = 0.5
+# The share of the page's finer cells whose agreement ``min_cells`` bounds from below (the
+# lower quartile): a photo keeps nearly every part of its page, while another page of the
+# same book agrees only in its margins and type.
+WEAKEST_SHARE = 0.25
 
 Quad = np.ndarray  # (4, 2) float64 corners, clockwise from the one nearest the top left
 
@@ -329,9 +333,12 @@ def _refined(view: PageView, ref: Keypoints, target: np.ndarray, guess: np.ndarr
     return refined
 
 
-def page_match(view: PageView, ref: Keypoints, min_agreement: float) -> ContentMatch | None:
+def page_match(view: PageView, ref: Keypoints, min_agreement: float,
+               min_cells: float | None = None) -> ContentMatch | None:
     """The best way the page lies on ``ref``'s whole frame whose content agrees at least
-    ``min_agreement``, or None. The homography maps the photo's pixels to the reference's."""
+    ``min_agreement`` and, if ``min_cells`` is given, whose weakest cells still agree that
+    much (``keypoints.weakest_cells``, the worst WEAKEST_SHARE), or None. The homography maps the photo's
+    pixels to the reference's."""
     if view.query.image is None or ref.image is None or min(ref.image.shape[:2]) < 8:
         return None
     levels, gradients = _normalised(cv2.resize(ref.image, (QUICK_SIDE, QUICK_SIDE),
@@ -359,6 +366,10 @@ def page_match(view: PageView, ref: Keypoints, min_agreement: float) -> ContentM
             best = (score, guess)
     if best is None or best[0] < min_agreement:
         return None
+    if min_cells is not None:
+        cells = weakest_cells(view.query, ref, best[1], WEAKEST_SHARE)
+        if cells is None or cells < min_cells:
+            return None
     x0, y0 = view.offset
     from_photo = best[1] @ np.array([[1.0, 0, -x0], [0, 1.0, -y0], [0, 0, 1.0]])
     return ContentMatch(best[0], from_photo, (0, 0, ref.width, ref.height))
