@@ -160,12 +160,13 @@ def _scale_to(image: np.ndarray, width: int, height: int) -> np.ndarray:
 
 
 def _ncc(a: np.ndarray, b: np.ndarray) -> float:
-    # In float64: float32 sums differ in their last bits with the order a threaded BLAS
-    # adds them in, and scores must be the same run after run, to the last digit shown.
+    # In float64 and with NumPy's own sums, not a BLAS dot: BLAS adds in an order that
+    # depends on its threads and on where the arrays lie in memory, and scores must be the
+    # same run after run, to the last digit shown.
     a = a.astype(np.float64) - a.mean(dtype=np.float64)
     b = b.astype(np.float64) - b.mean(dtype=np.float64)
-    denominator = float(np.sqrt(float(np.dot(a, a)) * float(np.dot(b, b))))
-    return float(np.dot(a, b)) / denominator if denominator > 1e-9 else 0.0
+    denominator = float(np.sqrt(float(np.sum(a * a)) * float(np.sum(b * b))))
+    return float(np.sum(a * b)) / denominator if denominator > 1e-9 else 0.0
 
 
 # Overlaps smaller than this many thumbnail pixels are too small to judge.
@@ -321,7 +322,11 @@ def _smoothed(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Grey ``image`` as float, lightly blurred (JPEG and resampling noise), and its
     gradient magnitudes: what content is compared by."""
     grey = cv2.GaussianBlur(image.astype(np.float32), (0, 0), 1.0)
-    return grey, cv2.magnitude(cv2.Sobel(grey, cv2.CV_32F, 1, 0), cv2.Sobel(grey, cv2.CV_32F, 0, 1))
+    dx, dy = cv2.Sobel(grey, cv2.CV_32F, 1, 0), cv2.Sobel(grey, cv2.CV_32F, 0, 1)
+    # NumPy, not cv2.magnitude: OpenCV's vectorised square root rounds the last bit
+    # differently from one call to the next (where the array lies in memory decides which
+    # pixels take the vector path), and ECC then drifts the page look's score by up to 1e-5.
+    return grey, np.sqrt(dx * dx + dy * dy)
 
 
 def periodicity(image: np.ndarray) -> float:
