@@ -114,6 +114,8 @@ class KindSpec:
 #   queries (200 unrelated), 693 with a page outline, the 103 wrong candidates that passed
 #   the quick comparison agreed at most 0.887 (a photo or framed copy of a generated page
 #   laid on another page of its template); 231 of 272 true ones agreed at 0.95 or more.
+#   Periodic references are refused (matching.MAX_PERIODICITY): the picturebook suite's
+#   calibration found a printed checkerboard laid on a generated one at 0.983.
 # * picturebook's page look 0.95, weakest cells 0.75 (benchmarks/studies/pages.py picturebook,
 #   2026-12-03, all 468 queries of the suite, 1,970 candidates judged there): other pages of
 #   the same book agreed up to 0.974 as a whole, but their weakest quarter of cells at most
