@@ -336,9 +336,9 @@ def _refined(view: PageView, ref: Keypoints, target: np.ndarray, guess: np.ndarr
 def page_match(view: PageView, ref: Keypoints, min_agreement: float,
                min_cells: float | None = None) -> ContentMatch | None:
     """The best way the page lies on ``ref``'s whole frame whose content agrees at least
-    ``min_agreement`` and, if ``min_cells`` is given, whose weakest cells still agree that
-    much (``keypoints.weakest_cells``, the worst WEAKEST_SHARE), or None. The homography maps the photo's
-    pixels to the reference's."""
+    ``min_agreement`` and, if ``min_cells`` is given, whose weakest cells (the worst
+    WEAKEST_SHARE, ``keypoints.weakest_cells``) still agree that much, or None. The
+    homography maps the photo's pixels to the reference's."""
     if view.query.image is None or ref.image is None or min(ref.image.shape[:2]) < 8:
         return None
     levels, gradients = _normalised(cv2.resize(ref.image, (QUICK_SIDE, QUICK_SIDE),
