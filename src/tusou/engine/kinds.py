@@ -117,7 +117,7 @@ class KindSpec:
 #   Periodic references are refused (matching.MAX_PERIODICITY): the picturebook suite's
 #   calibration found a printed checkerboard laid on a generated one at 0.983.
 # * picturebook's page look 0.95, weakest cells 0.75 (benchmarks/studies/pages.py picturebook,
-#   2026-12-03, all 468 queries of the suite, 1,970 candidates judged there): other pages of
+#   2026-12-03, all 468 queries of the suite, 3,228 candidates judged there): other pages of
 #   the same book agreed up to 0.974 as a whole, but their weakest quarter of cells at most
 #   0.705 (a page sharing one of its two illustrations' kind); of the 197 true pages at 0.95
 #   or more, 194 keep 0.75 (the lowest 0.641). A periodic reference (0.983: a checkerboard
