@@ -20,7 +20,7 @@ from tusou.engine.sources import ImageSource
 from tusou.evaluation import synthetic
 from tusou.evaluation.dataset import decode_rgb, generated_distractors, generated_pages
 from tusou.evaluation.transforms import phone_photo
-from tusou.features.keypoints import Keypoints, agreement, weakest_cells
+from tusou.features.keypoints import Keypoints, _smoothed, agreement, weakest_cells
 from tusou.features.pages import MIN_QUICK, WEAKEST_SHARE, find_pages, page_match, page_view, rectified
 
 SAME = kind_spec("same")
@@ -213,8 +213,6 @@ def test_content_is_compared_identically_wherever_the_image_lies_in_memory() -> 
     # The page look refines by ECC on gradient magnitudes; a last-bit difference there moved
     # its scores by up to 1e-5 between runs (cv2.magnitude's vector path depends on where
     # the array lies). The same image at other memory offsets must give the same bits.
-    from tusou.features.keypoints import _smoothed
-
     image = _rgb(skimage.data.astronaut())[..., 0].astype(np.float32)
     first = _smoothed(image)
     for offset in range(1, 16):

@@ -81,8 +81,7 @@ def accepted(match: GeometricMatch, spec: KindSpec, ref: Keypoints) -> bool:
     if match.inliers >= spec.min_inliers:
         return match.agreement >= spec.min_agreement
     return (0 < spec.agreeing_min_inliers <= match.inliers
-            and match.agreement >= spec.close_agreement
-            and ref.image is not None and periodicity(ref.image) < MAX_PERIODICITY)
+            and match.agreement >= spec.close_agreement and _not_repeated(ref))
 
 
 def _best_geometry(probes: Sequence[Keypoints], ref: Keypoints, spec: KindSpec
@@ -139,6 +138,12 @@ def verify_frames(spec: KindSpec, query: Keypoints, ids: Sequence[int],
     return out
 
 
+def _not_repeated(ref: Keypoints) -> bool:
+    """Whether ``ref`` has a thumbnail and it does not repeat a pattern (MAX_PERIODICITY):
+    the answers that rest on content alone are not given on a repeated pattern."""
+    return ref.image is not None and periodicity(ref.image) < MAX_PERIODICITY
+
+
 def _cover(box: Box, ref: Keypoints) -> float:
     """The share of ``ref``'s area that ``box`` covers."""
     x1, y1, x2, y2 = box
@@ -157,8 +162,7 @@ def verify_dense(spec: KindSpec, query: Keypoints, ids: Sequence[int],
     for image_id, ref in _stored(ids, load_keypoints):
         match = probe.match(ref)
         if (match is not None and match.agreement >= spec.dense_agreement
-                and _cover(match.box, ref) <= MAX_DENSE_COVER
-                and ref.image is not None and periodicity(ref.image) < MAX_PERIODICITY):
+                and _cover(match.box, ref) <= MAX_DENSE_COVER and _not_repeated(ref)):
             out.append(Match(image_id, dense_score(match.agreement, spec.dense_agreement),
                              match.box))
     return rank_matches(out)
@@ -176,7 +180,7 @@ def verify_pages(spec: KindSpec, pages: Sequence[PageView], ids: Sequence[int],
     for image_id, ref in _stored(ids, load_keypoints):
         found = [m for m in (page_match(page, ref, spec.page_agreement, spec.page_cells)
                              for page in pages) if m is not None]
-        if found and ref.image is not None and periodicity(ref.image) < MAX_PERIODICITY:
+        if found and _not_repeated(ref):
             best = max(found, key=lambda m: m.agreement)
             out.append(Match(image_id, dense_score(best.agreement, spec.page_agreement), best.box))
     return rank_matches(out)
