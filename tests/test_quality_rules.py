@@ -155,15 +155,15 @@ def test_few_inliers_count_only_with_close_agreement() -> None:
     page = _stored(synthetic.page(2000005))
     low = book.agreeing_min_inliers
     assert 0 < low < book.min_inliers
-    assert accepted(match(book.min_inliers, book.min_agreement), book, page)
-    assert not accepted(match(book.min_inliers, book.min_agreement - 0.01), book, page)
-    assert accepted(match(low, book.close_agreement), book, page)
-    assert not accepted(match(low, book.close_agreement - 0.01), book, page)
-    assert not accepted(match(low - 1, 1.0), book, page)
+    assert accepted(match(book.min_inliers, book.min_agreement), book, page, page)
+    assert not accepted(match(book.min_inliers, book.min_agreement - 0.01), book, page, page)
+    assert accepted(match(low, book.close_agreement), book, page, page)
+    assert not accepted(match(low, book.close_agreement - 0.01), book, page, page)
+    assert not accepted(match(low - 1, 1.0), book, page, page)
     # Without a thumbnail to compare, inliers alone decide; `same` keeps one rule.
-    assert not accepted(match(low, None), book, page)
-    assert accepted(match(book.min_inliers, None), book, page)
-    assert not accepted(match(same.min_inliers - 1, 1.0), same, page)
+    assert not accepted(match(low, None), book, page, page)
+    assert accepted(match(book.min_inliers, None), book, page, page)
+    assert not accepted(match(same.min_inliers - 1, 1.0), same, page, page)
     # Matches accepted on agreement score at the bottom of the verified range.
     assert inlier_score(low, book.min_inliers) == 0.6
 
@@ -184,7 +184,7 @@ def test_few_inliers_on_a_repeated_pattern_do_not_count() -> None:
     grid = _stored(np.stack([board] * 3, -1))
     few = GeometricMatch(book.agreeing_min_inliers, (0, 0, 10, 10), np.eye(3), 0.99)
     many = GeometricMatch(book.min_inliers, (0, 0, 10, 10), np.eye(3), 0.99)
-    assert not accepted(few, book, grid) and accepted(many, book, grid)
+    assert not accepted(few, book, grid, grid) and accepted(many, book, grid, grid)
 
 
 def test_akaze_tries_again_more_sensitively_on_soft_pictures() -> None:

@@ -72,7 +72,7 @@ class KindSpec:
     # candidate's thumbnail without keypoints (features.alignment), and counts when their
     # content agrees at least this much, it covers a part of the reference (not the whole:
     # matching.MAX_DENSE_COVER) and the reference is not a repeated pattern
-    # (matching.MAX_PERIODICITY).
+    # (matching.MAX_PERIODICITY) or the query also has its colours.
     dense_agreement: float = 0.0
     # > 0: when no keypoint match counts, the query may be a photo of the picture printed as
     # a page or poster: each outline of a page found in it (features.pages) is laid on the

@@ -12,12 +12,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from tusou.engine.describe import Box, Descriptors
 from tusou.engine.kinds import KindSpec
 from tusou.features import PDQ_MATCH_DISTANCE, GeometricMatch, Keypoints, frame_match, verify
 from tusou.features.alignment import DenseProbe
 from tusou.features.frames import query_areas
-from tusou.features.keypoints import periodicity
+from tusou.features.keypoints import colour_agreement, periodicity
 from tusou.features.pages import PageView, page_match
 
 # Below this PDQ quality the hash of a flat image says little; verify with keypoints too.
@@ -27,6 +29,10 @@ PDQ_MIN_QUALITY = 50
 # period, and agree in content (0.95-0.99 measured on generated checkerboards, at 0.97).
 # Every true close-agreement match of the picturebook suite was on a reference at <= 0.82.
 MAX_PERIODICITY = 0.9
+# A periodic reference is still answered when the query also has its colours where it has
+# them (keypoints.colour_agreement, share of the overlap): another pattern of its period in
+# other colours does not.
+MIN_COLOUR_AGREEMENT = 0.9
 # The keypoint-free look answers parts only: a placement covering more than this share of
 # the reference is a whole copy, which the whole-frame look judges at its exact positions.
 # Freed to shift and turn, a whole generated page lined up with another page of its template
@@ -72,16 +78,17 @@ def dense_score(agreement: float, min_agreement: float) -> float:
     return round(0.6 + 0.3 * min(1.0, max(0.0, agreement - min_agreement) / span), 6)
 
 
-def accepted(match: GeometricMatch, spec: KindSpec, ref: Keypoints) -> bool:
-    """Whether a geometric match on ``ref`` counts: enough inliers and agreeing content, or
-    (kinds with ``agreeing_min_inliers``) fewer inliers, closely agreeing content and a
-    reference that is not a repeated pattern."""
+def accepted(match: GeometricMatch, spec: KindSpec, query: Keypoints, ref: Keypoints) -> bool:
+    """Whether a geometric match of ``query`` on ``ref`` counts: enough inliers and agreeing
+    content, or (kinds with ``agreeing_min_inliers``) fewer inliers, closely agreeing content
+    and a reference that is not a repeated pattern, or is one in the query's colours."""
     if match.agreement is None:  # keypoints stored before thumbnails: inliers alone
         return match.inliers >= spec.min_inliers
     if match.inliers >= spec.min_inliers:
         return match.agreement >= spec.min_agreement
     return (0 < spec.agreeing_min_inliers <= match.inliers
-            and match.agreement >= spec.close_agreement and _not_repeated(ref))
+            and match.agreement >= spec.close_agreement
+            and _trusted(query, ref, match.homography))
 
 
 def _best_geometry(probes: Sequence[Keypoints], ref: Keypoints, spec: KindSpec
@@ -90,7 +97,7 @@ def _best_geometry(probes: Sequence[Keypoints], ref: Keypoints, spec: KindSpec
     floor = min(spec.min_inliers, spec.agreeing_min_inliers or spec.min_inliers)
     for probe in probes:
         match = verify(probe, ref, min_inliers=floor)
-        if match is None or not accepted(match, spec, ref):
+        if match is None or not accepted(match, spec, probe, ref):
             continue
         if best is None or match.inliers > best.inliers:
             best = match
@@ -138,10 +145,17 @@ def verify_frames(spec: KindSpec, query: Keypoints, ids: Sequence[int],
     return out
 
 
-def _not_repeated(ref: Keypoints) -> bool:
-    """Whether ``ref`` has a thumbnail and it does not repeat a pattern (MAX_PERIODICITY):
-    the answers that rest on content alone are not given on a repeated pattern."""
-    return ref.image is not None and periodicity(ref.image) < MAX_PERIODICITY
+def _trusted(query: Keypoints, ref: Keypoints, homography: np.ndarray) -> bool:
+    """Whether an answer that rests on content alone (``query`` laid on ``ref`` by
+    ``homography``) may be given: ``ref`` has a thumbnail, and does not repeat a pattern
+    (MAX_PERIODICITY) or the query also has its colours (MIN_COLOUR_AGREEMENT). Grey levels
+    line any pattern up with another of its period."""
+    if ref.image is None:
+        return False
+    if periodicity(ref.image) < MAX_PERIODICITY:
+        return True
+    colour = colour_agreement(query, ref, homography)
+    return colour is not None and colour >= MIN_COLOUR_AGREEMENT
 
 
 def _cover(box: Box, ref: Keypoints) -> float:
@@ -153,8 +167,8 @@ def _cover(box: Box, ref: Keypoints) -> float:
 def verify_dense(spec: KindSpec, query: Keypoints, ids: Sequence[int],
                  load_keypoints: Callable[[list[int]], Mapping[int, bytes]]) -> list[Match]:
     """The ``ids`` that the query lines up with, without keypoints, as a part
-    (``spec.dense_agreement``), best first. References that repeat a pattern are skipped:
-    any pattern of the same period would line up with them."""
+    (``spec.dense_agreement``), best first. References that repeat a pattern need the
+    query's colours to agree too (``_trusted``): any pattern of the same period lines up."""
     if not ids or not spec.dense_agreement or query.image is None:
         return []
     probe = DenseProbe(query)
@@ -162,7 +176,8 @@ def verify_dense(spec: KindSpec, query: Keypoints, ids: Sequence[int],
     for image_id, ref in _stored(ids, load_keypoints):
         match = probe.match(ref)
         if (match is not None and match.agreement >= spec.dense_agreement
-                and _cover(match.box, ref) <= MAX_DENSE_COVER and _not_repeated(ref)):
+                and _cover(match.box, ref) <= MAX_DENSE_COVER
+                and _trusted(query, ref, match.homography)):
             out.append(Match(image_id, dense_score(match.agreement, spec.dense_agreement),
                              match.box))
     return rank_matches(out)
@@ -172,15 +187,17 @@ def verify_pages(spec: KindSpec, pages: Sequence[PageView], ids: Sequence[int],
                  load_keypoints: Callable[[list[int]], Mapping[int, bytes]]) -> list[Match]:
     """The ``ids`` whose whole picture one of the photographed ``pages`` is
     (``spec.page_agreement``, ``spec.page_cells``), best first. References that repeat a
-    pattern are skipped, as by the keypoint-free look: an outline found around a checkerboard
-    printed on a page laid a generated checkerboard of as many squares on it at 0.983."""
+    pattern need the page's colours to agree too, as in the keypoint-free look: an outline
+    found around a checkerboard printed on a page laid a generated checkerboard of as many
+    squares (other colours) on it at 0.983."""
     if not ids or not pages or not spec.page_agreement:
         return []
     out = []
     for image_id, ref in _stored(ids, load_keypoints):
-        found = [m for m in (page_match(page, ref, spec.page_agreement, spec.page_cells)
-                             for page in pages) if m is not None]
-        if found and _not_repeated(ref):
+        found = [m for page in pages
+                 if (m := page_match(page, ref, spec.page_agreement, spec.page_cells)) is not None
+                 and _trusted(page.query, ref, m.homography @ page.to_photo)]
+        if found:
             best = max(found, key=lambda m: m.agreement)
             out.append(Match(image_id, dense_score(best.agreement, spec.page_agreement), best.box))
     return rank_matches(out)

@@ -12,7 +12,8 @@ The alignment space is kept small on purpose. With a free affine warp, any two s
 patterns line up: ECC may only correct the coarse guess a little (scale, shear, rotation
 and shift bounds below), so a different picture cannot be bent onto the thumbnail. Periodic
 references (a chessboard, stripes, a dot grid) line up with any pattern of their period;
-the engine refuses those (``keypoints.periodicity``).
+the engine answers those only where the query also has their colours
+(``keypoints.periodicity``, ``keypoints.colour_agreement``).
 """
 
 from __future__ import annotations

@@ -28,6 +28,10 @@ AKAZE_THRESHOLD = 2e-4
 # check that a geometric match also agrees in content (see ``agreement``), a few KB as JPEG.
 THUMB_SIDE = 160
 _THUMB_QUALITY = 90
+# And a colour one of this long side: grey levels cannot tell a repeated pattern from another
+# of its period in other colours (an orange/blue checkerboard agreed 0.98 with a green/cyan
+# one), so content-only answers on such a picture also check colour (``colour_agreement``).
+COLOUR_SIDE = 128
 
 
 @dataclass(frozen=True, eq=False)
@@ -40,13 +44,16 @@ class Keypoints:
     # A grey copy of the image (any size; scaled to width x height when compared), or None
     # for keypoints stored before thumbnails were (those matches skip the content check).
     image: np.ndarray | None = None
+    # A small RGB copy (COLOUR_SIDE), or None: grey pictures, and keypoints stored before
+    # colour thumbnails were.
+    colour: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.points.shape[0])
 
     def to_bytes(self) -> bytes:
-        """A small .npz (no pickle): points as float32, descriptors as uint8, the grey
-        thumbnail as JPEG bytes."""
+        """A small .npz (no pickle): points as float32, descriptors as uint8, the grey and
+        colour thumbnails as JPEG bytes."""
         arrays = {
             "points": self.points.astype(np.float32),
             "descriptors": self.descriptors.astype(np.uint8),
@@ -58,6 +65,12 @@ class Keypoints:
             ok, jpeg = cv2.imencode(".jpg", thumb, [cv2.IMWRITE_JPEG_QUALITY, _THUMB_QUALITY])
             if ok:
                 arrays["thumb"] = jpeg.ravel()
+        if self.colour is not None:
+            small, _ = resize_max_side(self.colour, COLOUR_SIDE)
+            ok, jpeg = cv2.imencode(".jpg", cv2.cvtColor(small, cv2.COLOR_RGB2BGR),
+                                    [cv2.IMWRITE_JPEG_QUALITY, _THUMB_QUALITY])
+            if ok:
+                arrays["colour"] = jpeg.ravel()
         buf = io.BytesIO()
         np.savez(buf, **arrays)  # type: ignore[arg-type]
         return buf.getvalue()
@@ -66,11 +79,14 @@ class Keypoints:
     def from_bytes(cls, raw: bytes) -> Keypoints:
         with np.load(io.BytesIO(raw), allow_pickle=False) as z:
             w, h = (int(v) for v in z["size"])
-            image = None
+            image = colour = None
             if "thumb" in z.files:
                 image = cv2.imdecode(z["thumb"], cv2.IMREAD_GRAYSCALE)
+            if "colour" in z.files:
+                bgr = cv2.imdecode(z["colour"], cv2.IMREAD_COLOR)
+                colour = None if bgr is None else cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
             return cls(z["points"], z["descriptors"], w, h, z["method"].tobytes().decode("ascii"),
-                       image)
+                       image, colour)
 
 
 def _grey(pixels: np.ndarray) -> np.ndarray:
@@ -79,6 +95,13 @@ def _grey(pixels: np.ndarray) -> np.ndarray:
     if pixels.shape[2] == 4:
         return cv2.cvtColor(pixels, cv2.COLOR_RGBA2GRAY)
     return cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY)
+
+
+def colour_copy(pixels: np.ndarray) -> np.ndarray | None:
+    """A COLOUR_SIDE RGB copy of ``pixels``, or None for a grey picture."""
+    if pixels.ndim != 3:
+        return None
+    return np.ascontiguousarray(resize_max_side(np.ascontiguousarray(pixels[..., :3]), COLOUR_SIDE)[0])
 
 
 def _detector(method: Method, max_features: int, sensitive: bool = False) -> cv2.Feature2D:
@@ -135,12 +158,13 @@ def extract_keypoints(
     if desc is None or not kps:
         dim = 32 if method == "orb" else 61
         return Keypoints(np.zeros((0, 2), np.float32), np.zeros((0, dim), np.uint8), width, height,
-                         method, small)
+                         method, small, colour_copy(pixels))
     order = np.argsort([-k.response for k in kps], kind="stable")[:max_features]
     pts = np.array([kps[i].pt for i in order], np.float32)
     # Pixel centres: a point at x in the small image sits at (x + 0.5) / scale - 0.5.
     pts = (pts + 0.5) / np.float32(scale) - 0.5
-    return Keypoints(pts, np.ascontiguousarray(desc[order]), width, height, method, small)
+    return Keypoints(pts, np.ascontiguousarray(desc[order]), width, height, method, small,
+                     colour_copy(pixels))
 
 
 @dataclass(frozen=True, eq=False)
@@ -234,6 +258,47 @@ def weakest_cells(query: Keypoints, ref: Keypoints, homography: np.ndarray, shar
     return float(np.quantile(values, share, method="lower"))
 
 
+# colour_agreement: a reference whose median chroma (CIELAB a*b*, 0..~130) is below this is
+# too grey for colour to tell anything; a pixel agrees where the chroma differs less than
+# COLOUR_TOLERANCE (a photo's exposure and JPEG move it a few units, another colour tens).
+MIN_CHROMA = 8.0
+COLOUR_TOLERANCE = 16.0
+
+
+def colour_agreement(query: Keypoints, ref: Keypoints, homography: np.ndarray) -> float | None:
+    """The share of the overlap where the query, laid on the reference's colour thumbnail by
+    ``homography``, has the reference's colour (CIELAB chroma within COLOUR_TOLERANCE), or
+    None when either has no colour copy, the overlap is too small, or the reference is too
+    grey for colour to tell (MIN_CHROMA).
+
+    Chroma only, not lightness: exposure and contrast are already judged in grey levels,
+    and a photo changes them more than it changes colour."""
+    if query.colour is None or ref.colour is None:
+        return None
+    thumb = ref.colour
+    warp = (_scale_to(thumb, ref.width, ref.height) @ homography
+            @ np.linalg.inv(_scale_to(query.colour, query.width, query.height)))
+    laid = warp_onto(query.colour, warp, (thumb.shape[1], thumb.shape[0]))
+    if laid is None:
+        return None
+    warped, footprint = laid
+    mask = footprint > 0
+    if int(mask.sum()) < _MIN_OVERLAP:
+        return None
+    chroma_ref, chroma_query = _chroma(thumb.astype(np.float32))[mask], _chroma(warped)[mask]
+    if float(np.median(np.hypot(chroma_ref[:, 0], chroma_ref[:, 1]))) < MIN_CHROMA:
+        return None
+    difference = chroma_ref - chroma_query
+    return float(np.mean(np.hypot(difference[:, 0], difference[:, 1]) < COLOUR_TOLERANCE))
+
+
+def _chroma(rgb: np.ndarray) -> np.ndarray:
+    """CIELAB a*, b* of float RGB (0..255), lightly blurred as ``_smoothed`` blurs grey."""
+    blurred = cv2.GaussianBlur(rgb, (0, 0), 1.0)
+    lab = cv2.cvtColor(np.clip(blurred / 255.0, 0.0, 1.0).astype(np.float32), cv2.COLOR_RGB2Lab)
+    return np.ascontiguousarray(lab[..., 1:])
+
+
 Laid = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 
@@ -259,10 +324,10 @@ def _laid(query: Keypoints, ref: Keypoints, homography: np.ndarray) -> Laid | No
 
 def warp_onto(image: np.ndarray, warp: np.ndarray, size: tuple[int, int]
               ) -> tuple[np.ndarray, np.ndarray] | None:
-    """Grey ``image`` warped by the 3x3 ``warp`` onto a ``size`` (width, height) canvas, as
-    float32, and where it landed (uint8, 1 inside, eroded so that edges do not count); None
-    if the warp sends the image's centre to infinity. Where the warp shrinks the image a
-    lot, it is blurred first, so that the comparison sees no aliasing."""
+    """Grey (or colour) ``image`` warped by the 3x3 ``warp`` onto a ``size`` (width, height)
+    canvas, as float32, and where it landed (uint8, 1 inside, eroded so that edges do not
+    count); None if the warp sends the image's centre to infinity. Where the warp shrinks
+    the image a lot, it is blurred first, so that the comparison sees no aliasing."""
     centre = np.array([image.shape[1] / 2, image.shape[0] / 2, 1.0])
     w = float(warp[2] @ centre)
     if abs(w) < 1e-12:
@@ -273,7 +338,7 @@ def warp_onto(image: np.ndarray, warp: np.ndarray, size: tuple[int, int]
     if shrink > 1.5:
         source = cv2.GaussianBlur(source, (0, 0), 0.5 * shrink)
     warped = cv2.warpPerspective(source, warp, size, flags=cv2.INTER_LINEAR)
-    footprint = cv2.warpPerspective(np.ones(source.shape, np.uint8), warp, size,
+    footprint = cv2.warpPerspective(np.ones(source.shape[:2], np.uint8), warp, size,
                                     flags=cv2.INTER_NEAREST)
     return warped, cv2.erode(footprint, np.ones((5, 5), np.uint8))
 

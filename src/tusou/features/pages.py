@@ -28,7 +28,7 @@ import numpy as np
 
 from .alignment import _MIN_GRADIENT
 from .frames import ContentMatch
-from .keypoints import Keypoints, _scale_to, _smoothed, agreement, warp_onto, weakest_cells
+from .keypoints import Keypoints, _scale_to, _smoothed, agreement, colour_copy, warp_onto, weakest_cells
 from .pixels import resize_max_side
 
 # The photo's long side while looking for the outline: textures finer than a few pixels
@@ -225,9 +225,9 @@ def find_pages(pixels: np.ndarray) -> list[Quad]:
 
 @dataclass(frozen=True, eq=False)
 class PageView:
-    """A page found in a photo, prepared for the content check: a grey crop around it
-    (``query.image``; ``query.width`` x ``query.height`` are the crop's size in the photo's
-    pixels) and its corners in those pixels."""
+    """A page found in a photo, prepared for the content check: a grey and a colour copy of
+    a crop around it (``query.image``, ``query.colour``; ``query.width`` x ``query.height``
+    are the crop's size in the photo's pixels) and its corners in those pixels."""
 
     query: Keypoints
     corners: Quad
@@ -235,6 +235,11 @@ class PageView:
     # The page squared: its quad warped onto QUICK_SIDE x QUICK_SIDE, smoothed, in its 8
     # corner assignments' order (grey levels, gradients), for the quick first comparison.
     squares: tuple[tuple[np.ndarray, np.ndarray], ...]
+
+    @property
+    def to_photo(self) -> np.ndarray:
+        """3x3 map from the crop's pixels to the photo's."""
+        return np.array([[1.0, 0, self.offset[0]], [0, 1.0, self.offset[1]], [0, 0, 1.0]])
 
 
 def page_view(pixels: np.ndarray, quad: Quad) -> PageView:
@@ -246,7 +251,7 @@ def page_view(pixels: np.ndarray, quad: Quad) -> PageView:
     grey = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY) if crop.ndim == 3 else crop
     small, _ = resize_max_side(np.ascontiguousarray(grey), VIEW_SIDE)
     query = Keypoints(np.zeros((0, 2), np.float32), np.zeros((0, 32), np.uint8), x1 - x0, y1 - y0,
-                      "page", small)
+                      "page", small, colour_copy(np.ascontiguousarray(crop)))
     corners = quad - np.array([x0, y0], np.float64)
     square = rectified(np.ascontiguousarray(grey), corners, QUICK_SIDE, square=True)
     squares = []

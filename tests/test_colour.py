@@ -1,0 +1,94 @@
+"""The colour check: a repeated pattern is answered on content alone only in its own colours."""
+
+from __future__ import annotations
+
+import io
+
+import cv2
+import numpy as np
+import pytest
+
+from test_alignment import _query, _stored
+from tusou.engine.kinds import kind_spec
+from tusou.engine.matching import MAX_PERIODICITY, MIN_COLOUR_AGREEMENT, verify_dense
+from tusou.evaluation.dataset import decode_rgb, generated_distractors
+from tusou.evaluation.transforms import _jpeg
+from tusou.features.alignment import DenseProbe
+from tusou.features.keypoints import COLOUR_SIDE, Keypoints, colour_agreement, periodicity
+from tusou.features.pixels import centre_crop
+
+SAME = kind_spec("same")
+# A generated checkerboard (green on dark teal, with noise): periodic, and colourful.
+BOARD = decode_rgb(generated_distractors(1, first_seed=1001028)[0].load())
+
+
+def _recoloured(pixels: np.ndarray) -> np.ndarray:
+    """The same picture in the opposite hues: CIELAB a* and b* negated, lightness kept, so
+    that grey levels hardly change."""
+    lab = cv2.cvtColor(pixels.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)
+    lab[..., 1:] *= -1
+    rgb = cv2.cvtColor(lab, cv2.COLOR_Lab2RGB)
+    return np.clip(rgb * 255.0 + 0.5, 0, 255).astype(np.uint8)
+
+
+def _blobs(*pictures: np.ndarray) -> dict[int, bytes]:
+    return {n + 1: _stored(p).to_bytes() for n, p in enumerate(pictures)}
+
+
+def test_the_board_is_periodic_and_its_colours_are_stored() -> None:
+    ref = _stored(BOARD)
+    assert ref.image is not None and periodicity(ref.image) >= MAX_PERIODICITY
+    assert ref.colour is not None and max(ref.colour.shape[:2]) == COLOUR_SIDE
+    assert ref.colour.shape[2] == 3
+    # Stored colour is RGB, as decoded: the board is green, not red.
+    means = ref.colour.reshape(-1, 3).mean(axis=0)
+    assert means[1] > means[0]
+
+
+def test_keypoints_stored_before_colour_thumbnails_still_load() -> None:
+    full = Keypoints.from_bytes(_stored(BOARD).to_bytes())
+    raw = io.BytesIO(full.to_bytes())
+    with np.load(raw, allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files if k != "colour"}
+    old = io.BytesIO()
+    np.savez(old, **arrays)  # type: ignore[arg-type]
+    loaded = Keypoints.from_bytes(old.getvalue())
+    assert loaded.colour is None and loaded.image is not None
+    # Without colour there is nothing to tell the board from another of its period.
+    query = _query(centre_crop(BOARD, 0.5))
+    assert verify_dense(SAME, query, [1], lambda ids: {1: old.getvalue()}) == []
+
+
+def test_colour_agreement_tells_a_pattern_from_itself_in_other_colours() -> None:
+    query = _query(centre_crop(_jpeg(BOARD, 30), 0.5))
+    own, other = _stored(BOARD), _stored(_recoloured(BOARD))
+    probe = DenseProbe(query)
+    on_own, on_other = probe.match(own), probe.match(other)
+    assert on_own is not None and on_other is not None
+    # In grey levels both agree: the pattern is the same.
+    assert on_own.agreement >= SAME.dense_agreement and on_other.agreement >= SAME.dense_agreement
+    own_colour = colour_agreement(query, own, on_own.homography)
+    other_colour = colour_agreement(query, other, on_other.homography)
+    assert own_colour is not None and own_colour >= MIN_COLOUR_AGREEMENT
+    assert other_colour is not None and other_colour < 0.2
+
+
+def test_a_grey_pattern_has_no_colour_to_tell() -> None:
+    grey = np.repeat(cv2.cvtColor(BOARD, cv2.COLOR_RGB2GRAY)[..., None], 3, axis=2)
+    query = _query(centre_crop(grey, 0.5))
+    ref = _stored(grey)
+    match = DenseProbe(query).match(ref)
+    assert match is not None
+    assert colour_agreement(query, ref, match.homography) is None
+    assert verify_dense(SAME, query, [1], lambda ids: {1: ref.to_bytes()}) == []
+
+
+@pytest.mark.parametrize("share", [0.5, 0.25])
+def test_a_crop_of_a_repeated_pattern_finds_it_in_its_own_colours_only(share: float) -> None:
+    blobs = _blobs(_recoloured(BOARD), BOARD)
+    query = _query(centre_crop(BOARD, share))
+    found = verify_dense(SAME, query, [1, 2], lambda ids: {i: blobs[i] for i in ids})
+    assert [m.id for m in found] == [2]
+    recoloured_query = _query(centre_crop(_recoloured(BOARD), share))
+    found = verify_dense(SAME, recoloured_query, [1, 2], lambda ids: {i: blobs[i] for i in ids})
+    assert [m.id for m in found] == [1]
