@@ -8,9 +8,12 @@ import cv2
 import numpy as np
 import pytest
 
+from conftest import encode
 from test_alignment import _query, _stored
+from tusou.engine import Engine
 from tusou.engine.kinds import kind_spec
 from tusou.engine.matching import MAX_PERIODICITY, MIN_COLOUR_AGREEMENT, verify_dense
+from tusou.engine.sources import ImageSource
 from tusou.evaluation.dataset import decode_rgb, generated_distractors
 from tusou.evaluation.transforms import _jpeg
 from tusou.features.alignment import DenseProbe
@@ -92,3 +95,19 @@ def test_a_crop_of_a_repeated_pattern_finds_it_in_its_own_colours_only(share: fl
     recoloured_query = _query(centre_crop(_recoloured(BOARD), share))
     found = verify_dense(SAME, recoloured_query, [1, 2], lambda ids: {i: blobs[i] for i in ids})
     assert [m.id for m in found] == [1]
+
+
+def test_a_same_library_finds_a_crop_of_a_striped_picture_in_its_colours(engine: Engine) -> None:
+    engine.create_library("patterns", "same")
+    library = engine.library("patterns")
+    library.add(ImageSource(data=encode(BOARD)), brief="board")
+    library.add(ImageSource(data=encode(_recoloured(BOARD))), brief="recoloured")
+    # A quarter of it: too few keypoints to verify, so only its content (and colour) can tell.
+    # (Half of it verifies by keypoints on both: the recoloured board is a hue-shifted copy,
+    # which `same` finds by design.)
+    hits = library.search(ImageSource(data=encode(centre_crop(BOARD, 0.25), "JPEG", quality=85))).hits
+    assert [h.image.brief for h in hits] == ["board"]
+    assert 0.6 <= hits[0].score <= 0.9 and hits[0].inliers is None
+    # Its grey copy has no colours to check: nothing is answered rather than a guess.
+    grey = np.repeat(cv2.cvtColor(centre_crop(BOARD, 0.25), cv2.COLOR_RGB2GRAY)[..., None], 3, axis=2)
+    assert library.search(ImageSource(data=encode(grey))).hits == []
