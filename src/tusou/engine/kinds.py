@@ -124,6 +124,12 @@ class KindSpec:
 #   0.705 (a page sharing one of its two illustrations' kind); of the 197 true pages at 0.95
 #   or more, 194 keep 0.75 (the lowest 0.641). A periodic reference (0.983: a checkerboard
 #   printed on a page, laid on a generated one) is refused, as by the keypoint-free look.
+# * Periodic references (matching.MAX_PERIODICITY) get content-only answers (keypoint-free
+#   look, page look, close agreement) only in their own colours: keypoints.colour_agreement
+#   >= matching.MIN_COLOUR_AGREEMENT 0.9 (benchmarks/studies/dense/periodic_colour.py,
+#   2026-12-03): over the same suite's 433 periodic library images against their 40 nearest,
+#   the 110 wrong parts lining up at 0.95+ in grey levels agreed in colour at most 0.778;
+#   the suite's 7 true ones 0.981-1.0. Too grey to tell (median chroma < 8): refused.
 # * fabric 0.8: 93 % of the results above it were relevant on the texture set (recipe v3).
 # * similar 0.86: its 1600-d vector (bottleneck + head) scores higher overall; at 0.8 only
 #   92.5 % of the results above were relevant, at 0.86 94 % (the same texture set).
