@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Literal
 
 import cv2
@@ -44,12 +45,22 @@ class Keypoints:
     # A grey copy of the image (any size; scaled to width x height when compared), or None
     # for keypoints stored before thumbnails were (those matches skip the content check).
     image: np.ndarray | None = None
-    # A small RGB copy (COLOUR_SIDE), or None: grey pictures, and keypoints stored before
-    # colour thumbnails were.
-    colour: np.ndarray | None = None
+    # A small RGB copy (COLOUR_SIDE), or that copy's JPEG bytes as stored (a 1-d uint8
+    # array, decoded on first use: a search loads many references and needs the colour of
+    # few), or None: grey pictures, and keypoints stored before colour thumbnails were.
+    colour_data: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.points.shape[0])
+
+    @cached_property
+    def colour(self) -> np.ndarray | None:
+        """The RGB colour copy (see ``colour_data``), or None."""
+        data = self.colour_data
+        if data is None or data.ndim == 3:
+            return data
+        bgr = cv2.imdecode(data, cv2.IMREAD_COLOR)
+        return None if bgr is None else cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
     def to_bytes(self) -> bytes:
         """A small .npz (no pickle): points as float32, descriptors as uint8, the grey and
@@ -65,8 +76,10 @@ class Keypoints:
             ok, jpeg = cv2.imencode(".jpg", thumb, [cv2.IMWRITE_JPEG_QUALITY, _THUMB_QUALITY])
             if ok:
                 arrays["thumb"] = jpeg.ravel()
-        if self.colour is not None:
-            small, _ = resize_max_side(self.colour, COLOUR_SIDE)
+        if self.colour_data is not None and self.colour_data.ndim == 1:
+            arrays["colour"] = self.colour_data  # as it was stored
+        elif self.colour_data is not None:
+            small, _ = resize_max_side(self.colour_data, COLOUR_SIDE)
             ok, jpeg = cv2.imencode(".jpg", cv2.cvtColor(small, cv2.COLOR_RGB2BGR),
                                     [cv2.IMWRITE_JPEG_QUALITY, _THUMB_QUALITY])
             if ok:
@@ -79,12 +92,10 @@ class Keypoints:
     def from_bytes(cls, raw: bytes) -> Keypoints:
         with np.load(io.BytesIO(raw), allow_pickle=False) as z:
             w, h = (int(v) for v in z["size"])
-            image = colour = None
+            image = None
             if "thumb" in z.files:
                 image = cv2.imdecode(z["thumb"], cv2.IMREAD_GRAYSCALE)
-            if "colour" in z.files:
-                bgr = cv2.imdecode(z["colour"], cv2.IMREAD_COLOR)
-                colour = None if bgr is None else cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+            colour = z["colour"] if "colour" in z.files else None
             return cls(z["points"], z["descriptors"], w, h, z["method"].tobytes().decode("ascii"),
                        image, colour)
 
