@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable
 
+import cv2
 import httpx
 import numpy as np
 import pytest
@@ -90,14 +91,19 @@ def test_other_pictures_do_not_line_up(index: int) -> None:
     assert match is None or match.agreement < 0.5
 
 
-def test_repeated_patterns_are_refused_even_when_they_line_up() -> None:
+def test_repeated_patterns_are_answered_only_in_their_own_colours() -> None:
     # A crop of stripes lines up with its original, but stripes line up with any stripes
-    # of their period: the reference's periodicity rules this look out for them.
+    # of their period: on a periodic reference this look also needs the query's colours,
+    # so the same crop hue-shifted, or grey, is not answered.
     original = bands(37, wobble=0)
     stored = _stored(original)
     assert periodicity(stored.image) >= 0.9
-    crop = _query(apply_transform("crop50", original, 1))
-    assert verify_dense(SAME, crop, [7], lambda ids: {7: stored.to_bytes()}) == []
+    grey = np.repeat(cv2.cvtColor(original, cv2.COLOR_RGB2GRAY)[..., None], 3, axis=2)
+    for picture, expected in ((original, [7]), (apply_transform("hue_shift", original, 1), []),
+                              (grey, [])):
+        crop = _query(apply_transform("crop50", picture, 1))
+        found = verify_dense(SAME, crop, [7], lambda ids: {7: stored.to_bytes()})
+        assert [m.id for m in found] == expected
     horse = _query(apply_transform("crop50", HORSE, 1))
     found = verify_dense(SAME, horse, [3], lambda ids: {3: _stored(HORSE).to_bytes()})
     assert [m.id for m in found] == [3] and found[0].inliers is None
