@@ -284,18 +284,10 @@ def colour_agreement(query: Keypoints, ref: Keypoints, homography: np.ndarray) -
 
     Chroma only, not lightness: exposure and contrast are already judged in grey levels,
     and a photo changes them more than it changes colour."""
-    if query.colour is None or ref.colour is None:
-        return None
-    thumb = ref.colour
-    warp = (_scale_to(thumb, ref.width, ref.height) @ homography
-            @ np.linalg.inv(_scale_to(query.colour, query.width, query.height)))
-    laid = warp_onto(query.colour, warp, (thumb.shape[1], thumb.shape[0]))
+    laid = _overlay(query.colour, query, ref.colour, ref, homography)
     if laid is None:
         return None
-    warped, footprint = laid
-    mask = footprint > 0
-    if int(mask.sum()) < _MIN_OVERLAP:
-        return None
+    thumb, warped, mask = laid
     chroma_ref, chroma_query = _chroma(thumb.astype(np.float32))[mask], _chroma(warped)[mask]
     if float(np.median(np.hypot(chroma_ref[:, 0], chroma_ref[:, 1]))) < MIN_CHROMA:
         return None
@@ -316,21 +308,30 @@ Laid = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 def _laid(query: Keypoints, ref: Keypoints, homography: np.ndarray) -> Laid | None:
     """The reference thumbnail's and the warped query's grey levels and gradients, and
     where they overlap; None without images or when the overlap is too small to judge."""
-    if query.image is None or ref.image is None:
+    laid = _overlay(query.image, query, ref.image, ref, homography)
+    if laid is None:
         return None
-    thumb = ref.image
-    to_thumb = _scale_to(thumb, ref.width, ref.height) @ homography
-    warp = to_thumb @ np.linalg.inv(_scale_to(query.image, query.width, query.height))
-    laid = warp_onto(query.image, warp, (thumb.shape[1], thumb.shape[0]))
+    thumb, warped, mask = laid
+    grey_a, grad_a = _smoothed(thumb)
+    grey_b, grad_b = _smoothed(warped)
+    return grey_a, grad_a, grey_b, grad_b, mask
+
+
+def _overlay(image: np.ndarray | None, query: Keypoints, thumb: np.ndarray | None, ref: Keypoints,
+             homography: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """``thumb`` (a copy of the reference, grey or colour), ``image`` (the same kind of copy
+    of the query) laid on it by ``homography``, and where the two overlap; None without
+    both copies, or when the overlap is too small to judge."""
+    if image is None or thumb is None:
+        return None
+    warp = (_scale_to(thumb, ref.width, ref.height) @ homography
+            @ np.linalg.inv(_scale_to(image, query.width, query.height)))
+    laid = warp_onto(image, warp, (thumb.shape[1], thumb.shape[0]))
     if laid is None:
         return None
     warped, footprint = laid
     mask = footprint > 0
-    if int(mask.sum()) < _MIN_OVERLAP:
-        return None
-    grey_a, grad_a = _smoothed(thumb)
-    grey_b, grad_b = _smoothed(warped)
-    return grey_a, grad_a, grey_b, grad_b, mask
+    return None if int(mask.sum()) < _MIN_OVERLAP else (thumb, warped, mask)
 
 
 def warp_onto(image: np.ndarray, warp: np.ndarray, size: tuple[int, int]
