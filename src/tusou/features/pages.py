@@ -375,6 +375,5 @@ def page_match(view: PageView, ref: Keypoints, min_agreement: float,
         cells = weakest_cells(view.query, ref, best[1], WEAKEST_SHARE)
         if cells is None or cells < min_cells:
             return None
-    x0, y0 = view.offset
-    from_photo = best[1] @ np.array([[1.0, 0, -x0], [0, 1.0, -y0], [0, 0, 1.0]])
+    from_photo = best[1] @ np.linalg.inv(view.to_photo)
     return ContentMatch(best[0], from_photo, (0, 0, ref.width, ref.height))
