@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 
+import cv2
 import httpx
 import numpy as np
 import pytest
@@ -141,6 +142,28 @@ def test_a_repeated_pattern_is_never_answered_by_its_outline() -> None:
     assert fooled and fooled[0].agreement >= SAME.page_agreement
     for spec in (SAME, kind_spec("picturebook")):
         assert verify_pages(spec, pages, [1], lambda ids: {1: board.to_bytes()}) == []
+
+
+def _fine_texture(seed: int) -> np.ndarray:
+    """Grey noise blurred 1.5 px: a texture whose detail a slightly blurred photo loses."""
+    noise = cv2.GaussianBlur(np.random.default_rng(seed).normal(size=(360, 480)).astype(np.float32),
+                             (0, 0), 1.5)
+    return _rgb(np.clip(128 + 60 * noise / noise.std(), 0, 255).astype(np.uint8))
+
+
+def test_a_blurred_photo_of_a_fine_texture_is_judged_against_a_blurred_thumbnail() -> None:
+    texture = _fine_texture(7)
+    photo = _photo(texture, 3, 0.55)
+    out_of_focus = cv2.GaussianBlur(photo.pixels, (0, 0), 1.5)
+    page = page_view(out_of_focus, photo.quad)
+    match = page_match(page, _stored(texture), SAME.page_agreement, SAME.page_cells)
+    assert match is not None
+    # Laid on the thumbnail as it is, the photo's lost detail costs its gradients' agreement.
+    sharp = agreement(page.query, _stored(texture), match.homography @ page.to_photo, levels=True)
+    assert sharp is not None and sharp < SAME.page_agreement <= match.agreement
+    # Blurring the thumbnail does not make another texture of the same grain agree.
+    other = page_match(page, _stored(_fine_texture(8)), -1.0)
+    assert other is None or other.agreement < 0.5
 
 
 def test_rectified_page_is_square_on() -> None:

@@ -118,12 +118,18 @@ class KindSpec:
 #   calibration found a printed checkerboard laid on a generated one at 0.983. The
 #   weakest cells' 0.75 (picturebook's, below) costs same nothing measured: re-run over
 #   the whole suite, its 231 true pages at 0.95 or more all kept 0.78 or more there.
+#   Judged also against the thumbnail blurred 0.7 / 1.0 px (pages.PAGE_BLURS, the best
+#   counts; re-run 2026-12-03): 237 true pages at 0.95+ (all with weakest cells 0.75+),
+#   the best wrong one 0.892.
 # * picturebook's page look 0.95, weakest cells 0.75 (benchmarks/studies/pages.py picturebook,
 #   2026-12-03, all 468 queries of the suite, 3,228 candidates judged there): other pages of
 #   the same book agreed up to 0.974 as a whole, but their weakest quarter of cells at most
 #   0.705 (a page sharing one of its two illustrations' kind); of the 197 true pages at 0.95
 #   or more, 194 keep 0.75 (the lowest 0.641). A periodic reference (0.983: a checkerboard
 #   printed on a page, laid on a generated one) is refused, as by the keypoint-free look.
+#   With PAGE_BLURS (re-run 2026-12-03, 3,013 wrong candidates): 199 true pages at 0.95+,
+#   196 keeping 0.75; wrong pages up to 0.974 as a whole, their weakest cells still at
+#   most 0.705.
 # * Periodic references (matching.MAX_PERIODICITY) get content-only answers (keypoint-free
 #   look, page look, close agreement) only in their own colours: keypoints.colour_agreement
 #   >= matching.MIN_COLOUR_AGREEMENT 0.9 (benchmarks/studies/dense/periodic_colour.py,

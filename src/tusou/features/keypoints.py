@@ -221,7 +221,7 @@ _MIN_CELL_STD = 2.0
 
 
 def agreement(query: Keypoints, ref: Keypoints, homography: np.ndarray, *,
-              levels: bool = False) -> float | None:
+              levels: bool = False, ref_blur: float = 0.0) -> float | None:
     """How well the query, warped onto the reference thumbnail by ``homography``, agrees
     with it in content: the correlation of gradient magnitudes over the whole overlap or,
     if higher, the median of that correlation over textured cells of it (-1..1).
@@ -234,8 +234,11 @@ def agreement(query: Keypoints, ref: Keypoints, homography: np.ndarray, *,
     ``levels``: the lower of that and the same correlation of grey levels. Gradient
     magnitudes cannot tell a pattern from itself shifted by half its period, or a
     chessboard from its negative; grey levels can, where no keypoints pinned the alignment.
+
+    ``ref_blur``: the reference thumbnail blurred this much more (Gaussian sigma, thumbnail
+    pixels) than the query, for a query known to be blurrier than its reference.
     """
-    laid = _laid(query, ref, homography)
+    laid = _laid(query, ref, homography, ref_blur)
     if laid is None:
         return None if query.image is None or ref.image is None else 0.0
     grey_a, grad_a, grey_b, grad_b, mask = laid
@@ -305,14 +308,16 @@ def _chroma(rgb: np.ndarray) -> np.ndarray:
 Laid = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 
-def _laid(query: Keypoints, ref: Keypoints, homography: np.ndarray) -> Laid | None:
-    """The reference thumbnail's and the warped query's grey levels and gradients, and
-    where they overlap; None without images or when the overlap is too small to judge."""
+def _laid(query: Keypoints, ref: Keypoints, homography: np.ndarray, ref_blur: float = 0.0
+          ) -> Laid | None:
+    """The reference thumbnail's (blurred ``ref_blur`` more) and the warped query's grey
+    levels and gradients, and where they overlap; None without images or when the overlap
+    is too small to judge."""
     laid = _overlay(query.image, query, ref.image, ref, homography)
     if laid is None:
         return None
     thumb, warped, mask = laid
-    grey_a, grad_a = _smoothed(thumb)
+    grey_a, grad_a = _smoothed(thumb, float(np.hypot(_SMOOTHING, ref_blur)))
     grey_b, grad_b = _smoothed(warped)
     return grey_a, grad_a, grey_b, grad_b, mask
 
@@ -395,10 +400,14 @@ def _correlation(a: np.ndarray, b: np.ndarray, mask: np.ndarray, cells: list[Cel
     return max(whole, float(np.median([_ncc(a[r, c][m], b[r, c][m]) for r, c, m in cells])))
 
 
-def _smoothed(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Grey ``image`` as float, lightly blurred (JPEG and resampling noise), and its
+# The light blur (sigma, px) that content is compared at.
+_SMOOTHING = 1.0
+
+
+def _smoothed(image: np.ndarray, sigma: float = _SMOOTHING) -> tuple[np.ndarray, np.ndarray]:
+    """Grey ``image`` as float, blurred ``sigma`` (JPEG and resampling noise), and its
     gradient magnitudes: what content is compared by."""
-    grey = cv2.GaussianBlur(image.astype(np.float32), (0, 0), 1.0)
+    grey = cv2.GaussianBlur(image.astype(np.float32), (0, 0), sigma)
     dx, dy = cv2.Sobel(grey, cv2.CV_32F, 1, 0), cv2.Sobel(grey, cv2.CV_32F, 0, 1)
     # NumPy, not cv2.magnitude: OpenCV's vectorised square root rounds the last bit
     # differently from one call to the next (where the array lies in memory decides which

@@ -78,6 +78,13 @@ _MIN_COVER = 0.5
 # lower quartile): a photo keeps nearly every part of its page, while another page of the
 # same book agrees only in its margins and type.
 WEAKEST_SHARE = 0.25
+# A photographed page is blurrier than the reference's thumbnail (the camera's focus, and
+# the smoothing that shrinks the photo's page onto the thumbnail), and fine textures then
+# lose their gradients' agreement: the placement found is also judged against the
+# thumbnail blurred this much more (sigma, thumbnail px), and the best of them counts.
+# Measured on the same suite (benchmarks/studies/pages.py, 2026-12-03): true pages of soft
+# textures 0.88-0.947 sharp reach 0.95-0.985; the best wrong page 0.879 -> 0.892.
+PAGE_BLURS = (0.7, 1.0)
 
 Quad = np.ndarray  # (4, 2) float64 corners, clockwise from the one nearest the top left
 
@@ -341,7 +348,8 @@ def _refined(view: PageView, ref: Keypoints, target: np.ndarray, guess: np.ndarr
 def page_match(view: PageView, ref: Keypoints, min_agreement: float,
                min_cells: float | None = None) -> ContentMatch | None:
     """The best way the page lies on ``ref``'s whole frame whose content agrees at least
-    ``min_agreement`` and, if ``min_cells`` is given, whose weakest cells (the worst
+    ``min_agreement`` (with the thumbnail as sharp as given or blurred by PAGE_BLURS,
+    whichever agrees best) and, if ``min_cells`` is given, whose weakest cells (the worst
     WEAKEST_SHARE, ``keypoints.weakest_cells``) still agree that much, or None. The
     homography maps the photo's pixels to the reference's."""
     if view.query.image is None or ref.image is None or min(ref.image.shape[:2]) < 8:
@@ -369,11 +377,15 @@ def page_match(view: PageView, ref: Keypoints, min_agreement: float,
                 score, guess = again, refined
         if best is None or score > best[0]:
             best = (score, guess)
-    if best is None or best[0] < min_agreement:
+    if best is None:
+        return None
+    score = max([best[0], *(agreement(view.query, ref, best[1], levels=True, ref_blur=blur) or -1.0
+                            for blur in PAGE_BLURS)])
+    if score < min_agreement:
         return None
     if min_cells is not None:
         cells = weakest_cells(view.query, ref, best[1], WEAKEST_SHARE)
         if cells is None or cells < min_cells:
             return None
     from_photo = best[1] @ np.linalg.inv(view.to_photo)
-    return ContentMatch(best[0], from_photo, (0, 0, ref.width, ref.height))
+    return ContentMatch(score, from_photo, (0, 0, ref.width, ref.height))
