@@ -49,6 +49,26 @@ def test_import_search_and_resume(tmp_path: Path, model_cache: Path) -> None:
     r = tusou(model_cache, data, "libraries")
     assert "pics" in r.stdout and "same" in r.stdout and "5 images" in r.stdout
 
+    # Refreshing local features needs the originals, which "pics" does not keep.
+    r = tusou(model_cache, data, "libraries", "refresh", "pics")
+    assert r.returncode == 1 and "does not store originals" in r.stderr
+
+
+def test_a_library_refreshes_its_local_features_from_its_originals(tmp_path: Path,
+                                                                    model_cache: Path) -> None:
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i in range(3):
+        (photos / f"img{i}.png").write_bytes(encode(noise_image(700 + i)))
+    data = tmp_path / "data"
+    r = tusou(model_cache, data, "libraries", "create", "kept", "--kind", "same", "--store-originals")
+    assert r.returncode == 0, r.stderr
+    assert tusou(model_cache, data, "import", str(photos), "--library", "kept", "--quiet").returncode == 0
+    r = tusou(model_cache, data, "libraries", "refresh", "kept")
+    assert r.returncode == 0, r.stderr
+    assert "refreshed the local features of 3 images of kept" in r.stdout
+    assert tusou(model_cache, data, "libraries", "refresh").returncode == 2  # NAME needed
+
 
 def test_import_needs_kind_for_a_new_library(tmp_path: Path, model_cache: Path) -> None:
     (tmp_path / "d").mkdir()

@@ -14,6 +14,7 @@ from tusou.engine import Engine
 from tusou.engine.kinds import kind_spec
 from tusou.engine.matching import MAX_PERIODICITY, MIN_COLOUR_AGREEMENT, verify_dense
 from tusou.engine.sources import ImageSource
+from tusou.errors import InvalidParameter
 from tusou.evaluation.dataset import decode_rgb, generated_distractors
 from tusou.evaluation.transforms import _jpeg
 from tusou.features.alignment import DenseProbe
@@ -48,18 +49,22 @@ def test_the_board_is_periodic_and_its_colours_are_stored() -> None:
     assert means[1] > means[0]
 
 
-def test_keypoints_stored_before_colour_thumbnails_still_load() -> None:
-    full = Keypoints.from_bytes(_stored(BOARD).to_bytes())
-    raw = io.BytesIO(full.to_bytes())
-    with np.load(raw, allow_pickle=False) as z:
+def _without_colour(blob: bytes) -> bytes:
+    """``blob`` as keypoints were stored before the colour thumbnail."""
+    with np.load(io.BytesIO(blob), allow_pickle=False) as z:
         arrays = {k: z[k] for k in z.files if k != "colour"}
     old = io.BytesIO()
     np.savez(old, **arrays)  # type: ignore[arg-type]
-    loaded = Keypoints.from_bytes(old.getvalue())
+    return old.getvalue()
+
+
+def test_keypoints_stored_before_colour_thumbnails_still_load() -> None:
+    old = _without_colour(_stored(BOARD).to_bytes())
+    loaded = Keypoints.from_bytes(old)
     assert loaded.colour is None and loaded.image is not None
     # Without colour there is nothing to tell the board from another of its period.
     query = _query(centre_crop(BOARD, 0.5))
-    assert verify_dense(SAME, query, [1], lambda ids: {1: old.getvalue()}) == []
+    assert verify_dense(SAME, query, [1], lambda ids: {1: old}) == []
 
 
 def test_colour_agreement_tells_a_pattern_from_itself_in_other_colours() -> None:
@@ -111,3 +116,30 @@ def test_a_same_library_finds_a_crop_of_a_striped_picture_in_its_colours(engine:
     # Its grey copy has no colours to check: nothing is answered rather than a guess.
     grey = np.repeat(cv2.cvtColor(centre_crop(BOARD, 0.25), cv2.COLOR_RGB2GRAY)[..., None], 3, axis=2)
     assert library.search(ImageSource(data=encode(grey))).hits == []
+
+
+def test_refreshing_a_library_stored_before_colour_thumbnails_gives_it_them(engine: Engine) -> None:
+    engine.create_library("older", "same", store_originals=True)
+    library = engine.library("older")
+    board = library.add(ImageSource(data=encode(BOARD)), brief="board")
+    gone = library.add(ImageSource(data=encode(_recoloured(BOARD))), brief="original lost")
+    for record in (board, gone):  # as a library filled before 2026-12-03 has them
+        stored = library._store.keypoints([record.id])[record.id]
+        library._store.set_keypoints(record.id, _without_colour(stored))
+    library._originals.remove(library.record.id, gone.cont_sign)
+    crop = ImageSource(data=encode(centre_crop(BOARD, 0.25), "JPEG", quality=85))
+    assert library.search(crop).hits == []
+
+    assert library.refresh_keypoints() == (1, 1)
+    assert [h.image.brief for h in library.search(crop).hits] == ["board"]
+    refreshed = library._store.keypoints([board.id, gone.id])
+    assert Keypoints.from_bytes(refreshed[board.id]).colour is not None
+    assert Keypoints.from_bytes(refreshed[gone.id]).colour is None  # kept as it was
+
+
+def test_only_libraries_with_local_features_and_originals_refresh(engine: Engine) -> None:
+    engine.create_library("plain", "same")
+    engine.create_library("alike", "similar", store_originals=True)
+    for name, says in (("plain", "does not store originals"), ("alike", "no local features")):
+        with pytest.raises(InvalidParameter, match=says):
+            engine.library(name).refresh_keypoints()

@@ -226,6 +226,10 @@ def cmd_libraries(args: argparse.Namespace) -> int:
         elif args.action == "delete":
             engine.delete_library(args.name)
             print(f"deleted {args.name}")
+        elif args.action == "refresh":
+            refreshed, skipped = engine.library(args.name).refresh_keypoints()
+            print(f"refreshed the local features of {refreshed} images of {args.name}"
+                  + (f"; {skipped} without a readable stored original kept theirs" if skipped else ""))
         else:
             records = engine.libraries()
             if not records:
@@ -302,8 +306,11 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--json", action="store_true")
     search.set_defaults(func=cmd_search)
 
-    libs = sub.add_parser("libraries", parents=[common], help="list, create or delete libraries")
-    libs.add_argument("action", nargs="?", choices=["list", "create", "delete"], default="list")
+    libs = sub.add_parser("libraries", parents=[common],
+                          help="list, create or delete libraries; refresh: extract a same or "
+                          "picturebook library's local features again from its stored originals")
+    libs.add_argument("action", nargs="?", choices=["list", "create", "delete", "refresh"],
+                      default="list")
     libs.add_argument("name", nargs="?")
     libs.add_argument("--kind", default="similar")
     libs.add_argument("--store-originals", action="store_true")
@@ -338,7 +345,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.environ.setdefault(var, "1")
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command == "libraries" and args.action in ("create", "delete") and not args.name:
+    if args.command == "libraries" and args.action in ("create", "delete", "refresh") and not args.name:
         parser.error(f"libraries {args.action} needs a NAME")
     from tusou.client import TusouError as RemoteError
     from tusou.errors import TusouError

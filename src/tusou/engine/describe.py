@@ -155,6 +155,12 @@ class Describer:
                            mirrored_keypoints=mirrored, region=region,
                            alternates=tuple(l2n(np.asarray(v, np.float32).ravel()) for v in alternates))
 
+    def keypoints(self, spec: KindSpec, pixels: np.ndarray) -> Keypoints | None:
+        """A library image's local features and thumbnails, as ``describe`` stores them."""
+        if spec.keypoints is None:
+            return None
+        return extract_keypoints(pixels, spec.keypoints, max_features=spec.keypoint_budget)
+
     def vector(self, pipeline: str, pixels: np.ndarray) -> np.ndarray:
         """The stored kind of vector for ``pixels`` (a view of a query, such as a page
         found in it), without the rest of the description."""

@@ -6,6 +6,7 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any, TypeVar
 
 import numpy as np
@@ -311,6 +312,49 @@ class Library:
         """A JPEG thumbnail (libraries with ``store_originals``)."""
         self.get(cont_sign)
         return self._stored(self._originals.thumbnail(self.record.id, cont_sign), cont_sign)
+
+    def refresh_keypoints(self) -> tuple[int, int]:
+        """Extract every image's local features and thumbnails again from its stored
+        original, so that images added before these gained something (the colour thumbnail
+        of 2026-12-03) have it too; vectors and hashes are left as they are. Returns
+        (refreshed, skipped: original missing or no longer readable). Each image is
+        rewritten on its own, so searches go on meanwhile and an interruption loses
+        nothing: what was not reached keeps its old features."""
+        self._check_open()
+        if self.spec.keypoints is None:
+            raise InvalidParameter(f"{self.spec.name} libraries store no local features",
+                                   field="name")
+        if not self.record.store_originals:
+            raise InvalidParameter("this library does not store originals to extract from "
+                                   "(re-add its images instead)", field="name")
+        refreshed = skipped = 0
+        offset = 0
+        while page := self.list_images(offset=offset, limit=100):
+            offset += len(page)
+            for record in page:
+                pixels = self._original_pixels(record)
+                if pixels is None:
+                    skipped += 1
+                    continue
+                keypoints = self._extracting(partial(self._describer.keypoints, self.spec, pixels))
+                blob = keypoints.to_bytes() if keypoints is not None else None
+                if self._store.set_keypoints(record.id, blob):  # else deleted meanwhile
+                    refreshed += 1
+        return refreshed, skipped
+
+    def _original_pixels(self, record: ImageRecord) -> np.ndarray | None:
+        """The decoded stored original of ``record``; None (logged) if it is missing or no
+        longer passes the kind's limits."""
+        data = self._originals.original(self.record.id, record.cont_sign, record.image_format)
+        if data is None:
+            log.warning("library %s: no stored original for %s", self.name, record.cont_sign)
+            return None
+        try:
+            return self.load(ImageSource(data=data)).pixels
+        except TusouError as exc:
+            log.warning("library %s: stored original of %s unreadable: %s", self.name,
+                        record.cont_sign, exc.message)
+            return None
 
     def _stored(self, data: bytes | None, cont_sign: str) -> bytes:
         if data is not None:

@@ -6,10 +6,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
-from sqlalchemy import Engine, and_, create_engine, delete, event, func, or_, select, text
+from sqlalchemy import CursorResult, Engine, and_, create_engine, delete, event, func, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
@@ -274,6 +274,14 @@ class Store:
                 row.attrs = attrs
             s.commit()
             return _image_record(row)
+
+    def set_keypoints(self, image_id: int, keypoints: bytes | None) -> bool:
+        """Replace one image's stored local features; False if it was deleted meanwhile."""
+        with self._session() as s:
+            done = cast("CursorResult[Any]", s.execute(update(ImageRow).where(ImageRow.id == image_id)
+                                                       .values(keypoints=keypoints)))
+            s.commit()
+            return bool(done.rowcount)
 
     def delete_images(self, library_id: int, cont_signs: Sequence[str]) -> list[ImageRecord]:
         """Delete what exists among ``cont_signs``; returns the deleted records."""
