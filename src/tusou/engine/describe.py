@@ -146,20 +146,21 @@ class Describer:
         keypoints = mirrored = None
         budget = spec.query_keypoint_budget if query and spec.query_keypoint_budget else spec.keypoint_budget
         if spec.keypoints is not None:
-            keypoints = extract_keypoints(pixels, spec.keypoints,
-                                          max_features=budget)
+            keypoints = self.keypoints(spec, pixels, budget)
             if query and spec.mirror_query:
-                mirrored = extract_keypoints(np.ascontiguousarray(pixels[:, ::-1]),
-                                             spec.keypoints, max_features=budget)
+                mirrored = self.keypoints(spec, np.ascontiguousarray(pixels[:, ::-1]), budget)
         return Descriptors(vector=l2n(np.asarray(vector, np.float32).ravel()), pdq=hashes, keypoints=keypoints,
                            mirrored_keypoints=mirrored, region=region,
                            alternates=tuple(l2n(np.asarray(v, np.float32).ravel()) for v in alternates))
 
-    def keypoints(self, spec: KindSpec, pixels: np.ndarray) -> Keypoints | None:
-        """A library image's local features and thumbnails, as ``describe`` stores them."""
+    def keypoints(self, spec: KindSpec, pixels: np.ndarray, budget: int | None = None
+                  ) -> Keypoints | None:
+        """Local features and thumbnails of ``pixels``: at most ``budget`` keypoints, by
+        default as many as a library image stores."""
         if spec.keypoints is None:
             return None
-        return extract_keypoints(pixels, spec.keypoints, max_features=spec.keypoint_budget)
+        return extract_keypoints(pixels, spec.keypoints,
+                                 max_features=spec.keypoint_budget if budget is None else budget)
 
     def vector(self, pipeline: str, pixels: np.ndarray) -> np.ndarray:
         """The stored kind of vector for ``pixels`` (a view of a query, such as a page

@@ -315,8 +315,8 @@ class Library:
 
     def refresh_keypoints(self) -> tuple[int, int]:
         """Extract every image's local features and thumbnails again from its stored
-        original, so that images added before these gained something (the colour thumbnail
-        of 2026-12-03) have it too; vectors and hashes are left as they are. Returns
+        original, so that images added before they gained something (the colour thumbnail,
+        2026-12-03) have it too; vectors and hashes are left as they are. Returns
         (refreshed, skipped: original missing or no longer readable). Each image is
         rewritten on its own, so searches go on meanwhile and an interruption loses
         nothing: what was not reached keeps its old features."""
