@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable
+from dataclasses import replace
 
 import cv2
 import httpx
@@ -19,10 +20,12 @@ from tusou.engine import Engine
 from tusou.engine.kinds import kind_spec
 from tusou.engine.matching import dense_score, frame_score, verify_dense
 from tusou.engine.sources import ImageSource
+from tusou.evaluation.dataset import decode_rgb, generated_pages
 from tusou.evaluation.transforms import apply_transform
 from tusou.features import Keypoints, extract_keypoints
 from tusou.features.alignment import MIN_COARSE, DenseProbe
 from tusou.features.keypoints import periodicity
+from tusou.features.pixels import centre_crop
 
 SAME = kind_spec("same")
 
@@ -150,3 +153,25 @@ def test_native_api_reports_a_dense_match(client: httpx.Client, make_library) ->
     assert 0.6 <= hits[0]["score"] <= 0.9 and hits[0].get("inliers") is None
     x1, y1, x2, y2 = hits[0]["box"]
     assert abs(x1 - w // 4) <= 0.04 * w and abs(x2 - 3 * w // 4) <= 0.04 * w
+
+
+def test_the_reach_judges_the_candidate_a_crop_slides_over_best() -> None:
+    # Generated pages: a quarter of one has too few keypoints, and its vector can rank its
+    # page far down (the first look's candidates never include it).
+    pages = [decode_rgb(p.load()) for p in generated_pages(6)]
+    query = _query(centre_crop(pages[3], 0.25))
+    blobs = {n + 1: _stored(p).to_bytes() for n, p in enumerate(pages)}
+
+    def load(ids: list[int]) -> dict[int, bytes]:
+        return {i: blobs[i] for i in ids}
+
+    probe = DenseProbe(query)
+    upright = {i: probe.upright(Keypoints.from_bytes(b).image) for i, b in blobs.items()}
+    assert max(upright, key=lambda i: upright[i]) == 4
+    assert verify_dense(SAME, query, [], load) == []
+    # (off by default: see kinds.py) reaching all six, judging the best one only
+    reaching = replace(SAME, dense_reach=6, dense_reach_keep=1)
+    assert verify_dense(SAME, query, [], load, reach=[1, 2, 3, 4, 5, 6]) == []
+    assert [m.id for m in verify_dense(reaching, query, [], load, reach=[1, 2, 3, 4, 5, 6])] == [4]
+    # Judged among the first look's candidates, the page is found the same way.
+    assert [m.id for m in verify_dense(SAME, query, [1, 4], load)] == [4]

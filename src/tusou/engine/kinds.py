@@ -74,6 +74,12 @@ class KindSpec:
     # matching.MAX_DENSE_COVER) and the reference is not a repeated pattern
     # (matching.MAX_PERIODICITY) or the query also has its colours.
     dense_agreement: float = 0.0
+    # The keypoint-free look also reaches this many nearest vectors past the first look's
+    # candidates (a quarter of a page can rank its original 200th), ranks them by how
+    # well the query slides over them, upright, at the coarse scale (alignment.DenseProbe
+    # .upright: 1-2 ms each), and judges the best dense_reach_keep of them. 0 = off.
+    dense_reach: int = 0
+    dense_reach_keep: int = 0
     # > 0: when no keypoint match counts, the query may be a photo of the picture printed as
     # a page or poster: each outline of a page found in it (features.pages) is laid on the
     # candidates' whole frames by its corners, and counts when their content agrees at
@@ -148,6 +154,9 @@ KINDS: dict[str, KindSpec] = {
         max_batch_delete=1000, verified_only=True, default_threshold=0.6,
         verify_candidates=20, min_inliers=20, mirror_query=True, query_keypoint_budget=500,
         second_look_keypoints=2000, second_look_candidates=20, frame_agreement=0.95,
+        # dense_reach stays off: measured at 250 / 3 (benchmarks/studies/dense/reach.py,
+        # 2026-12-03, all 1,526 queries of the suite), it finds 10 more crops (true ones
+        # 0.973-0.998) but a wrong reached candidate agreed 0.9496, too near 0.95.
         dense_agreement=0.95, page_agreement=0.95, page_cells=0.75),
     "similar": KindSpec(
         name="similar", limits=ImageLimits(min_side=50, formats=ACCEPTED_FORMATS),

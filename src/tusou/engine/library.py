@@ -509,7 +509,10 @@ class Library:
                 scored = self._page_look(pixels, tried, allowed)
             if not scored and desc.keypoints is not None:
                 # Still nothing: perhaps a part of a picture keypoints cannot hold on to.
-                scored = verify_dense(spec, desc.keypoints, tried, self._store.keypoints)
+                judged = set(tried)
+                reach = [i for i, _ in state.index.search(desc.vector, spec.dense_reach, allowed)
+                         if i not in judged] if spec.dense_reach else []
+                scored = verify_dense(spec, desc.keypoints, tried, self._store.keypoints, reach)
             cut = spec.default_threshold if threshold is None else threshold
         else:
             # One more than the page needs tells whether there is more (a threshold only

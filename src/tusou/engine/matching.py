@@ -165,15 +165,24 @@ def _cover(box: Box, ref: Keypoints) -> float:
 
 
 def verify_dense(spec: KindSpec, query: Keypoints, ids: Sequence[int],
-                 load_keypoints: Callable[[list[int]], Mapping[int, bytes]]) -> list[Match]:
+                 load_keypoints: Callable[[list[int]], Mapping[int, bytes]],
+                 reach: Sequence[int] = ()) -> list[Match]:
     """The ``ids`` that the query lines up with, without keypoints, as a part
-    (``spec.dense_agreement``), best first. References that repeat a pattern need the
-    query's colours to agree too (``_trusted``): any pattern of the same period lines up."""
-    if not ids or not spec.dense_agreement or query.image is None:
+    (``spec.dense_agreement``), best first; and the ``spec.dense_reach_keep`` of ``reach``
+    (more candidates) that the query, upright, slides over best at the coarse scale.
+    References that repeat a pattern need the query's colours to agree too (``_trusted``):
+    any pattern of the same period lines up."""
+    if not spec.dense_agreement or query.image is None:
         return []
     probe = DenseProbe(query)
+    refs = list(_stored(ids, load_keypoints))
+    if reach and spec.dense_reach_keep:
+        slid = [(probe.upright(ref.image), image_id, ref)
+                for image_id, ref in _stored(reach, load_keypoints) if ref.image is not None]
+        slid.sort(key=lambda s: (-s[0], s[1]))
+        refs += [(image_id, ref) for _, image_id, ref in slid[:spec.dense_reach_keep]]
     out = []
-    for image_id, ref in _stored(ids, load_keypoints):
+    for image_id, ref in refs:
         match = probe.match(ref)
         if (match is not None and match.agreement >= spec.dense_agreement
                 and _cover(match.box, ref) <= MAX_DENSE_COVER
