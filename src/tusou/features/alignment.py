@@ -108,9 +108,11 @@ class DenseProbe:
         """Coarse placements, best first: (correlation, view, map query px -> thumb px)."""
         small, target = _coarse_target(thumb)
         up = np.linalg.inv(_scale_to(small, thumb.shape[1], thumb.shape[0]))
-        out = [(value, n, up @ place)
-               for n in range(len(self._views)) for turned in range(8)
-               for value, place in self._slid(n, turned, target, inside_only=False)]
+        out: list[tuple[float, int, np.ndarray]] = []
+        for n, (_, coarse) in enumerate(self._views):
+            for turned in range(8):
+                turn, slid = self._slid(n, turned, target, inside_only=False)
+                out += [(value, n, up @ place @ turn @ coarse.from_query) for value, place in slid]
         out.sort(key=lambda p: -p[0])
         return out
 
@@ -121,12 +123,13 @@ class DenseProbe:
         if not self._views or min(thumb.shape[:2]) < 8:
             return -1.0
         _, target = _coarse_target(thumb)
-        return max((value for value, _ in self._slid(0, 0, target, inside_only=True)), default=-1.0)
+        return max((value for value, _ in self._slid(0, 0, target, inside_only=True)[1]), default=-1.0)
 
     def _slid(self, n: int, turned: int, target: np.ndarray, *, inside_only: bool
-              ) -> list[tuple[float, np.ndarray]]:
+              ) -> tuple[np.ndarray, list[tuple[float, np.ndarray]]]:
         """The ``n``-th view in its ``turned``-th position slid over the coarse gradients
-        ``target`` at each of SCALES: (correlation, map query px -> coarse thumb px)."""
+        ``target`` at each of SCALES: the turn (coarse view px -> turned px) and, per scale,
+        (correlation, map turned px -> coarse thumb px)."""
         th, tw = target.shape[:2]
         coarse = self._views[n][1]
         ch, cw = coarse.image.shape[:2]
@@ -149,8 +152,8 @@ class DenseProbe:
             sx, sy = size[0] / vw, size[1] / vh
             place = np.array([[sx, 0.0, 0.5 * sx - 0.5 + tx],
                               [0.0, sy, 0.5 * sy - 0.5 + ty], [0.0, 0.0, 1.0]])
-            out.append((float(value), place @ turn @ coarse.from_query))
-        return out
+            out.append((float(value), place))
+        return turn, out
 
     def _aligned(self, view: _View, target: np.ndarray, guess: np.ndarray) -> list[np.ndarray]:
         """``guess`` (query px -> thumb px) corrected by a bounded ECC affine step on the
