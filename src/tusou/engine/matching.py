@@ -172,7 +172,7 @@ def verify_dense(spec: KindSpec, query: Keypoints, ids: Sequence[int],
     (more candidates) that the query, upright, slides over best at the coarse scale.
     References that repeat a pattern need the query's colours to agree too (``_trusted``):
     any pattern of the same period lines up."""
-    if not spec.dense_agreement or query.image is None:
+    if not (ids or reach) or not spec.dense_agreement or query.image is None:
         return []
     probe = DenseProbe(query)
     refs = list(_stored(ids, load_keypoints))
