@@ -18,8 +18,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 from tusou.config import Settings
 from tusou.engine import Engine
 from tusou.evaluation import suites
@@ -65,8 +63,7 @@ for n, query in enumerate(queries):
         if found:
             best, page = max(found, key=lambda f: f[0].agreement)
             # the weakest cells of that placement (page_match's homography maps the photo)
-            x0, y0 = page.offset
-            laid = best.homography @ np.array([[1.0, 0, x0], [0, 1.0, y0], [0, 0, 1.0]])
+            laid = best.homography @ page.to_photo
             cells = {name: weakest_cells(page.query, ref, laid, WEAKEST_SHARE, drawn=drawn)
                      for name, drawn in DRAWN.items()}
             key = harness.key_of.get(records[image_id].cont_sign) if image_id in records else None

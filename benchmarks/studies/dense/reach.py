@@ -20,11 +20,11 @@ from pathlib import Path
 
 from tusou.config import Settings
 from tusou.engine import Engine
-from tusou.engine.matching import MAX_DENSE_COVER, _cover, _trusted
+from tusou.engine.matching import MAX_DENSE_COVER, _cover, _stored, _trusted, reached
 from tusou.evaluation import suites
 from tusou.evaluation.dataset import decode_rgb
 from tusou.evaluation.runner import _copy_queries, _fit, _Harness, spread
-from tusou.features import PDQ_MATCH_DISTANCE, Keypoints
+from tusou.features import PDQ_MATCH_DISTANCE
 from tusou.features.alignment import DenseProbe
 
 work, out_path, reach_count, keep = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
@@ -50,10 +50,7 @@ for n, query in enumerate(queries):
     reach = [i for i, _ in state.index.search(desc.vector, reach_count, None) if i not in tried]
     probe = DenseProbe(desc.keypoints)
     t0 = time.perf_counter()
-    blobs = library._store.keypoints(reach)
-    slid = sorted(((probe.upright(ref.image), i, ref) for i in reach
-                   if (ref := Keypoints.from_bytes(blobs[i])).image is not None),
-                  key=lambda s: (-s[0], s[1]))[:keep]
+    slid = reached(probe, _stored(reach, library._store.keypoints), keep)  # as the engine picks
     ranked = time.perf_counter() - t0
     judged = []
     for value, image_id, ref in slid:

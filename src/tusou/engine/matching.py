@@ -177,10 +177,8 @@ def verify_dense(spec: KindSpec, query: Keypoints, ids: Sequence[int],
     probe = DenseProbe(query)
     refs = list(_stored(ids, load_keypoints))
     if reach and spec.dense_reach_keep:
-        slid = [(probe.upright(ref.image), image_id, ref)
-                for image_id, ref in _stored(reach, load_keypoints) if ref.image is not None]
-        slid.sort(key=lambda s: (-s[0], s[1]))
-        refs += [(image_id, ref) for _, image_id, ref in slid[:spec.dense_reach_keep]]
+        refs += [(image_id, ref) for _, image_id, ref
+                 in reached(probe, _stored(reach, load_keypoints), spec.dense_reach_keep)]
     out = []
     for image_id, ref in refs:
         match = probe.match(ref)
@@ -190,6 +188,16 @@ def verify_dense(spec: KindSpec, query: Keypoints, ids: Sequence[int],
             out.append(Match(image_id, dense_score(match.agreement, spec.dense_agreement),
                              match.box))
     return rank_matches(out)
+
+
+def reached(probe: DenseProbe, refs: Iterable[tuple[int, Keypoints]], keep: int
+            ) -> list[tuple[float, int, Keypoints]]:
+    """The ``keep`` of ``refs`` (id, stored keypoints) that the probe's query slides over
+    best, upright (``DenseProbe.upright``), best first: (coarse correlation, id, keypoints)."""
+    slid = [(probe.upright(ref.image), image_id, ref) for image_id, ref in refs
+            if ref.image is not None]
+    slid.sort(key=lambda s: (-s[0], s[1]))
+    return slid[:keep]
 
 
 def verify_pages(spec: KindSpec, pages: Sequence[PageView], ids: Sequence[int],
