@@ -169,9 +169,68 @@ def test_the_reach_judges_the_candidate_a_crop_slides_over_best() -> None:
     upright = {i: probe.upright(Keypoints.from_bytes(b).image) for i, b in blobs.items()}
     assert max(upright, key=lambda i: upright[i]) == 4
     assert verify_dense(SAME, query, [], load) == []
-    # (off by default: see kinds.py) reaching all six, judging the best one only
+    # reaching all six, judging the best one only
     reaching = replace(SAME, dense_reach=6, dense_reach_keep=1)
-    assert verify_dense(SAME, query, [], load, reach=[1, 2, 3, 4, 5, 6]) == []
+    assert verify_dense(replace(SAME, dense_reach_keep=0), query, [], load, reach=[1, 2, 3, 4, 5, 6]) == []
     assert [m.id for m in verify_dense(reaching, query, [], load, reach=[1, 2, 3, 4, 5, 6])] == [4]
+    assert [m.id for m in verify_dense(SAME, query, [], load, reach=[1, 2, 3, 4, 5, 6])] == [4]
     # Judged among the first look's candidates, the page is found the same way.
     assert [m.id for m in verify_dense(SAME, query, [1, 4], load)] == [4]
+
+
+def _drawn_with_a_faint_half(grain_seed: int) -> np.ndarray:
+    """Bold circles everywhere, but the left half of the middle quarter is a faint grain
+    (grey-level deviation 6) drawn from ``grain_seed``."""
+    rng = np.random.default_rng(7)
+    image = np.full((480, 480), 128, np.float32)
+    for _ in range(40):
+        x, y = rng.integers(0, 480, 2)
+        cv2.circle(image, (int(x), int(y)), int(rng.integers(8, 40)), float(rng.choice([20, 235])),
+                   int(rng.integers(2, 6)))
+    grain = cv2.GaussianBlur(np.random.default_rng(grain_seed).normal(0, 1, (480, 480)).astype(np.float32),
+                             (0, 0), 3)
+    image[120:360, 120:240] = 128 + grain[120:360, 120:240] * (6 / grain.std())
+    return _rgb(np.clip(image, 0, 255).astype(np.uint8))
+
+
+def test_a_reached_candidate_must_agree_in_every_part() -> None:
+    # Of hundreds of reached candidates the best-sliding can be a picture that shares most of
+    # the query's drawing but not all of it: as a whole it agrees, its weakest cells do not.
+    original, other = _drawn_with_a_faint_half(1), _drawn_with_a_faint_half(2)
+    query = _query(centre_crop(original, 0.25))
+    blobs = {1: _stored(other).to_bytes(), 2: _stored(original).to_bytes()}
+
+    def load(ids: list[int]) -> dict[int, bytes]:
+        return {i: blobs[i] for i in ids}
+
+    other_match = DenseProbe(query).match(Keypoints.from_bytes(blobs[1]))
+    assert other_match is not None and other_match.agreement >= SAME.dense_agreement
+    assert SAME.dense_reach_cells is not None
+    assert [m.id for m in verify_dense(SAME, query, [], load, reach=[1, 2])] == [2]
+    assert {m.id for m in verify_dense(replace(SAME, dense_reach_cells=None), query, [], load,
+                                       reach=[1, 2])} == {1, 2}
+
+
+def _tinted(rgb: np.ndarray, a: float, b: float) -> np.ndarray:
+    """``rgb``'s grey levels as CIELAB lightness, in one colour (a*, b*)."""
+    lab = np.zeros(rgb.shape, np.float32)
+    lab[..., 0] = rgb[..., 0] / 255 * 100
+    lab[..., 1], lab[..., 2] = a, b
+    return np.clip(cv2.cvtColor(lab, cv2.COLOR_Lab2RGB) * 255, 0, 255).astype(np.uint8)
+
+
+def test_a_reached_candidate_must_have_the_query_s_colours() -> None:
+    # The same drawing in other colours agrees in every part in grey levels: among hundreds
+    # of reached candidates a generated pattern lined up with a chessboard's crop like that.
+    drawing = _drawn_with_a_faint_half(1)
+    original, recoloured = _tinted(drawing, 40, 30), _tinted(drawing, -30, 40)
+    query = _query(centre_crop(original, 0.25))
+    blobs = {1: _stored(recoloured).to_bytes(), 2: _stored(original).to_bytes()}
+
+    def load(ids: list[int]) -> dict[int, bytes]:
+        return {i: blobs[i] for i in ids}
+
+    assert [m.id for m in verify_dense(SAME, query, [], load, reach=[1, 2])] == [2]
+    # Among the first look's candidates a recoloured part still counts (a hue-shifted copy
+    # is a copy); only what the reach brings in from far down the ranking needs the colours.
+    assert {m.id for m in verify_dense(SAME, query, [1, 2], load)} == {1, 2}

@@ -2,8 +2,9 @@
 for every query of the `same` suite, the candidates the reach would add (the nearest
 ``dense_reach`` vectors past the first look's, the best ``dense_reach_keep`` by
 ``DenseProbe.upright``) and the full look's agreement with each, whether it is the query's
-original, and whether the look would accept it (cover, periodicity and colour rules). A
-study, not run by CI.
+original, whether the look would accept it (cover, periodicity and colour rules), and the
+placement's weakest cells (``keypoints.weakest_cells`` at the page look's share) and colour
+agreement. A study, not run by CI.
 
     python benchmarks/studies/dense/reach.py WORK_DIR OUT.json REACH KEEP [PART PARTS]
 
@@ -20,12 +21,14 @@ from pathlib import Path
 
 from tusou.config import Settings
 from tusou.engine import Engine
-from tusou.engine.matching import MAX_DENSE_COVER, _cover, _stored, _trusted, reached
+from tusou.engine.matching import MAX_DENSE_COVER, _cover, _trusted, reached
 from tusou.evaluation import suites
 from tusou.evaluation.dataset import decode_rgb
 from tusou.evaluation.runner import _copy_queries, _fit, _Harness, spread
-from tusou.features import PDQ_MATCH_DISTANCE
+from tusou.features import PDQ_MATCH_DISTANCE, Keypoints
 from tusou.features.alignment import DenseProbe
+from tusou.features.keypoints import colour_agreement, thumbnail_from_bytes, weakest_cells
+from tusou.features.pages import WEAKEST_SHARE
 
 work, out_path, reach_count, keep = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 part, parts = (int(sys.argv[5]), int(sys.argv[6])) if len(sys.argv) > 6 else (0, 1)
@@ -50,18 +53,26 @@ for n, query in enumerate(queries):
     reach = [i for i, _ in state.index.search(desc.vector, reach_count, None) if i not in tried]
     probe = DenseProbe(desc.keypoints)
     t0 = time.perf_counter()
-    slid = reached(probe, _stored(reach, library._store.keypoints), keep)  # as the engine picks
+    blobs = library._store.keypoints(reach)
+    slid = reached(probe, ((i, thumbnail_from_bytes(b)) for i, b in blobs.items()), keep)  # as the engine picks
     ranked = time.perf_counter() - t0
     judged = []
-    for value, image_id, ref in slid:
+    for value, image_id in slid:
+        ref = Keypoints.from_bytes(blobs[image_id])
         match = probe.match(ref)
         agreement = None if match is None else round(match.agreement, 4)
         accepted = (match is not None and match.agreement >= spec.dense_agreement
                     and _cover(match.box, ref) <= MAX_DENSE_COVER
                     and _trusted(desc.keypoints, ref, match.homography))
+        cells = colour = None
+        if match is not None:
+            cells = weakest_cells(desc.keypoints, ref, match.homography, WEAKEST_SHARE)
+            colour = colour_agreement(desc.keypoints, ref, match.homography)
         judged.append({"key": key_of.get(image_id), "relevant": key_of.get(image_id) in query.relevant,
                        "upright": round(value, 4), "agreement": agreement, "accepted": accepted,
-                       "cover": None if match is None else round(_cover(match.box, ref), 3)})
+                       "cover": None if match is None else round(_cover(match.box, ref), 3),
+                       "cells": None if cells is None else round(cells, 4),
+                       "colour": None if colour is None else round(colour, 4)})
     rows.append({"query": query.key, "set": query.set_name, "reach_ms": round(1000 * ranked, 1),
                  "judged": judged})
     if n % 50 == 0:

@@ -80,6 +80,13 @@ class KindSpec:
     # .upright: 1-2 ms each), and judges the best dense_reach_keep of them. 0 = off.
     dense_reach: int = 0
     dense_reach_keep: int = 0
+    # Not None: a reached candidate must also agree this much in its weakest cells (as
+    # page_cells), and in colour where colour can tell (matching.MIN_COLOUR_AGREEMENT).
+    # Picked for how well the query slides over it, among hundreds, the best-aligning wrong
+    # candidate is picked too: a whole picture laid on a quarter of another that shares its
+    # layout agrees as a whole where its own parts do not, and a crop of a chessboard lines
+    # up with a generated pattern in other colours in every part.
+    dense_reach_cells: float | None = None
     # > 0: when no keypoint match counts, the query may be a photo of the picture printed as
     # a page or poster: each outline of a page found in it (features.pages) is laid on the
     # candidates' whole frames by its corners, and counts when their content agrees at
@@ -154,10 +161,18 @@ KINDS: dict[str, KindSpec] = {
         max_batch_delete=1000, verified_only=True, default_threshold=0.6,
         verify_candidates=20, min_inliers=20, mirror_query=True, query_keypoint_budget=500,
         second_look_keypoints=2000, second_look_candidates=20, frame_agreement=0.95,
-        # dense_reach stays off: measured at 250 / 3 (benchmarks/studies/dense/reach.py,
-        # 2026-12-03, all 1,526 queries of the suite), it finds 10 more crops (true ones
-        # 0.973-0.998) but a wrong reached candidate agreed 0.9496, too near 0.95.
-        dense_agreement=0.95, page_agreement=0.95, page_cells=0.75),
+        # The reach, measured at 250 / 3 (benchmarks/studies/dense/reach.py, 2026-12-03, all
+        # 1,526 queries of the suite): 10 more crops align with their original at 0.973-
+        # 0.998, weakest cells 0.989-0.9995, colour 0.966-1.0 (or too grey to tell). Wrong
+        # reached candidates agreed up to 0.9496 as a whole (a whole generated page on a
+        # quarter of a generated distractor), weakest cells 0.49; in the suite's library
+        # grown to 8,648 images (6,000 more generated distractors and pages) up to 0.9875,
+        # and four of them would have been answered by the first look's rules alone. Those
+        # with weakest cells >= 0.9 (stripes, dot patterns, a chessboard's crop on a
+        # generated pattern at 0.9818) all had colour agreement <= 0.21; the true ones there
+        # (10 again) weakest cells >= 0.991, colour >= 0.996 or too grey to tell.
+        dense_agreement=0.95, dense_reach=250, dense_reach_keep=3, dense_reach_cells=0.9,
+        page_agreement=0.95, page_cells=0.75),
     "similar": KindSpec(
         name="similar", limits=ImageLimits(min_side=50, formats=ACCEPTED_FORMATS),
         vector="semantic", pdq=False, keypoints=None, keypoint_budget=0, filter_style="tags",

@@ -19,8 +19,8 @@ from tusou.engine.kinds import KindSpec
 from tusou.features import PDQ_MATCH_DISTANCE, GeometricMatch, Keypoints, frame_match, verify
 from tusou.features.alignment import DenseProbe
 from tusou.features.frames import query_areas
-from tusou.features.keypoints import colour_agreement, periodicity
-from tusou.features.pages import PageView, page_match
+from tusou.features.keypoints import colour_agreement, periodicity, thumbnail_from_bytes, weakest_cells
+from tusou.features.pages import WEAKEST_SHARE, PageView, page_match
 
 # Below this PDQ quality the hash of a flat image says little; verify with keypoints too.
 PDQ_MIN_QUALITY = 50
@@ -175,27 +175,44 @@ def verify_dense(spec: KindSpec, query: Keypoints, ids: Sequence[int],
     if not (ids or reach) or not spec.dense_agreement or query.image is None:
         return []
     probe = DenseProbe(query)
-    refs = list(_stored(ids, load_keypoints))
+    refs = [(image_id, ref, False) for image_id, ref in _stored(ids, load_keypoints)]
     if reach and spec.dense_reach_keep:
-        refs += [(image_id, ref) for _, image_id, ref
-                 in reached(probe, _stored(reach, load_keypoints), spec.dense_reach_keep)]
+        blobs = load_keypoints(list(reach))
+        kept = reached(probe, ((i, thumbnail_from_bytes(b)) for i, b in blobs.items()),
+                       spec.dense_reach_keep)
+        refs += [(image_id, Keypoints.from_bytes(blobs[image_id]), True) for _, image_id in kept]
     out = []
-    for image_id, ref in refs:
+    for image_id, ref, was_reached in refs:
         match = probe.match(ref)
         if (match is not None and match.agreement >= spec.dense_agreement
                 and _cover(match.box, ref) <= MAX_DENSE_COVER
-                and _trusted(query, ref, match.homography)):
+                and _trusted(query, ref, match.homography)
+                and (not was_reached or _whole(spec.dense_reach_cells, query, ref, match.homography))):
             out.append(Match(image_id, dense_score(match.agreement, spec.dense_agreement),
                              match.box))
     return rank_matches(out)
 
 
-def reached(probe: DenseProbe, refs: Iterable[tuple[int, Keypoints]], keep: int
-            ) -> list[tuple[float, int, Keypoints]]:
-    """The ``keep`` of ``refs`` (id, stored keypoints) that the probe's query slides over
-    best, upright (``DenseProbe.upright``), best first: (coarse correlation, id, keypoints)."""
-    slid = [(probe.upright(ref.image), image_id, ref) for image_id, ref in refs
-            if ref.image is not None]
+def _whole(bar: float | None, query: Keypoints, ref: Keypoints, homography: np.ndarray) -> bool:
+    """Whether every part of the placement agrees (``keypoints.weakest_cells`` at the page
+    look's share) at least ``bar`` and, where colour can tell, the query has the
+    reference's colours (MIN_COLOUR_AGREEMENT) whether or not it repeats a pattern; None
+    asks nothing."""
+    if bar is None:
+        return True
+    cells = weakest_cells(query, ref, homography, WEAKEST_SHARE)
+    if cells is None or cells < bar:
+        return False
+    colour = colour_agreement(query, ref, homography)
+    return colour is None or colour >= MIN_COLOUR_AGREEMENT
+
+
+def reached(probe: DenseProbe, thumbnails: Iterable[tuple[int, np.ndarray | None]], keep: int
+            ) -> list[tuple[float, int]]:
+    """The ``keep`` of ``thumbnails`` (id, stored grey thumbnail or None) that the probe's
+    query slides over best, upright (``DenseProbe.upright``), best first: (coarse
+    correlation, id)."""
+    slid = [(probe.upright(thumb), image_id) for image_id, thumb in thumbnails if thumb is not None]
     slid.sort(key=lambda s: (-s[0], s[1]))
     return slid[:keep]
 

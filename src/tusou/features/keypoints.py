@@ -15,6 +15,7 @@ from typing import Literal
 
 import cv2
 import numpy as np
+from numpy.lib.npyio import NpzFile
 
 from .pixels import resize_max_side
 
@@ -92,12 +93,21 @@ class Keypoints:
     def from_bytes(cls, raw: bytes) -> Keypoints:
         with np.load(io.BytesIO(raw), allow_pickle=False) as z:
             w, h = (int(v) for v in z["size"])
-            image = None
-            if "thumb" in z.files:
-                image = cv2.imdecode(z["thumb"], cv2.IMREAD_GRAYSCALE)
+            image = _thumbnail(z)
             colour = z["colour"] if "colour" in z.files else None
             return cls(z["points"], z["descriptors"], w, h, z["method"].tobytes().decode("ascii"),
                        image, colour)
+
+
+def thumbnail_from_bytes(raw: bytes) -> np.ndarray | None:
+    """Only the grey thumbnail of stored keypoints (``Keypoints.to_bytes``), or None: a
+    third of the time of reading them whole, for looks that rank hundreds of thumbnails."""
+    with np.load(io.BytesIO(raw), allow_pickle=False) as z:
+        return _thumbnail(z)
+
+
+def _thumbnail(z: NpzFile) -> np.ndarray | None:
+    return cv2.imdecode(z["thumb"], cv2.IMREAD_GRAYSCALE) if "thumb" in z.files else None
 
 
 def _grey(pixels: np.ndarray) -> np.ndarray:
