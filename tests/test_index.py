@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from pathlib import Path
@@ -234,15 +235,51 @@ def idx_vector(v: np.ndarray) -> np.ndarray:
 def test_leftover_tmp_files_do_not_matter(tmp_path, data):
     path = tmp_path / "lib.npz"
     with_graph(data, path).close()
-    # What a crash mid-save leaves behind.
-    (tmp_path / "lib.npz.tmp").write_bytes(b"half a zip")
-    (tmp_path / "lib.npz.deadbeef.hnsw.tmp").write_bytes(b"half a graph")
+    # What a crash mid-save left behind, a while ago (older names and today's).
+    crashed = [tmp_path / "lib.npz.tmp", tmp_path / "lib.npz.123-abcd0123.tmp",
+               tmp_path / "lib.npz.deadbeef.hnsw.tmp", tmp_path / "lib.npz.deadbeef.hnsw.9-00ff00ff.tmp"]
+    for file in crashed:
+        file.write_bytes(b"half a file")
+        old = time.time() - _persist.STALE_TMP_SECONDS - 60
+        os.utime(file, (old, old))
+    # ... and another writer's save in progress, which is left alone.
+    in_progress = tmp_path / "lib.npz.77-0badf00d.tmp"
+    in_progress.write_bytes(b"being written")
     idx = EmbeddedIndex(path, DIM, hnsw_min_size=500)
     assert len(idx) == N and idx.graph_ready
     idx.upsert([1], queries(1)[0][None, :])
     idx.save()
-    assert not list(tmp_path.glob("*.tmp"))
+    assert list(tmp_path.glob("*.tmp")) == [in_progress]
     assert len(list(tmp_path.glob("*.hnsw"))) == 1
+
+
+def test_two_writers_saving_at_once_both_succeed(tmp_path):
+    # A server and a CLI command on one data directory can save one library's index at
+    # the same moment: neither may fail, and what is left is one writer's whole snapshot.
+    path = tmp_path / "lib.npz"
+    errors: list[BaseException] = []
+
+    def save(k: int) -> None:
+        ids = np.arange(5000, dtype=np.int64) + k * 100_000
+        vectors = np.full((5000, DIM), k + 1, np.float16)
+        try:
+            for _ in range(15):
+                _persist.write_snapshot(path, ids, vectors, None)
+        except BaseException as exc:
+            errors.append(exc)
+
+    writers = [threading.Thread(target=save, args=(k,)) for k in range(2)]
+    for w in writers:
+        w.start()
+    for w in writers:
+        w.join()
+    assert errors == []
+    snap = _persist.read_snapshot(path, DIM)
+    assert snap is not None
+    k = int(snap.ids[0]) // 100_000
+    np.testing.assert_array_equal(snap.ids, np.arange(5000) + k * 100_000)
+    assert (snap.vectors == k + 1).all()
+    assert list(tmp_path.glob("*.tmp")) == []
 
 
 def test_crash_during_save_keeps_previous_file(tmp_path, data, monkeypatch):

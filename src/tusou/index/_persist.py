@@ -11,7 +11,9 @@ import glob
 import logging
 import os
 import secrets
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,8 +33,15 @@ class Snapshot:
     graph_token: str
 
 
+# A temporary file older than this is a crashed save's leftover (a save takes seconds);
+# younger ones may be another writer's save in progress, which must not be removed.
+STALE_TMP_SECONDS = 3600
+
+
 def tmp_path(path: Path) -> Path:
-    return path.with_name(path.name + ".tmp")
+    """A temporary name for ``path`` that no other writer uses: two processes (a server and
+    a CLI command on one data directory) or threads saving at once each write their own."""
+    return path.with_name(f"{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
 
 
 def graph_path(path: Path, token: str) -> Path:
@@ -49,18 +58,30 @@ def write_snapshot(
         token = secrets.token_hex(8)
         final = graph_path(path, token)
         tmp = tmp_path(final)
-        save_graph(os.fspath(tmp))
-        _fsync_file(tmp)
-        os.replace(tmp, final)
+        with _removed_on_failure(tmp):
+            save_graph(os.fspath(tmp))
+            _fsync_file(tmp)
+            os.replace(tmp, final)
     tmp = tmp_path(path)
-    with open(tmp, "wb") as f:
-        np.savez(f, format=np.int64(FORMAT), dim=np.int64(vectors.shape[1]),
-                 ids=ids, vectors=vectors, graph=np.str_(token))
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    with _removed_on_failure(tmp):
+        with open(tmp, "wb") as f:
+            np.savez(f, format=np.int64(FORMAT), dim=np.int64(vectors.shape[1]),
+                     ids=ids, vectors=vectors, graph=np.str_(token))
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
     _fsync_dir(path.parent)
     _remove_stale_graphs(path, token)
+    _remove_stale_tmp(path)
+
+
+@contextmanager
+def _removed_on_failure(tmp: Path) -> Iterator[None]:
+    try:
+        yield
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def read_snapshot(path: Path, dim: int) -> Snapshot | None:
@@ -114,9 +135,21 @@ def _check(ids: np.ndarray, vectors: np.ndarray, dim: int) -> None:
 
 def _remove_stale_graphs(path: Path, keep_token: str) -> None:
     keep = graph_path(path, keep_token).name if keep_token else None
-    for file in path.parent.glob(f"{glob.escape(path.name)}.*{_GRAPH_SUFFIX}*"):
+    for file in path.parent.glob(f"{glob.escape(path.name)}.*{_GRAPH_SUFFIX}"):
         if file.name != keep:
             file.unlink(missing_ok=True)
+
+
+def _remove_stale_tmp(path: Path) -> None:
+    """Crashed saves' temporary files of ``path`` (snapshots and graphs), left alone while
+    they may still be another writer's (STALE_TMP_SECONDS)."""
+    cutoff = time.time() - STALE_TMP_SECONDS
+    for file in path.parent.glob(f"{glob.escape(path.name)}.*tmp"):
+        try:
+            if file.stat().st_mtime < cutoff:
+                file.unlink(missing_ok=True)
+        except FileNotFoundError:
+            pass
 
 
 def _fsync_file(path: Path) -> None:
