@@ -8,7 +8,9 @@ agreement. A study, not run by CI.
 
     python benchmarks/studies/dense/reach.py WORK_DIR OUT.json REACH KEEP [PART PARTS]
 
-REACH, KEEP: the dense_reach and dense_reach_keep to study (the engine's default is off).
+REACH, KEEP: the dense_reach and dense_reach_keep to study. REACH 0 judges the first look's
+candidates instead (PDQ hits and the nearest ``verify_candidates``), all of them, to see what
+the rules for reached candidates would do there.
 
 WORK_DIR: the folder of the suite's `same` library (W/same after `tusou eval same
 --work-dir W`).
@@ -53,8 +55,12 @@ for n, query in enumerate(queries):
     reach = [i for i, _ in state.index.search(desc.vector, reach_count, None) if i not in tried]
     probe = DenseProbe(desc.keypoints)
     t0 = time.perf_counter()
-    blobs = library._store.keypoints(reach)
-    slid = reached(probe, ((i, thumbnail_from_bytes(b)) for i, b in blobs.items()), keep)  # as the engine picks
+    if reach_count:
+        blobs = library._store.keypoints(reach)
+        slid = reached(probe, ((i, thumbnail_from_bytes(b)) for i, b in blobs.items()), keep)  # as the engine picks
+    else:
+        blobs = library._store.keypoints(sorted(tried))
+        slid = [(0.0, i) for i in sorted(blobs)]
     ranked = time.perf_counter() - t0
     judged = []
     for value, image_id in slid:

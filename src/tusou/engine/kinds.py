@@ -80,13 +80,13 @@ class KindSpec:
     # .upright: 1-2 ms each), and judges the best dense_reach_keep of them. 0 = off.
     dense_reach: int = 0
     dense_reach_keep: int = 0
-    # Not None: a reached candidate must also agree this much in its weakest cells (as
-    # page_cells), and in colour where colour can tell (matching.MIN_COLOUR_AGREEMENT).
-    # Picked for how well the query slides over it, among hundreds, the best-aligning wrong
-    # candidate is picked too: a whole picture laid on a quarter of another that shares its
+    # Not None: the keypoint-free look's answers must also agree this much in their weakest
+    # cells (as page_cells), and in colour where colour can tell (matching.
+    # MIN_COLOUR_AGREEMENT). A whole picture laid on a quarter of another that shares its
     # layout agrees as a whole where its own parts do not, and a crop of a chessboard lines
-    # up with a generated pattern in other colours in every part.
-    dense_reach_cells: float | None = None
+    # up with a generated pattern in other colours in every part. The more candidates are
+    # judged (the reach, a bigger library), the likelier such a wrong one is among them.
+    dense_cells: float | None = None
     # > 0: when no keypoint match counts, the query may be a photo of the picture printed as
     # a page or poster: each outline of a page found in it (features.pages) is laid on the
     # candidates' whole frames by its corners, and counts when their content agrees at
@@ -171,7 +171,12 @@ KINDS: dict[str, KindSpec] = {
         # with weakest cells >= 0.9 (stripes, dot patterns, a chessboard's crop on a
         # generated pattern at 0.9818) all had colour agreement <= 0.21; the true ones there
         # (10 again) weakest cells >= 0.991, colour >= 0.996 or too grey to tell.
-        dense_agreement=0.95, dense_reach=250, dense_reach_keep=3, dense_reach_cells=0.9,
+        # dense_cells for every answer of the look, not only reached ones (reach.py with
+        # REACH 0, the first look's candidates of every query): all 187 true parts the look
+        # accepts on the suite's library (182 on the grown one) keep weakest cells >= 0.9 and
+        # their colours; the grown library's one wrong accepted part (a 50 % crop of a
+        # generated page on another of its template, 0.9519) has cells -0.56.
+        dense_agreement=0.95, dense_reach=250, dense_reach_keep=3, dense_cells=0.9,
         page_agreement=0.95, page_cells=0.75),
     "similar": KindSpec(
         name="similar", limits=ImageLimits(min_side=50, formats=ACCEPTED_FORMATS),

@@ -168,26 +168,27 @@ def verify_dense(spec: KindSpec, query: Keypoints, ids: Sequence[int],
                  load_keypoints: Callable[[list[int]], Mapping[int, bytes]],
                  reach: Sequence[int] = ()) -> list[Match]:
     """The ``ids`` that the query lines up with, without keypoints, as a part
-    (``spec.dense_agreement``), best first; and the ``spec.dense_reach_keep`` of ``reach``
-    (more candidates) that the query, upright, slides over best at the coarse scale.
-    References that repeat a pattern need the query's colours to agree too (``_trusted``):
-    any pattern of the same period lines up."""
+    (``spec.dense_agreement``, and ``spec.dense_cells`` in every part and the colours:
+    ``_whole``), best first; and the ``spec.dense_reach_keep`` of ``reach`` (more
+    candidates) that the query, upright, slides over best at the coarse scale. References
+    that repeat a pattern need the query's colours to agree too (``_trusted``): any
+    pattern of the same period lines up."""
     if not (ids or reach) or not spec.dense_agreement or query.image is None:
         return []
     probe = DenseProbe(query)
-    refs = [(image_id, ref, False) for image_id, ref in _stored(ids, load_keypoints)]
+    refs = list(_stored(ids, load_keypoints))
     if reach and spec.dense_reach_keep:
         blobs = load_keypoints(list(reach))
         kept = reached(probe, ((i, thumbnail_from_bytes(b)) for i, b in blobs.items()),
                        spec.dense_reach_keep)
-        refs += [(image_id, Keypoints.from_bytes(blobs[image_id]), True) for _, image_id in kept]
+        refs += [(image_id, Keypoints.from_bytes(blobs[image_id])) for _, image_id in kept]
     out = []
-    for image_id, ref, was_reached in refs:
+    for image_id, ref in refs:
         match = probe.match(ref)
         if (match is not None and match.agreement >= spec.dense_agreement
                 and _cover(match.box, ref) <= MAX_DENSE_COVER
                 and _trusted(query, ref, match.homography)
-                and (not was_reached or _whole(spec.dense_reach_cells, query, ref, match.homography))):
+                and _whole(spec.dense_cells, query, ref, match.homography)):
             out.append(Match(image_id, dense_score(match.agreement, spec.dense_agreement),
                              match.box))
     return rank_matches(out)
