@@ -2,9 +2,10 @@
 for every query of the `same` suite, the candidates the reach would add (the nearest
 ``dense_reach`` vectors past the first look's, the best ``dense_reach_keep`` by
 ``DenseProbe.upright``) and the full look's agreement with each, whether it is the query's
-original, whether the look would accept it (cover, periodicity and colour rules), and the
-placement's weakest cells (``keypoints.weakest_cells`` at the page look's share) and colour
-agreement. A study, not run by CI.
+original, whether the look's rules other than ``dense_cells`` would accept it (agreement,
+cover, periodicity), and the placement's weakest cells (``keypoints.weakest_cells`` at the
+page look's share) and colour agreement, which ``dense_cells`` judges. A study, not run by
+CI.
 
     python benchmarks/studies/dense/reach.py WORK_DIR OUT.json REACH KEEP [PART PARTS]
 
