@@ -35,7 +35,11 @@ def _photo(pixels: np.ndarray, seed: int, share: float = 0.3):  # type: ignore[n
 
 @pytest.mark.parametrize(("picture", "seed", "share"), [
     (_rgb(skimage.data.colorwheel()), 1, 0.3), (HORSE, 2, 0.55), (HORSE, 3, 0.3),
-    (OTHERS[1], 4, 0.55)])
+    (OTHERS[1], 4, 0.55),
+    # textured pages on textured tables: their lines crowded a side out of the strongest
+    # until each edge pixel voted only across its gradient, and at a coarser smoothing too
+    (_rgb(skimage.data.gravel()), 0, 0.3), (_rgb(skimage.data.grass()), 1, 0.3),
+    (skimage.data.chelsea(), 2, 0.3)])
 def test_the_page_outline_is_found(picture: np.ndarray, seed: int, share: float) -> None:
     photo = _photo(picture, seed, share)
     quads = find_pages(photo.pixels)
@@ -133,10 +137,11 @@ def test_another_page_of_the_book_is_refused_by_its_weakest_cells(seed: int) -> 
 def test_a_repeated_pattern_is_never_answered_by_its_outline() -> None:
     # A page whose illustration is a checkerboard, photographed close: the outline found is
     # the illustration's frame, and it lies on an unrelated generated checkerboard of as many
-    # squares (orange and blue against green and cyan: the same grey contrast).
+    # squares (orange and blue against green and cyan: the same grey contrast). The photo's
+    # seed is one where the frame is among the outlines found (checked just below).
     page = decode_rgb(generated_pages(1, first_seed=2500081)[0].load())
     board = _stored(decode_rgb(generated_distractors(1, first_seed=1001028)[0].load()))
-    photo = phone_photo(page, np.random.default_rng(5), share=0.8)
+    photo = phone_photo(page, np.random.default_rng(10), share=0.8)
     pages = [page_view(photo.pixels, q) for q in find_pages(photo.pixels)]
     fooled = [m for m in (page_match(p, board, SAME.page_agreement) for p in pages) if m is not None]
     assert fooled and fooled[0].agreement >= SAME.page_agreement

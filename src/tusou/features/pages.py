@@ -11,9 +11,10 @@ detection scale, which the content check notices), by ``keypoints.agreement`` in
 and grey levels.
 
 The outline is found the classic way (document scanners): colour edges at a coarse scale,
-where table and carpet textures fade and a page's border stays, straight lines by Hough,
-and every four lines that close a convex quadrilateral scored by how much of its border
-runs along an edge across it. Corners may lie outside the photo (a phone held close).
+where table and carpet textures fade and a page's border stays, straight lines by Hough
+(each edge pixel voting only for lines across its gradient), and every four lines that
+close a convex quadrilateral scored by how much of its border runs along an edge across
+it. Corners may lie outside the photo (a phone held close).
 Candidates come from the first look and from the page seen square-on (``rectified``): on
 a textured table, the whole photo's vector can rank the original far down.
 """
@@ -34,11 +35,20 @@ from .pixels import resize_max_side
 # The photo's long side while looking for the outline: textures finer than a few pixels
 # here are gone after the blur below, a page's border is not.
 WORK_SIDE = 320
-_BLUR = 1.5
+# The edges are found at two smoothings (sigma, WORK_SIDE px) and their lines pooled: the
+# finer keeps a page's sides sharp; at the coarser, a textured page or table (fur, gravel,
+# a woven cloth) fades into its mean colour while the step between the two stays, where
+# the finer one's gradients along the border point every way (benchmarks/studies/outlines.py).
+_BLURS = (1.5, 3.0)
 # Canny's upper threshold at this percentile of the photo's colour gradient (lower: 0.4 x).
 _EDGE_PERCENTILE = 85.0
+# An edge pixel votes only for lines within this angle of across its gradient, in
+# _DIRECTIONS bands of orientation: otherwise any line through a textured area collects as
+# many votes as a page's side and crowds it out of the strongest.
+_DIRECTIONS = 12
+_DIRECTION_SPREAD_DEG = 15.0
 # The strongest lines (Hough, suppressed near-duplicates) that outlines are built from.
-MAX_LINES = 40
+MAX_LINES = 100
 # Opposite sides within this angle of each other, adjacent sides at least this far apart
 # (perspective bends a page's right angles, a little).
 _MAX_OPPOSITE_DEG = 30.0
@@ -50,8 +60,10 @@ MAX_PAGE_SHARE = 1.5
 _OUTSIDE = 0.25
 # ... but each side must show over this share of its length.
 _MIN_VISIBLE = 0.5
-# Each side must run along an edge across it over this share of its length.
+# Each side must run along an edge across it over this share of its length (its ends,
+# this share of it each, not counted: corners are rounded by the blur).
 MIN_SIDE_SUPPORT = 0.5
+_SIDE_ENDS = 0.03
 # Outlines tried per photo, best first (a page's inner frame or a picture on it also
 # closes a quadrilateral); ones whose corners lie this close (share of the long side) to
 # a better one's are the same outline.
@@ -89,13 +101,14 @@ PAGE_BLURS = (0.7, 1.0)
 Quad = np.ndarray  # (4, 2) float64 corners, clockwise from the one nearest the top left
 
 
-def _edges(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
-    """Canny edges of the photo's colour gradient at WORK_SIDE, the gradient itself (the
-    strongest Lab channel's, per pixel) and the scale from the photo to it."""
+def _edges(pixels: np.ndarray, blur: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """Canny edges of the photo's colour gradient at WORK_SIDE smoothed by ``blur``, the
+    gradient itself (the strongest Lab channel's, per pixel) and the scale from the photo
+    to it."""
     small, scale = resize_max_side(pixels, WORK_SIDE)
     if small.ndim == 2:
         small = cv2.cvtColor(small, cv2.COLOR_GRAY2RGB)
-    lab = cv2.GaussianBlur(cv2.cvtColor(small, cv2.COLOR_RGB2LAB).astype(np.float32), (0, 0), _BLUR)
+    lab = cv2.GaussianBlur(cv2.cvtColor(small, cv2.COLOR_RGB2LAB).astype(np.float32), (0, 0), blur)
     gx = np.stack([cv2.Sobel(lab[..., c], cv2.CV_32F, 1, 0) for c in range(3)], axis=-1)
     gy = np.stack([cv2.Sobel(lab[..., c], cv2.CV_32F, 0, 1) for c in range(3)], axis=-1)
     strongest = np.argmax(gx * gx + gy * gy, axis=-1)[..., None]
@@ -107,89 +120,137 @@ def _edges(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, floa
     return edges, dx, dy, scale
 
 
-def _lines(edges: np.ndarray) -> np.ndarray:
-    """The strongest straight lines as (theta, rho) rows (Hough's normal form), without
-    near-duplicates."""
+def _votes(edges: np.ndarray, dx: np.ndarray, dy: np.ndarray) -> list[tuple[float, float, float]]:
+    """Straight lines (Hough) as (rho, theta, votes), each edge pixel voting only for lines
+    of about its gradient's direction (_DIRECTIONS bands, _DIRECTION_SPREAD_DEG)."""
     h, w = edges.shape
-    found = cv2.HoughLines(edges, 1, math.pi / 180, max(8, int(0.1 * min(h, w))))
-    if found is None:
-        return np.zeros((0, 2))
+    ys, xs = np.nonzero(edges)
+    direction = np.mod(np.arctan2(dy[ys, xs], dx[ys, xs]), math.pi)  # a line's normal angle
+    band = math.pi / _DIRECTIONS
+    found: list[tuple[float, float, float]] = []
+    for k in range(_DIRECTIONS):
+        off = np.abs(direction - (k + 0.5) * band)
+        voters = np.minimum(off, math.pi - off) <= math.radians(_DIRECTION_SPREAD_DEG)
+        if voters.sum() < 8:
+            continue
+        mask = np.zeros_like(edges)
+        mask[ys[voters], xs[voters]] = 255
+        lines = cv2.HoughLinesWithAccumulator(mask, 1, math.pi / 180, max(8, int(0.1 * min(h, w))),
+                                              min_theta=k * band, max_theta=(k + 1) * band)
+        if lines is not None:
+            found.extend((float(r), float(t), float(v)) for r, t, v in lines[:, 0])
+    return found
+
+
+def _strongest(found: list[tuple[float, float, float]]) -> np.ndarray:
+    """The MAX_LINES most voted lines as (theta, rho) rows, without near-duplicates."""
     kept: list[tuple[float, float]] = []
-    for rho, theta in found[:, 0]:
+    for rho, theta, _ in sorted(found, key=lambda line: -line[2]):
         for theta2, rho2 in kept:
-            turn = abs(float(theta) - theta2)
+            turn = abs(theta - theta2)
             other = rho2 if turn <= math.pi / 2 else -rho2
-            if min(turn, math.pi - turn) < math.radians(3) and abs(float(rho) - other) < 5:
+            if min(turn, math.pi - turn) < math.radians(3) and abs(rho - other) < 5:
                 break
         else:
-            kept.append((float(theta), float(rho)))
+            kept.append((theta, rho))
             if len(kept) == MAX_LINES:
                 break
-    return np.array(kept)
+    return np.array(kept).reshape(-1, 2)
 
 
-def _meet(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Where lines a and b ((theta, rho) rows) cross, (N, 2); NaN where parallel."""
-    ca, sa, cb, sb = np.cos(a[:, 0]), np.sin(a[:, 0]), np.cos(b[:, 0]), np.sin(b[:, 0])
-    det = ca * sb - sa * cb
+@dataclass(frozen=True, eq=False)
+class _Profiles:
+    """Along every line, pixel by pixel from -reach to +reach of its foot (the point nearest
+    the origin), running counts of the points inside the photo and of those on an edge
+    whose gradient crosses the line (within 37 degrees of its normal): any stretch's
+    support is then two look-ups."""
+
+    on: np.ndarray  # (L, 2 * reach + 2)
+    seen: np.ndarray
+    reach: int
+
+    def support(self, line: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
+        """The share of each stretch (positions along ``line``, any shape alike) that runs
+        along an edge across it, over its visible part; 0 where under _MIN_VISIBLE of it is
+        visible."""
+        lo, hi = np.minimum(start, end), np.maximum(start, end)
+        cut = _SIDE_ENDS * (hi - lo)
+        top = 2 * self.reach + 1
+        i1 = np.clip(np.round(lo + cut).astype(np.int64) + self.reach, 0, top)
+        i2 = np.clip(np.round(hi - cut).astype(np.int64) + self.reach, 0, top)
+        visible = self.seen[line, i2] - self.seen[line, i1]
+        share = (self.on[line, i2] - self.on[line, i1]) / np.maximum(visible, 1)
+        return np.where(visible >= _MIN_VISIBLE * np.maximum(i2 - i1, 1), share, 0.0)
+
+
+def _profiles(lines: np.ndarray, views: list[tuple[np.ndarray, np.ndarray, np.ndarray]], width: int,
+              height: int) -> _Profiles:
+    """Support profiles of ``lines`` on the edges (dilated by a pixel) and gradients of
+    ``views``, an edge in any of them counting."""
+    theta, rho = lines[:, 0:1], lines[:, 1:2]
+    reach = int(math.ceil((1 + 2 * _OUTSIDE) * math.hypot(width, height)))
+    t = np.arange(-reach, reach + 1, dtype=np.float64)[None, :]
+    xs = rho * np.cos(theta) - t * np.sin(theta)
+    ys = rho * np.sin(theta) + t * np.cos(theta)
+    seen = (xs >= 0) & (xs <= width - 1) & (ys >= 0) & (ys <= height - 1)
+    xi = np.clip(np.round(xs).astype(np.int64), 0, width - 1)
+    yi = np.clip(np.round(ys).astype(np.int64), 0, height - 1)
+    on = np.zeros(seen.shape, bool)
+    for near, dx, dy in views:
+        gx, gy = dx[yi, xi], dy[yi, xi]
+        across = np.abs(gx * np.cos(theta) + gy * np.sin(theta)) / (np.hypot(gx, gy) + 1e-9)
+        on |= near[yi, xi] & (across > 0.8)
+    on &= seen
+    zero = np.zeros((len(lines), 1))
+    return _Profiles(np.concatenate([zero, np.cumsum(on, axis=1)], axis=1),
+                     np.concatenate([zero, np.cumsum(seen, axis=1)], axis=1), reach)
+
+
+def _quads(lines: np.ndarray, profiles: _Profiles, width: int, height: int
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every convex quadrilateral two pairs of roughly parallel lines close, with its corners
+    in or near the frame (``_OUTSIDE``) and each side supported (MIN_SIDE_SUPPORT): (Q, 4, 2)
+    corners, their area as a share of the frame's and (Q, 4) the sides' support.
+
+    Built from rungs: a line crossing both lines of a parallel pair, supported between
+    them. A quadrilateral is two parallel pairs each of whose lines is a rung of the other,
+    so only the few supported rungs of each pair are ever combined."""
+    theta, rho = lines[:, 0], lines[:, 1]
+    ct, st = np.cos(theta), np.sin(theta)
+    det = ct[:, None] * st[None, :] - st[:, None] * ct[None, :]
     det = np.where(np.abs(det) < 1e-6, np.nan, det)
-    return np.stack([(a[:, 1] * sb - sa * b[:, 1]) / det, (ca * b[:, 1] - a[:, 1] * cb) / det], axis=-1)
-
-
-def _angle(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    turn = np.abs(a - b)
-    return np.minimum(turn, math.pi - turn)
-
-
-def _quads(lines: np.ndarray, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
-    """Every convex quadrilateral two pairs of roughly parallel lines close with its corners
-    in or near the frame (``_OUTSIDE``), (Q, 4, 2), and its area as a share of the frame's."""
-    first, second = np.triu_indices(len(lines), 1)
-    parallel = _angle(lines[first, 0], lines[second, 0]) <= math.radians(_MAX_OPPOSITE_DEG)
-    first, second = first[parallel], second[parallel]
-    p, q = np.triu_indices(len(first), 1)
-    a, c, b, d = first[p], second[p], first[q], second[q]  # sides a, b, c, d in turn
-    keep = (a != b) & (a != d) & (c != b) & (c != d)
-    keep &= _angle(lines[a, 0], lines[b, 0]) >= math.radians(_MIN_ADJACENT_DEG)
-    a, b, c, d = a[keep], b[keep], c[keep], d[keep]
-    quads = np.stack([_meet(lines[a], lines[b]), _meet(lines[b], lines[c]),
-                      _meet(lines[c], lines[d]), _meet(lines[d], lines[a])], axis=1)
-    x, y = quads[..., 0], quads[..., 1]
+    # cross[i, j]: where lines i and j meet; along[i, j]: how far along line i that is
+    cross = np.stack([(rho[:, None] * st[None, :] - st[:, None] * rho[None, :]) / det,
+                      (ct[:, None] * rho[None, :] - rho[:, None] * ct[None, :]) / det], axis=-1)
+    along = np.nan_to_num(cross[..., 0] * -st[:, None] + cross[..., 1] * ct[:, None])
+    turn = np.abs(theta[:, None] - theta[None, :])
+    turn = np.minimum(turn, math.pi - turn)
     with np.errstate(invalid="ignore"):
-        inside = ((x >= -_OUTSIDE * width) & (x <= (1 + _OUTSIDE) * width)
-                  & (y >= -_OUTSIDE * height) & (y <= (1 + _OUTSIDE) * height)).all(axis=1)
-    quads, x, y = quads[inside], x[inside], y[inside]
+        near_frame = ((cross[..., 0] >= -_OUTSIDE * width) & (cross[..., 0] <= (1 + _OUTSIDE) * width)
+                      & (cross[..., 1] >= -_OUTSIDE * height) & (cross[..., 1] <= (1 + _OUTSIDE) * height))
+    corner = near_frame & (turn >= math.radians(_MIN_ADJACENT_DEG))
+    first, second = np.triu_indices(len(lines), 1)
+    parallel = turn[first, second] <= math.radians(_MAX_OPPOSITE_DEG)
+    first, second = first[parallel], second[parallel]
+    # support[p, r]: line r between its crossings with pair p's two lines
+    closes = (corner[:, first] & corner[:, second]).T
+    rungs = np.arange(len(lines))[None, :]
+    support = np.where(closes, profiles.support(rungs, along[:, first].T, along[:, second].T), 0.0)
+    rung = support >= MIN_SIDE_SUPPORT
+    useful = rung.sum(axis=1) >= 2
+    first, second, rung, support = first[useful], second[useful], rung[useful], support[useful]
+    both = rung[:, first] & rung[:, second]  # both[p, q]: pair q's lines are rungs of pair p
+    p, q = np.nonzero(np.triu(both & both.T, 1))
+    a, c, b, d = first[p], second[p], first[q], second[q]  # sides a, b, c, d in turn
+    quads = np.stack([cross[a, b], cross[b, c], cross[c, d], cross[d, a]], axis=1)
+    sides = np.stack([support[q, a], support[p, b], support[q, c], support[p, d]], axis=1)
+    x, y = quads[..., 0], quads[..., 1]
     share = 0.5 * np.abs((x * np.roll(y, -1, 1)).sum(1) - (y * np.roll(x, -1, 1)).sum(1)) / (width * height)
-    side = np.roll(quads, -1, axis=1) - quads
-    turn = side[..., 0] * np.roll(side, -1, 1)[..., 1] - side[..., 1] * np.roll(side, -1, 1)[..., 0]
-    fine = ((turn > 0).all(axis=1) | (turn < 0).all(axis=1))
+    edge = np.roll(quads, -1, axis=1) - quads
+    bend = edge[..., 0] * np.roll(edge, -1, 1)[..., 1] - edge[..., 1] * np.roll(edge, -1, 1)[..., 0]
+    fine = ((bend > 0).all(axis=1) | (bend < 0).all(axis=1))
     fine &= (share >= MIN_PAGE_SHARE) & (share <= MAX_PAGE_SHARE)
-    return quads[fine], share[fine]
-
-
-def _support(quads: np.ndarray, edges: np.ndarray, dx: np.ndarray, dy: np.ndarray,
-             samples: int = 48) -> np.ndarray:
-    """(Q, 4): the share of each side's length that runs along an edge whose gradient
-    crosses the side (within 37 degrees of its normal)."""
-    h, w = edges.shape
-    near = cv2.dilate(edges, np.ones((3, 3), np.uint8)) > 0
-    start, end = quads, np.roll(quads, -1, axis=1)
-    t = np.linspace(0.03, 0.97, samples)[None, None, :, None]
-    points = start[:, :, None, :] + (end - start)[:, :, None, :] * t
-    xs, ys = points[..., 0], points[..., 1]
-    seen = (xs >= 0) & (xs <= w - 1) & (ys >= 0) & (ys <= h - 1)
-    xi = np.clip(np.round(xs).astype(int), 0, w - 1)
-    yi = np.clip(np.round(ys).astype(int), 0, h - 1)
-    direction = end - start
-    direction /= np.linalg.norm(direction, axis=-1, keepdims=True) + 1e-9
-    gx, gy = dx[yi, xi], dy[yi, xi]
-    across = np.abs(gx * -direction[..., 1:2] + gy * direction[..., 0:1]) / (np.hypot(gx, gy) + 1e-9)
-    # Over the visible part of the side (a phone held close cuts a page's corners off),
-    # none where too little of it is visible.
-    visible = seen.sum(axis=-1)
-    on: np.ndarray = (near[yi, xi] & (across > 0.8) & seen).sum(axis=-1) / np.maximum(visible, 1)
-    on[visible < _MIN_VISIBLE * samples] = 0.0
-    return on
+    return quads[fine], share[fine], sides[fine]
 
 
 def _clockwise(quad: np.ndarray) -> Quad:
@@ -205,17 +266,19 @@ def find_pages(pixels: np.ndarray) -> list[Quad]:
     one."""
     if min(pixels.shape[:2]) < 16:
         return []
-    edges, dx, dy, scale = _edges(pixels)
-    lines = _lines(edges)
+    found: list[tuple[float, float, float]] = []
+    views = []
+    for blur in _BLURS:
+        edges, dx, dy, scale = _edges(pixels, blur)
+        found += _votes(edges, dx, dy)
+        views.append((cv2.dilate(edges, np.ones((3, 3), np.uint8)) > 0, dx, dy))
+    lines = _strongest(found)
     if len(lines) < 4:
         return []
     h, w = edges.shape
-    quads, share = _quads(lines, w, h)
+    quads, share, support = _quads(lines, _profiles(lines, views, w, h), w, h)
     if not len(quads):
         return []
-    support = _support(quads, edges, dx, dy)
-    good = support.min(axis=1) >= MIN_SIDE_SUPPORT
-    quads, share, support = quads[good], share[good], support[good]
     # Larger outlines first among equally supported ones: a page's inner frame, or a
     # picture printed on it, closes a quadrilateral as well as the page does.
     rank = support.mean(axis=1) + 0.3 * np.sqrt(share)
