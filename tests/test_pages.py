@@ -5,6 +5,7 @@ thumbnail; other pictures, and photos without a page, find nothing."""
 from __future__ import annotations
 
 import base64
+from dataclasses import replace
 
 import cv2
 import httpx
@@ -204,6 +205,24 @@ def test_same_library_finds_a_phone_photo_of_a_silhouette(engine: Engine) -> Non
     assert library.search(ImageSource(data=encode(table, "JPEG"))).hits == []
     clock = encode(_photo(_rgb(skimage.data.clock()), 2).pixels, "JPEG")
     assert library.search(ImageSource(data=clock)).hits == []
+
+
+def test_a_page_that_only_its_keypoints_square_on_verify_is_found(engine: Engine) -> None:
+    # A stained-tissue picture photographed small on a textured table: neither the photo's
+    # keypoints nor the page's content (its fine detail blurred) verify it, the page seen
+    # square-on does, by keypoints (page_keypoints).
+    picture = skimage.data.immunohistochemistry()
+    engine.create_library("prints", "same")
+    library = engine.library("prints")
+    library.add(ImageSource(data=encode(picture)), brief="ihc")
+    for n, other in enumerate(OTHERS):
+        library.add(ImageSource(data=encode(other)), brief=f"other{n}")
+    query = ImageSource(data=encode(_photo(picture, 0).pixels, "JPEG", quality=90))
+    hits = library.search(query).hits
+    assert [h.image.brief for h in hits] == ["ihc"]
+    assert hits[0].inliers is not None and hits[0].inliers >= SAME.min_inliers
+    library.spec = replace(SAME, page_keypoints=0)
+    assert library.search(query).hits == []
 
 
 def test_picturebook_pages_verify_by_their_outline() -> None:

@@ -25,6 +25,7 @@ from tusou.features import (
     pdq_dihedral,
     pdq_hash,
 )
+from tusou.features.pages import Quad, page_size, rectified
 from tusou.features.pixels import window
 
 Box = tuple[int, int, int, int]
@@ -56,6 +57,9 @@ class CloserLook:
 # The longest side a second look finds its keypoints at: a poster that fills a third of a
 # phone photo needs more pixels than the first look's budget gives it.
 SECOND_LOOK_SIDE = 1024
+# ... and a page seen square-on its keypoints: the page alone, without the table, is in the
+# whole frame; 640 found what 1024 did on the same suite's page photos (see kinds).
+PAGE_LOOK_SIDE = 640
 
 
 VectorFn = Callable[[np.ndarray], tuple[np.ndarray, "Box | None"]]
@@ -175,6 +179,16 @@ class Describer:
         keypoints = [extract_keypoints(view, spec.keypoints, max_features=spec.second_look_keypoints,
                                        max_side=SECOND_LOOK_SIDE) for view in views]
         return CloserLook(vectors, keypoints)
+
+    def page_keypoints(self, spec: KindSpec, pixels: np.ndarray, quad: Quad) -> list[Keypoints]:
+        """Keypoints of a page found in a photo, seen square-on (and mirrored, for kinds that
+        match flipped copies): at its own size in the photo, at most PAGE_LOOK_SIDE."""
+        assert spec.keypoints is not None
+        side = max(8, round(min(PAGE_LOOK_SIDE, max(page_size(quad)))))
+        page = rectified(pixels, quad, side)
+        views = [page, np.ascontiguousarray(page[:, ::-1])] if spec.mirror_query else [page]
+        return [extract_keypoints(view, spec.keypoints, max_features=spec.page_keypoints,
+                                  max_side=PAGE_LOOK_SIDE) for view in views]
 
     def _product(self, semantic: SemanticEmbedding, pixels: np.ndarray, whole: float
                  ) -> tuple[np.ndarray, Box | None]:

@@ -96,6 +96,12 @@ class KindSpec:
     # (features.pages.WEAKEST_SHARE of a finer split, keypoints.weakest_cells): pages of
     # one book share margins, frame and type, which can outvote a different illustration.
     page_cells: float | None = None
+    # > 0: when the page look's content check answers nothing, the best outline's page seen
+    # square-on is verified by this many keypoints against the same candidates. A textured
+    # page photographed small on a textured table keeps its keypoints, but in perspective
+    # and among the table's they miss, and its blurred fine texture agrees too little with
+    # the sharp thumbnail for the content check.
+    page_keypoints: int = 0
     # Ranked kinds: alpha query expansion (Radenovic et al.) with this many neighbours: the
     # query vector plus its nearest library vectors weighted by similarity, searched again.
     # Measured +0.03 to +0.04 mAP@10 on a texture set for similar and fabric. 0 = off.
@@ -177,7 +183,13 @@ KINDS: dict[str, KindSpec] = {
         # their colours; the grown library's one wrong accepted part (a 50 % crop of a
         # generated page on another of its template, 0.9519) has cells -0.56.
         dense_agreement=0.95, dense_reach=250, dense_reach_keep=3, dense_cells=0.9,
-        page_agreement=0.95, page_cells=0.75),
+        page_agreement=0.95, page_cells=0.75,
+        # The page square-on by keypoints, measured (2026-12-04, the suite's 45 page-photo
+        # misses and 200 unrelated queries, 1,000 keypoints at up to 640 px, the best outline
+        # only, weakest cells as page_cells): 8 more found (textures and photos on textured
+        # tables, 36-289 inliers), no wrong answer; 2,000 at 1,024 px and all three outlines
+        # found the same 8 at 2.5 times the time.
+        page_keypoints=1000),
     "similar": KindSpec(
         name="similar", limits=ImageLimits(min_side=50, formats=ACCEPTED_FORMATS),
         vector="semantic", pdq=False, keypoints=None, keypoint_budget=0, filter_style="tags",
@@ -206,8 +218,11 @@ KINDS: dict[str, KindSpec] = {
         # no wrong page agreed above 0.871 with 6+ inliers, while 8 page photos whose true
         # page had 10-25 inliers agreed at 0.94 or more.
         agreeing_min_inliers=10, close_agreement=0.94,
-        # The page look, with its weakest cells: see the calibration above.
-        page_agreement=0.95, page_cells=0.75),
+        # The page look, with its weakest cells: see the calibration above. The page
+        # square-on by keypoints (as same's), measured on the suite's 25 page-photo misses
+        # and 100 unrelated pages: 4 more found; without the weakest cells one unrelated page
+        # was answered by another of its template (35 inliers), with them none.
+        page_agreement=0.95, page_cells=0.75, page_keypoints=1000),
     "fabric": KindSpec(
         name="fabric", limits=ImageLimits(min_side=50, formats=ACCEPTED_FORMATS),
         vector="texture", pdq=False, keypoints=None, keypoint_budget=0, filter_style="tags",

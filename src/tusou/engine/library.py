@@ -452,7 +452,8 @@ class Library:
         """Nothing verified: is the query a photo of a printed page or poster? Each page
         outline found in it is compared whole with the candidates tried so far and with the
         nearest vectors of the page seen square-on (a small page on a textured table can
-        leave the original far down the whole photo's ranking)."""
+        leave the original far down the whole photo's ranking); failing that (kinds with
+        ``page_keypoints``), the best outline's page square-on is verified by keypoints."""
         spec = self.spec
         quads = self._extracting(lambda: find_pages(pixels))
         if not quads:
@@ -462,8 +463,13 @@ class Library:
             self._describer.vector(self.record.pipeline, rectified(pixels, quad)) for quad in quads])
         for vector in vectors:
             ids += [i for i, _ in self._state.index.search(vector, spec.verify_candidates, allowed)]
+        ids = list(dict.fromkeys(ids))
         pages = [page_view(pixels, quad) for quad in quads]
-        return verify_pages(spec, pages, list(dict.fromkeys(ids)), self._store.keypoints)
+        found = verify_pages(spec, pages, ids, self._store.keypoints)
+        if found or not spec.page_keypoints:
+            return found
+        probes = self._extracting(lambda: self._describer.page_keypoints(spec, pixels, quads[0]))
+        return rank_matches(verify_geometry(spec, probes, ids, self._store.keypoints, spec.page_cells))
 
     def _region_candidates(self, vectors: list[np.ndarray], allowed: np.ndarray | None
                            ) -> list[int]:

@@ -91,14 +91,18 @@ def accepted(match: GeometricMatch, spec: KindSpec, query: Keypoints, ref: Keypo
             and _trusted(query, ref, match.homography))
 
 
-def _best_geometry(probes: Sequence[Keypoints], ref: Keypoints, spec: KindSpec
-                   ) -> GeometricMatch | None:
+def _best_geometry(probes: Sequence[Keypoints], ref: Keypoints, spec: KindSpec,
+                   min_cells: float | None = None) -> GeometricMatch | None:
     best: GeometricMatch | None = None
     floor = min(spec.min_inliers, spec.agreeing_min_inliers or spec.min_inliers)
     for probe in probes:
         match = verify(probe, ref, min_inliers=floor)
         if match is None or not accepted(match, spec, probe, ref):
             continue
+        if min_cells is not None:
+            cells = weakest_cells(probe, ref, match.homography, WEAKEST_SHARE)
+            if cells is None or cells < min_cells:
+                continue
         if best is None or match.inliers > best.inliers:
             best = match
     return best
@@ -115,14 +119,18 @@ def _stored(ids: Sequence[int], load_keypoints: Callable[[list[int]], Mapping[in
 
 
 def verify_geometry(spec: KindSpec, probes: Sequence[Keypoints], ids: Sequence[int],
-                    load_keypoints: Callable[[list[int]], Mapping[int, bytes]]) -> list[Match]:
+                    load_keypoints: Callable[[list[int]], Mapping[int, bytes]],
+                    min_cells: float | None = None) -> list[Match]:
     """The ``ids`` whose stored keypoints agree with one of ``probes`` (the query, and its
-    mirror image) on a plausible homography, scored by their inliers."""
+    mirror image) on a plausible homography, scored by their inliers; with ``min_cells``,
+    only where the weakest cells (``keypoints.weakest_cells`` at the page look's
+    WEAKEST_SHARE) agree that much too: a photographed page seen square-on matches the
+    type, frame and margins of another page of its book by keypoints."""
     if not ids or not probes:
         return []
     out = []
     for image_id, ref in _stored(ids, load_keypoints):
-        match = _best_geometry(probes, ref, spec)
+        match = _best_geometry(probes, ref, spec, min_cells)
         if match is not None:
             out.append(Match(image_id, inlier_score(match.inliers, spec.min_inliers), match.box,
                              match.inliers))

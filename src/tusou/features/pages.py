@@ -344,12 +344,17 @@ def _normalised(grey: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return out[0], out[1]
 
 
+def page_size(quad: Quad) -> tuple[float, float]:
+    """The page's width and height in the photo's pixels: its opposite sides' mean lengths."""
+    return (0.5 * float(np.linalg.norm(quad[1] - quad[0]) + np.linalg.norm(quad[2] - quad[3])),
+            0.5 * float(np.linalg.norm(quad[3] - quad[0]) + np.linalg.norm(quad[2] - quad[1])))
+
+
 def rectified(pixels: np.ndarray, quad: Quad, side: int = VIEW_SIDE, *, square: bool = False
               ) -> np.ndarray:
     """The page seen square-on: its quad warped to a rectangle of its mean side lengths
     (long side ``side``), for the vector that finds its candidates; or to a square."""
-    width = 0.5 * float(np.linalg.norm(quad[1] - quad[0]) + np.linalg.norm(quad[2] - quad[3]))
-    height = 0.5 * float(np.linalg.norm(quad[3] - quad[0]) + np.linalg.norm(quad[2] - quad[1]))
+    width, height = page_size(quad)
     scale = side / max(width, height, 1.0)
     out_w, out_h = max(8, round(width * scale)), max(8, round(height * scale))
     if square:
