@@ -1,7 +1,11 @@
-"""Search latency of queries nothing answers (the `same` suite's unrelated ones) with the
-keypoint-free look's reach on, off and on again, in one process. A study, not run by CI.
+"""Search latency of queries nothing answers (a suite's unrelated ones) with a look on, off
+and on again, in one process. A study, not run by CI.
 
-    python benchmarks/studies/dense/reach_latency.py W/same [COUNT]
+    python benchmarks/studies/dense/reach_latency.py W/KIND [COUNT [FIELD ...]]
+
+W/KIND is the data folder ``tusou eval KIND --work-dir W`` leaves; "off" sets each KindSpec
+FIELD to 0 (default: the keypoint-free look's reach, ``dense_reach dense_reach_keep``; the
+page look's keypoints: ``page_keypoints``).
 """
 
 import sys
@@ -18,12 +22,16 @@ from tusou.engine.sources import ImageSource
 from tusou.evaluation import suites
 from tusou.evaluation.runner import _fit, _Harness
 
-engine = Engine(Settings(data_dir=Path(sys.argv[1]), model_threads=0))
-library = _Harness(engine, "same").library
-config = suites.suite("same", eval_dev=suites.find_eval_dev())
+work = Path(sys.argv[1])
+kind = work.name
+fields = sys.argv[3:] or ["dense_reach", "dense_reach_keep"]
+engine = Engine(Settings(data_dir=work, model_threads=0))
+library = _Harness(engine, kind).library
+config = suites.suite(kind, eval_dev=suites.find_eval_dev())
 queries = [_fit(image.load()) for image in config.negatives[: int(sys.argv[2]) if len(sys.argv) > 2 else 60]]
 on = library.spec
-for label, spec in (("on", on), ("off", replace(on, dense_reach=0, dense_reach_keep=0)), ("on", on)):
+off = replace(on, **{field: 0 for field in fields})
+for label, spec in (("on", on), ("off", off), ("on", on)):
     library.spec = spec
     ms = []
     for data in queries:
