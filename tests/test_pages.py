@@ -17,12 +17,12 @@ from conftest import encode
 from test_alignment import HORSE, OTHERS, _rgb, _stored
 from tusou.engine import Engine
 from tusou.engine.kinds import kind_spec
-from tusou.engine.matching import verify_pages
+from tusou.engine.matching import verify_geometry, verify_pages
 from tusou.engine.sources import ImageSource
 from tusou.evaluation import synthetic
 from tusou.evaluation.dataset import decode_rgb, generated_distractors, generated_pages
 from tusou.evaluation.transforms import phone_photo
-from tusou.features.keypoints import Keypoints, _smoothed, agreement, weakest_cells
+from tusou.features.keypoints import Keypoints, _smoothed, agreement, extract_keypoints, weakest_cells
 from tusou.features.pages import MIN_QUICK, WEAKEST_SHARE, find_pages, page_match, page_view, rectified
 
 SAME = kind_spec("same")
@@ -223,6 +223,26 @@ def test_a_page_that_only_its_keypoints_square_on_verify_is_found(engine: Engine
     assert hits[0].inliers is not None and hits[0].inliers >= SAME.min_inliers
     library.spec = replace(SAME, page_keypoints=0)
     assert library.search(query).hits == []
+
+
+@pytest.mark.parametrize(("kind", "method"), [("picturebook", "akaze"), ("same", "orb")])
+def test_keypoints_on_a_page_square_on_must_agree_in_every_part(kind: str, method: str) -> None:
+    # Another page of the book: the same frame and type, another picture in the middle
+    # quarter. Keypoints verify it by what the two share, its weakest cells do not.
+    spec = kind_spec(kind)
+    page = synthetic.page(2000011)
+    h, w = page.shape[:2]
+    other = page.copy()
+    other[h // 4:h // 4 + h // 2, w // 4:w // 4 + w // 2] = cv2.resize(skimage.data.astronaut(), (w // 2, h // 2))
+    probes = [extract_keypoints(page, method, max_features=1000)]
+    blobs = {1: extract_keypoints(other, method, max_features=1000).to_bytes(),
+             2: extract_keypoints(page, method, max_features=1000).to_bytes()}
+
+    def load(ids: list[int]) -> dict[int, bytes]:
+        return {i: blobs[i] for i in ids}
+
+    assert [m.id for m in verify_geometry(spec, probes, [1, 2], load)] == [1, 2]
+    assert [m.id for m in verify_geometry(spec, probes, [1, 2], load, spec.page_cells)] == [2]
 
 
 def test_picturebook_pages_verify_by_their_outline() -> None:
