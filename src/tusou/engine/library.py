@@ -453,23 +453,24 @@ class Library:
         outline found in it is compared whole with the candidates tried so far and with the
         nearest vectors of the page seen square-on (a small page on a textured table can
         leave the original far down the whole photo's ranking); failing that (kinds with
-        ``page_keypoints``), the best outline's page square-on is verified by keypoints."""
+        ``page_keypoints``), the best outline's page square-on is verified by keypoints
+        against the candidates tried and its own nearest vectors."""
         spec = self.spec
         quads = self._extracting(lambda: find_pages(pixels))
         if not quads:
             return []
-        ids = list(tried)
         vectors = self._extracting(lambda: [
             self._describer.vector(self.record.pipeline, rectified(pixels, quad)) for quad in quads])
-        for vector in vectors:
-            ids += [i for i, _ in self._state.index.search(vector, spec.verify_candidates, allowed)]
-        ids = list(dict.fromkeys(ids))
+        nearest = [[i for i, _ in self._state.index.search(vector, spec.verify_candidates, allowed)]
+                   for vector in vectors]
         pages = [page_view(pixels, quad) for quad in quads]
-        found = verify_pages(spec, pages, ids, self._store.keypoints)
+        found = verify_pages(spec, pages, list(dict.fromkeys([*tried, *(i for ids in nearest for i in ids)])),
+                             self._store.keypoints)
         if found or not spec.page_keypoints:
             return found
         probes = self._extracting(lambda: self._describer.page_keypoints(spec, pixels, quads[0]))
-        return rank_matches(verify_geometry(spec, probes, ids, self._store.keypoints, spec.page_cells))
+        return rank_matches(verify_geometry(spec, probes, list(dict.fromkeys([*tried, *nearest[0]])),
+                                            self._store.keypoints, spec.page_cells))
 
     def _region_candidates(self, vectors: list[np.ndarray], allowed: np.ndarray | None
                            ) -> list[int]:
