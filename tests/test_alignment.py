@@ -178,6 +178,31 @@ def test_the_reach_judges_the_candidate_a_crop_slides_over_best() -> None:
     assert [m.id for m in verify_dense(SAME, query, [1, 4], load)] == [4]
 
 
+def test_the_reach_verifies_its_candidates_by_keypoints_first() -> None:
+    # A quarter of a photo turned 30 degrees: no quarter turn lines it up (the dense look
+    # corrects a dozen degrees at most), but its corners verify, as the first look's
+    # candidates do; an unrelated reached picture stays unanswered.
+    coffee, rocket = skimage.data.coffee(), skimage.data.rocket()
+    h, w = coffee.shape[:2]
+    turned = cv2.warpAffine(coffee, cv2.getRotationMatrix2D((w / 2, h / 2), 30, 1.0), (w, h),
+                            borderMode=cv2.BORDER_REFLECT)
+    query = _query(centre_crop(turned, 0.25))
+    blobs = {1: _stored(rocket).to_bytes(), 2: _stored(coffee).to_bytes()}
+
+    def load(ids: list[int]) -> dict[int, bytes]:
+        return {i: blobs[i] for i in ids}
+
+    assert verify_dense(SAME, query, [], load, reach=[1, 2]) == []
+    found = verify_dense(SAME, query, [], load, reach=[1, 2], probes=[query])
+    assert [m.id for m in found] == [2]
+    assert found[0].inliers is not None and found[0].inliers >= SAME.min_inliers
+    assert 0.6 <= found[0].score <= 0.95
+    # The first look's candidates were verified by keypoints already: not again here.
+    assert verify_dense(SAME, query, [1, 2], load, probes=[query]) == []
+    assert verify_dense(replace(SAME, dense_reach_keep=0), query, [], load, reach=[1, 2],
+                        probes=[query]) == []
+
+
 def _drawn_with_a_faint_half(grain_seed: int) -> np.ndarray:
     """Bold circles everywhere, but the left half of the middle quarter is a faint grain
     (grey-level deviation 6) drawn from ``grain_seed``."""

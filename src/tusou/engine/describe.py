@@ -44,6 +44,11 @@ class Descriptors:
     # queries' separate salient regions.
     alternates: tuple[np.ndarray, ...] = ()
 
+    @property
+    def probes(self) -> list[Keypoints]:
+        """The keypoints a query is verified with: its own and its mirror image's."""
+        return [k for k in (self.keypoints, self.mirrored_keypoints) if k is not None]
+
 
 @dataclass(frozen=True)
 class CloserLook:

@@ -519,7 +519,8 @@ class Library:
                 judged = set(tried)
                 reach = [i for i, _ in state.index.search(desc.vector, spec.dense_reach, allowed)
                          if i not in judged] if spec.dense_reach else []
-                scored = verify_dense(spec, desc.keypoints, tried, self._store.keypoints, reach)
+                scored = verify_dense(spec, desc.keypoints, tried, self._store.keypoints, reach,
+                                      desc.probes)
             cut = spec.default_threshold if threshold is None else threshold
         else:
             # One more than the page needs tells whether there is more (a threshold only
