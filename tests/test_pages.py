@@ -17,7 +17,7 @@ from conftest import encode
 from test_alignment import HORSE, OTHERS, _rgb, _stored
 from tusou.engine import Engine
 from tusou.engine.kinds import kind_spec
-from tusou.engine.matching import verify_geometry, verify_pages
+from tusou.engine.matching import verify_dense, verify_geometry, verify_pages
 from tusou.engine.sources import ImageSource
 from tusou.evaluation import synthetic
 from tusou.evaluation.dataset import decode_rgb, generated_distractors, generated_pages
@@ -243,6 +243,34 @@ def test_keypoints_on_a_page_square_on_must_agree_in_every_part(kind: str, metho
 
     assert [m.id for m in verify_geometry(spec, probes, [1, 2], load)] == [1, 2]
     assert [m.id for m in verify_geometry(spec, probes, [1, 2], load, spec.page_cells)] == [2]
+
+
+@pytest.mark.parametrize("kind", ["same", "picturebook"])
+def test_the_reach_verifies_by_keypoints_only_what_agrees_in_every_part(kind: str) -> None:
+    # The best-sliding of many candidates are those that share the query's layout: another
+    # page of the book (same frame and type, another picture in the middle quarter)
+    # verifies by keypoints, and is refused by its weakest cells. picturebook has no
+    # keypoint-free look: its reach is judged by keypoints alone.
+    spec = kind_spec(kind)
+    assert spec.keypoints is not None and spec.dense_reach_keep >= 2
+    page = synthetic.page(2000011)
+    h, w = page.shape[:2]
+    other = page.copy()
+    other[h // 4:h // 4 + h // 2, w // 4:w // 4 + w // 2] = cv2.resize(skimage.data.astronaut(), (w // 2, h // 2))
+    query = extract_keypoints(page, spec.keypoints, max_features=1000)
+    blobs = {i: extract_keypoints(p, spec.keypoints, max_features=1000).to_bytes()
+             for i, p in ((1, other), (2, page))}
+
+    def load(ids: list[int]) -> dict[int, bytes]:
+        return {i: blobs[i] for i in ids}
+
+    found = verify_dense(spec, query, [], load, reach=[1, 2], probes=[query])
+    assert [m.id for m in found] == [2] and (found[0].inliers or 0) >= spec.min_inliers
+    careless = verify_dense(replace(spec, reach_cells=None), query, [], load, reach=[1, 2], probes=[query])
+    assert sorted(m.id for m in careless) == [1, 2]
+    if not spec.dense_agreement:
+        # the first look's candidates were verified by keypoints already
+        assert verify_dense(spec, query, [1, 2], load, probes=[query]) == []
 
 
 def test_picturebook_pages_verify_by_their_outline() -> None:

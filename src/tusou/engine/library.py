@@ -515,7 +515,8 @@ class Library:
             if not scored and spec.page_agreement:
                 scored = self._page_look(pixels, tried, allowed)
             if not scored and desc.keypoints is not None:
-                # Still nothing: perhaps a part of a picture keypoints cannot hold on to.
+                # Still nothing: perhaps a part of a picture keypoints cannot hold on to, or
+                # one whose original the vectors rank far down.
                 judged = set(tried)
                 reach = [i for i, _ in state.index.search(desc.vector, spec.dense_reach, allowed)
                          if i not in judged] if spec.dense_reach else []

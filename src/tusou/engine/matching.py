@@ -175,19 +175,21 @@ def _cover(box: Box, ref: Keypoints) -> float:
 def verify_dense(spec: KindSpec, query: Keypoints, ids: Sequence[int],
                  load_keypoints: Callable[[list[int]], Mapping[int, bytes]],
                  reach: Sequence[int] = (), probes: Sequence[Keypoints] = ()) -> list[Match]:
-    """The ``ids`` that the query lines up with, without keypoints, as a part
-    (``spec.dense_agreement``, and ``spec.dense_cells`` in every part and the colours:
-    ``_whole``), best first; and the ``spec.dense_reach_keep`` of ``reach`` (more
+    """The last look, best first: the ``ids`` that the query lines up with, without
+    keypoints, as a part (``spec.dense_agreement``, and ``spec.dense_cells`` in every part
+    and the colours: ``_whole``); and the ``spec.dense_reach_keep`` of ``reach`` (more
     candidates) that the query, upright, slides over best at the coarse scale, each
-    verified first by keypoints with ``probes`` as the first look's candidates are: a crop
-    whose vector ranks its original far down can still have the corners to verify, where
-    its content, resampled, agrees a little under the dense bar. References that repeat a
-    pattern need the query's colours to agree too (``_trusted``): any pattern of the same
-    period lines up."""
-    if not (ids or reach) or not spec.dense_agreement or query.image is None:
+    verified first by keypoints with ``probes`` as the first look's candidates are (and in
+    its weakest cells, ``spec.reach_cells``), then as the ``ids``: a crop whose vector ranks
+    its original far down can still have the corners to verify, where its content,
+    resampled, agrees a little under the dense bar. References that repeat a pattern need
+    the query's colours to agree too (``_trusted``): any pattern of the same period lines
+    up."""
+    judged = ids if spec.dense_agreement else []
+    if not (judged or reach) or query.image is None:
         return []
     probe = DenseProbe(query)
-    refs = [(image_id, ref, False) for image_id, ref in _stored(ids, load_keypoints)]
+    refs = [(image_id, ref, False) for image_id, ref in _stored(judged, load_keypoints)]
     if reach and spec.dense_reach_keep:
         blobs = load_keypoints(list(reach))
         kept = reached(probe, ((i, thumbnail_from_bytes(b)) for i, b in blobs.items()),
@@ -195,10 +197,12 @@ def verify_dense(spec: KindSpec, query: Keypoints, ids: Sequence[int],
         refs += [(image_id, Keypoints.from_bytes(blobs[image_id]), True) for _, image_id in kept]
     out = []
     for image_id, ref, far in refs:
-        geometric = _best_geometry(probes, ref, spec) if far else None
+        geometric = _best_geometry(probes, ref, spec, spec.reach_cells) if far else None
         if geometric is not None:
             out.append(Match(image_id, inlier_score(geometric.inliers, spec.min_inliers),
                              geometric.box, geometric.inliers))
+            continue
+        if not spec.dense_agreement:
             continue
         match = probe.match(ref)
         if (match is not None and match.agreement >= spec.dense_agreement
