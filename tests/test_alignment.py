@@ -18,7 +18,7 @@ from conftest import encode
 from test_frames import bands
 from tusou.engine import Engine
 from tusou.engine.kinds import kind_spec
-from tusou.engine.matching import dense_score, frame_score, verify_dense
+from tusou.engine.matching import dense_score, frame_score, last_look
 from tusou.engine.sources import ImageSource
 from tusou.evaluation.dataset import decode_rgb, generated_pages
 from tusou.evaluation.transforms import apply_transform
@@ -65,9 +65,9 @@ def test_a_tilted_copy_lines_up_but_whole_pictures_are_left_to_the_frame_look() 
     assert match is not None and match.agreement >= SAME.dense_agreement
     # It covers the whole wheel: a whole copy, which only the whole-frame look may answer
     # (freed to shift, whole pages of one template line up with each other).
-    assert verify_dense(SAME, tilted, [5], lambda ids: {5: _stored(wheel).to_bytes()}) == []
+    assert last_look(SAME, tilted, [5], lambda ids: {5: _stored(wheel).to_bytes()}) == []
     part = _query(apply_transform("crop_offcentre", wheel, 0))
-    assert [m.id for m in verify_dense(SAME, part, [5], lambda ids: {5: _stored(wheel).to_bytes()})] == [5]
+    assert [m.id for m in last_look(SAME, part, [5], lambda ids: {5: _stored(wheel).to_bytes()})] == [5]
 
 
 def test_weak_coarse_placements_are_not_refined() -> None:
@@ -105,10 +105,10 @@ def test_repeated_patterns_are_answered_only_in_their_own_colours() -> None:
     for picture, expected in ((original, [7]), (apply_transform("hue_shift", original, 1), []),
                               (grey, [])):
         crop = _query(apply_transform("crop50", picture, 1))
-        found = verify_dense(SAME, crop, [7], lambda ids: {7: stored.to_bytes()})
+        found = last_look(SAME, crop, [7], lambda ids: {7: stored.to_bytes()})
         assert [m.id for m in found] == expected
     horse = _query(apply_transform("crop50", HORSE, 1))
-    found = verify_dense(SAME, horse, [3], lambda ids: {3: _stored(HORSE).to_bytes()})
+    found = last_look(SAME, horse, [3], lambda ids: {3: _stored(HORSE).to_bytes()})
     assert [m.id for m in found] == [3] and found[0].inliers is None
 
 
@@ -168,14 +168,14 @@ def test_the_reach_judges_the_candidate_a_crop_slides_over_best() -> None:
     probe = DenseProbe(query)
     upright = {i: probe.upright(Keypoints.from_bytes(b).image) for i, b in blobs.items()}
     assert max(upright, key=lambda i: upright[i]) == 4
-    assert verify_dense(SAME, query, [], load) == []
+    assert last_look(SAME, query, [], load) == []
     # reaching all six, judging the best one only
-    reaching = replace(SAME, dense_reach=6, dense_reach_keep=1)
-    assert verify_dense(replace(SAME, dense_reach_keep=0), query, [], load, reach=[1, 2, 3, 4, 5, 6]) == []
-    assert [m.id for m in verify_dense(reaching, query, [], load, reach=[1, 2, 3, 4, 5, 6])] == [4]
-    assert [m.id for m in verify_dense(SAME, query, [], load, reach=[1, 2, 3, 4, 5, 6])] == [4]
+    reaching = replace(SAME, reach=6, reach_keep=1)
+    assert last_look(replace(SAME, reach_keep=0), query, [], load, reach=[1, 2, 3, 4, 5, 6]) == []
+    assert [m.id for m in last_look(reaching, query, [], load, reach=[1, 2, 3, 4, 5, 6])] == [4]
+    assert [m.id for m in last_look(SAME, query, [], load, reach=[1, 2, 3, 4, 5, 6])] == [4]
     # Judged among the first look's candidates, the page is found the same way.
-    assert [m.id for m in verify_dense(SAME, query, [1, 4], load)] == [4]
+    assert [m.id for m in last_look(SAME, query, [1, 4], load)] == [4]
 
 
 def test_the_reach_verifies_its_candidates_by_keypoints_first() -> None:
@@ -192,14 +192,14 @@ def test_the_reach_verifies_its_candidates_by_keypoints_first() -> None:
     def load(ids: list[int]) -> dict[int, bytes]:
         return {i: blobs[i] for i in ids}
 
-    assert verify_dense(SAME, query, [], load, reach=[1, 2]) == []
-    found = verify_dense(SAME, query, [], load, reach=[1, 2], probes=[query])
+    assert last_look(SAME, query, [], load, reach=[1, 2]) == []
+    found = last_look(SAME, query, [], load, reach=[1, 2], probes=[query])
     assert [m.id for m in found] == [2]
     assert found[0].inliers is not None and found[0].inliers >= SAME.min_inliers
     assert 0.6 <= found[0].score <= 0.95
     # The first look's candidates were verified by keypoints already: not again here.
-    assert verify_dense(SAME, query, [1, 2], load, probes=[query]) == []
-    assert verify_dense(replace(SAME, dense_reach_keep=0), query, [], load, reach=[1, 2],
+    assert last_look(SAME, query, [1, 2], load, probes=[query]) == []
+    assert last_look(replace(SAME, reach_keep=0), query, [], load, reach=[1, 2],
                         probes=[query]) == []
 
 
@@ -231,9 +231,9 @@ def test_a_part_must_agree_in_every_part() -> None:
     other_match = DenseProbe(query).match(Keypoints.from_bytes(blobs[1]))
     assert other_match is not None and other_match.agreement >= SAME.dense_agreement
     assert SAME.dense_cells is not None
-    assert [m.id for m in verify_dense(SAME, query, [], load, reach=[1, 2])] == [2]
-    assert [m.id for m in verify_dense(SAME, query, [1, 2], load)] == [2]
-    assert {m.id for m in verify_dense(replace(SAME, dense_cells=None), query, [], load,
+    assert [m.id for m in last_look(SAME, query, [], load, reach=[1, 2])] == [2]
+    assert [m.id for m in last_look(SAME, query, [1, 2], load)] == [2]
+    assert {m.id for m in last_look(replace(SAME, dense_cells=None), query, [], load,
                                        reach=[1, 2])} == {1, 2}
 
 
@@ -256,8 +256,8 @@ def test_a_part_must_have_the_query_s_colours() -> None:
     def load(ids: list[int]) -> dict[int, bytes]:
         return {i: blobs[i] for i in ids}
 
-    assert [m.id for m in verify_dense(SAME, query, [], load, reach=[1, 2])] == [2]
-    assert [m.id for m in verify_dense(SAME, query, [1, 2], load)] == [2]
+    assert [m.id for m in last_look(SAME, query, [], load, reach=[1, 2])] == [2]
+    assert [m.id for m in last_look(SAME, query, [1, 2], load)] == [2]
     # (a recoloured crop of a picture without keypoints is not found this way either: the
     # price of never answering a pattern that only lines up in grey levels)
-    assert verify_dense(SAME, _query(centre_crop(recoloured, 0.25)), [2], load) == []
+    assert last_look(SAME, _query(centre_crop(recoloured, 0.25)), [2], load) == []

@@ -12,7 +12,7 @@ from conftest import encode
 from test_alignment import _query, _stored
 from tusou.engine import Engine
 from tusou.engine.kinds import kind_spec
-from tusou.engine.matching import MAX_PERIODICITY, MIN_COLOUR_AGREEMENT, verify_dense
+from tusou.engine.matching import MAX_PERIODICITY, MIN_COLOUR_AGREEMENT, last_look
 from tusou.engine.sources import ImageSource
 from tusou.errors import InvalidParameter
 from tusou.evaluation.dataset import decode_rgb, generated_distractors
@@ -64,7 +64,7 @@ def test_keypoints_stored_before_colour_thumbnails_still_load() -> None:
     assert loaded.colour is None and loaded.image is not None
     # Without colour there is nothing to tell the board from another of its period.
     query = _query(centre_crop(BOARD, 0.5))
-    assert verify_dense(SAME, query, [1], lambda ids: {1: old}) == []
+    assert last_look(SAME, query, [1], lambda ids: {1: old}) == []
 
 
 def test_colour_agreement_tells_a_pattern_from_itself_in_other_colours() -> None:
@@ -88,17 +88,17 @@ def test_a_grey_pattern_has_no_colour_to_tell() -> None:
     match = DenseProbe(query).match(ref)
     assert match is not None
     assert colour_agreement(query, ref, match.homography) is None
-    assert verify_dense(SAME, query, [1], lambda ids: {1: ref.to_bytes()}) == []
+    assert last_look(SAME, query, [1], lambda ids: {1: ref.to_bytes()}) == []
 
 
 @pytest.mark.parametrize("share", [0.5, 0.25])
 def test_a_crop_of_a_repeated_pattern_finds_it_in_its_own_colours_only(share: float) -> None:
     blobs = _blobs(_recoloured(BOARD), BOARD)
     query = _query(centre_crop(BOARD, share))
-    found = verify_dense(SAME, query, [1, 2], lambda ids: {i: blobs[i] for i in ids})
+    found = last_look(SAME, query, [1, 2], lambda ids: {i: blobs[i] for i in ids})
     assert [m.id for m in found] == [2]
     recoloured_query = _query(centre_crop(_recoloured(BOARD), share))
-    found = verify_dense(SAME, recoloured_query, [1, 2], lambda ids: {i: blobs[i] for i in ids})
+    found = last_look(SAME, recoloured_query, [1, 2], lambda ids: {i: blobs[i] for i in ids})
     assert [m.id for m in found] == [1]
 
 

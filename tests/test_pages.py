@@ -17,7 +17,7 @@ from conftest import encode
 from test_alignment import HORSE, OTHERS, _rgb, _stored
 from tusou.engine import Engine
 from tusou.engine.kinds import kind_spec
-from tusou.engine.matching import verify_dense, verify_geometry, verify_pages
+from tusou.engine.matching import last_look, verify_geometry, verify_pages
 from tusou.engine.sources import ImageSource
 from tusou.evaluation import synthetic
 from tusou.evaluation.dataset import decode_rgb, generated_distractors, generated_pages
@@ -252,7 +252,7 @@ def test_the_reach_verifies_by_keypoints_only_what_agrees_in_every_part(kind: st
     # verifies by keypoints, and is refused by its weakest cells. picturebook has no
     # keypoint-free look: its reach is judged by keypoints alone.
     spec = kind_spec(kind)
-    assert spec.keypoints is not None and spec.dense_reach_keep >= 2
+    assert spec.keypoints is not None and spec.reach_keep >= 2
     page = synthetic.page(2000011)
     h, w = page.shape[:2]
     other = page.copy()
@@ -264,13 +264,13 @@ def test_the_reach_verifies_by_keypoints_only_what_agrees_in_every_part(kind: st
     def load(ids: list[int]) -> dict[int, bytes]:
         return {i: blobs[i] for i in ids}
 
-    found = verify_dense(spec, query, [], load, reach=[1, 2], probes=[query])
+    found = last_look(spec, query, [], load, reach=[1, 2], probes=[query])
     assert [m.id for m in found] == [2] and (found[0].inliers or 0) >= spec.min_inliers
-    careless = verify_dense(replace(spec, reach_cells=None), query, [], load, reach=[1, 2], probes=[query])
+    careless = last_look(replace(spec, reach_cells=None), query, [], load, reach=[1, 2], probes=[query])
     assert sorted(m.id for m in careless) == [1, 2]
     if not spec.dense_agreement:
         # the first look's candidates were verified by keypoints already
-        assert verify_dense(spec, query, [1, 2], load, probes=[query]) == []
+        assert last_look(spec, query, [1, 2], load, probes=[query]) == []
 
 
 def test_picturebook_pages_verify_by_their_outline() -> None:

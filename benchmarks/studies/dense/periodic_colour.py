@@ -3,7 +3,7 @@
 Every periodic image of a `same` library (keypoints.periodicity >= MAX_PERIODICITY; its
 keypoints stored with a colour thumbnail) is aligned without keypoints with each of its 40
 nearest other library images by the global vector, queried whole and as 50 % and 25 % centre
-crops (what `matching.verify_dense` would try). Every alignment that agrees at 0.9 or more in
+crops (what `matching.last_look` would try). Every alignment that agrees at 0.9 or more in
 grey levels is printed with its cover of the reference and `keypoints.colour_agreement`.
 
     python benchmarks/studies/dense/periodic_colour.py DATA_DIR KIND OUT.json PART PARTS

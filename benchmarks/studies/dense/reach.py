@@ -1,6 +1,6 @@
-"""Calibration of the keypoint-free look's reach (KindSpec.dense_reach / dense_reach_keep):
+"""Calibration of the keypoint-free look's reach (KindSpec.reach / reach_keep):
 for every query of the `same` suite, the candidates the reach would add (the nearest
-``dense_reach`` vectors past the first look's, the best ``dense_reach_keep`` by
+``reach`` vectors past the first look's, the best ``reach_keep`` by
 ``DenseProbe.upright``) and the full look's agreement with each, whether it is the query's
 original, whether the look's rules other than ``dense_cells`` would accept it (agreement,
 cover, periodicity), and the placement's weakest cells (``keypoints.weakest_cells`` at the
@@ -9,7 +9,7 @@ CI.
 
     python benchmarks/studies/dense/reach.py WORK_DIR OUT.json REACH KEEP [PART PARTS]
 
-REACH, KEEP: the dense_reach and dense_reach_keep to study. REACH 0 judges the first look's
+REACH, KEEP: the reach and reach_keep to study. REACH 0 judges the first look's
 candidates instead (PDQ hits and the nearest ``verify_candidates``), all of them, to see what
 the rules for reached candidates would do there.
 

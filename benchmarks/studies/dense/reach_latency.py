@@ -4,7 +4,7 @@ and on again, in one process. A study, not run by CI.
     python benchmarks/studies/dense/reach_latency.py W/KIND [COUNT [FIELD ...]]
 
 W/KIND is the data folder ``tusou eval KIND --work-dir W`` leaves; "off" sets each KindSpec
-FIELD to 0 (default: the keypoint-free look's reach, ``dense_reach dense_reach_keep``; the
+FIELD to 0 (default: the last look's reach, ``reach reach_keep``; the
 page look's keypoints: ``page_keypoints``).
 """
 
@@ -24,7 +24,7 @@ from tusou.evaluation.runner import _fit, _Harness
 
 work = Path(sys.argv[1])
 kind = work.name
-fields = sys.argv[3:] or ["dense_reach", "dense_reach_keep"]
+fields = sys.argv[3:] or ["reach", "reach_keep"]
 engine = Engine(Settings(data_dir=work, model_threads=0))
 library = _Harness(engine, kind).library
 config = suites.suite(kind, eval_dev=suites.find_eval_dev())

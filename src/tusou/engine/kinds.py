@@ -77,11 +77,11 @@ class KindSpec:
     # The last look also reaches this many nearest vectors past the first look's
     # candidates (a quarter of a page can rank its original 200th), ranks them by how
     # well the query slides over them, upright, at the coarse scale (alignment.DenseProbe
-    # .upright: 1-2 ms each), and judges the best dense_reach_keep of them: by keypoints
+    # .upright: 1-2 ms each), and judges the best reach_keep of them: by keypoints
     # first, as the first look's candidates (with reach_cells), then without keypoints
     # (kinds with dense_agreement). 0 = off.
-    dense_reach: int = 0
-    dense_reach_keep: int = 0
+    reach: int = 0
+    reach_keep: int = 0
     # Not None: a reached candidate's keypoint match must also agree this much in its
     # weakest cells (as page_cells): the best-sliding of 250 candidates are the ones that
     # share the query's layout, and a page of a book verifies on another page's frame,
@@ -193,7 +193,7 @@ KINDS: dict[str, KindSpec] = {
         # of every crop, page-photo and partial miss of the suite, keypoints verified 3 true
         # originals (slide ranks 0, 0, 39; weakest cells 0.773-0.992) and nothing wrong among
         # the best 10 of those and of 200 unrelated queries; in the evaluation, 2 more found.
-        dense_agreement=0.95, dense_reach=250, dense_reach_keep=3, dense_cells=0.9,
+        dense_agreement=0.95, reach=250, reach_keep=3, dense_cells=0.9,
         reach_cells=0.75,
         page_agreement=0.95, page_cells=0.75,
         # The page square-on by keypoints, measured (2026-12-04, the suite's 45 page-photo
@@ -243,7 +243,7 @@ KINDS: dict[str, KindSpec] = {
         # reached of every query one wrong page verified (an unrelated page on one of its
         # template, first, 35 inliers), its weakest cells 0.465. Pages of one book share
         # their layout, so the slide ranks several alike: the best 5 are verified.
-        dense_reach=250, dense_reach_keep=5, reach_cells=0.75),
+        reach=250, reach_keep=5, reach_cells=0.75),
     "fabric": KindSpec(
         name="fabric", limits=ImageLimits(min_side=50, formats=ACCEPTED_FORMATS),
         vector="texture", pdq=False, keypoints=None, keypoint_budget=0, filter_style="tags",

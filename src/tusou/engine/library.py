@@ -16,9 +16,9 @@ from tusou.engine.kinds import KindSpec
 from tusou.engine.matching import (
     PDQ_MATCH_DISTANCE,
     Match,
+    last_look,
     rank_matches,
     verify_candidates,
-    verify_dense,
     verify_geometry,
     verify_pages,
 )
@@ -518,9 +518,9 @@ class Library:
                 # Still nothing: perhaps a part of a picture keypoints cannot hold on to, or
                 # one whose original the vectors rank far down.
                 judged = set(tried)
-                reach = [i for i, _ in state.index.search(desc.vector, spec.dense_reach, allowed)
-                         if i not in judged] if spec.dense_reach else []
-                scored = verify_dense(spec, desc.keypoints, tried, self._store.keypoints, reach,
+                reach = [i for i, _ in state.index.search(desc.vector, spec.reach, allowed)
+                         if i not in judged] if spec.reach else []
+                scored = last_look(spec, desc.keypoints, tried, self._store.keypoints, reach,
                                       desc.probes)
             cut = spec.default_threshold if threshold is None else threshold
         else:

@@ -172,12 +172,12 @@ def _cover(box: Box, ref: Keypoints) -> float:
     return max(0, x2 - x1) * max(0, y2 - y1) / max(ref.width * ref.height, 1)
 
 
-def verify_dense(spec: KindSpec, query: Keypoints, ids: Sequence[int],
+def last_look(spec: KindSpec, query: Keypoints, ids: Sequence[int],
                  load_keypoints: Callable[[list[int]], Mapping[int, bytes]],
                  reach: Sequence[int] = (), probes: Sequence[Keypoints] = ()) -> list[Match]:
     """The last look, best first: the ``ids`` that the query lines up with, without
     keypoints, as a part (``spec.dense_agreement``, and ``spec.dense_cells`` in every part
-    and the colours: ``_whole``); and the ``spec.dense_reach_keep`` of ``reach`` (more
+    and the colours: ``_whole``); and the ``spec.reach_keep`` of ``reach`` (more
     candidates) that the query, upright, slides over best at the coarse scale, each
     verified first by keypoints with ``probes`` as the first look's candidates are (and in
     its weakest cells, ``spec.reach_cells``), then as the ``ids``: a crop whose vector ranks
@@ -190,10 +190,10 @@ def verify_dense(spec: KindSpec, query: Keypoints, ids: Sequence[int],
         return []
     probe = DenseProbe(query)
     refs = [(image_id, ref, False) for image_id, ref in _stored(judged, load_keypoints)]
-    if reach and spec.dense_reach_keep:
+    if reach and spec.reach_keep:
         blobs = load_keypoints(list(reach))
         kept = reached(probe, ((i, thumbnail_from_bytes(b)) for i, b in blobs.items()),
-                       spec.dense_reach_keep)
+                       spec.reach_keep)
         refs += [(image_id, Keypoints.from_bytes(blobs[image_id]), True) for _, image_id in kept]
     out = []
     for image_id, ref, far in refs:
