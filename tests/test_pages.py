@@ -316,3 +316,19 @@ def test_content_is_compared_identically_wherever_the_image_lies_in_memory() -> 
         moved[...] = image
         again = _smoothed(moved)
         assert all(np.array_equal(a, b) for a, b in zip(first, again, strict=True))
+
+
+def test_a_page_is_not_answered_by_another_page_of_its_book(engine: Engine) -> None:
+    # Two pages of one generated book, the same layout (title, two framed pictures side by
+    # side, text, page number): the whole of one verifies on the other by keypoints (26
+    # inliers, agreement 0.76) on what they share; their weakest cells (0.2) tell them apart.
+    engine.create_library("book", "picturebook")
+    library = engine.library("book")
+    page, other = generated_pages(1, first_seed=2_100_663)[0], generated_pages(1, first_seed=2_500_006)[0]
+    library.add(ImageSource(data=page.load()), brief="page")
+    assert library.search(ImageSource(data=other.load())).hits == []
+    photo = _photo(decode_rgb(page.load()), 5, 0.55)
+    assert [h.image.brief for h in library.search(ImageSource(data=encode(photo.pixels, "JPEG", quality=90))).hits] == ["page"]
+    library.spec = replace(library.spec, keypoint_cells=None)
+    hits = library.search(ImageSource(data=other.load())).hits
+    assert [h.image.brief for h in hits] == ["page"] and hits[0].inliers is not None

@@ -62,6 +62,10 @@ class KindSpec:
     # texture yields few keypoints, and the picture itself is the stronger evidence.
     agreeing_min_inliers: int = 0
     close_agreement: float = 0.94
+    # Not None: the first and second looks' keypoint matches must also agree this much in
+    # their weakest cells (as page_cells): pages of one book share their frame, title, type
+    # and page numbers, on which keypoints and a whole-page agreement can both pass.
+    keypoint_cells: float | None = None
     # > 0: when no keypoint match counts, the query may still be the whole picture (re-
     # encoded, resized, recoloured, turned, mirrored, framed): each candidate is compared
     # with it in its eight whole-frame positions (features.frames), and counts when their
@@ -231,6 +235,15 @@ KINDS: dict[str, KindSpec] = {
         # no wrong page agreed above 0.871 with 6+ inliers, while 8 page photos whose true
         # page had 10-25 inliers agreed at 0.94 or more.
         agreeing_min_inliers=10, close_agreement=0.94,
+        # Every keypoint match in its weakest cells too, as the page look's and the reach's
+        # (benchmarks/studies/keypoint_cells.py, 2026-12-04, all 468 queries of the suite
+        # on its library and on a copy grown to 6,392 with 1,000 more pages of the book):
+        # the one wrong match either look accepted (an unrelated page on another of its
+        # layout, 26 inliers, agreement 0.76) had cells 0.20; with every library image
+        # queried against the rest, three more pages (16-31 inliers) -0.03 to 0.38. Five
+        # true first-look matches fell under 0.75 (0.39-0.747: a photo's washed-out text
+        # lines, a blurred carpet); the second look found all five, four with more inliers.
+        keypoint_cells=0.75,
         # The page look, with its weakest cells: see the calibration above. The page
         # square-on by keypoints (as same's), measured on the suite's 25 page-photo misses
         # and 100 unrelated pages: 4 more found (2 more in the evaluation, behind the content

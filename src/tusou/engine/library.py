@@ -445,7 +445,7 @@ class Library:
         ids = list(tried[:spec.second_look_candidates])
         ids += self._region_candidates(closer.vectors, allowed)
         return rank_matches(verify_geometry(spec, closer.keypoints, list(dict.fromkeys(ids)),
-                                            self._store.keypoints))
+                                            self._store.keypoints, spec.keypoint_cells))
 
     def _page_look(self, pixels: np.ndarray, tried: list[int], allowed: np.ndarray | None
                    ) -> list[Match]:

@@ -284,7 +284,7 @@ def verify_candidates(spec: KindSpec, query: Descriptors, *, exact_id: int | Non
     def loaded(ids: list[int]) -> Mapping[int, bytes]:
         return {i: stored[i] for i in ids if i in stored}
 
-    found = verify_geometry(spec, probes, to_verify, loaded)
+    found = verify_geometry(spec, probes, to_verify, loaded, spec.keypoint_cells)
     if not found and not results and query.keypoints is not None:
         # Nothing verified: perhaps a whole copy of a picture keypoints cannot hold on to.
         found = verify_frames(spec, query.keypoints, to_verify, loaded)
