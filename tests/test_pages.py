@@ -328,7 +328,8 @@ def test_a_page_is_not_answered_by_another_page_of_its_book(engine: Engine) -> N
     library.add(ImageSource(data=page.load()), brief="page")
     assert library.search(ImageSource(data=other.load())).hits == []
     photo = _photo(decode_rgb(page.load()), 5, 0.55)
-    assert [h.image.brief for h in library.search(ImageSource(data=encode(photo.pixels, "JPEG", quality=90))).hits] == ["page"]
+    found = library.search(ImageSource(data=encode(photo.pixels, "JPEG", quality=90))).hits
+    assert [h.image.brief for h in found] == ["page"]
     library.spec = replace(library.spec, keypoint_cells=None)
     hits = library.search(ImageSource(data=other.load())).hits
     assert [h.image.brief for h in hits] == ["page"] and hits[0].inliers is not None

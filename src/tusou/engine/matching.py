@@ -99,7 +99,8 @@ def _best_geometry(probes: Sequence[Keypoints], ref: Keypoints, spec: KindSpec,
         match = verify(probe, ref, min_inliers=floor)
         if match is None or not accepted(match, spec, probe, ref):
             continue
-        if min_cells is not None:
+        if min_cells is not None and match.agreement is not None:
+            # Keypoints stored before thumbnails: inliers alone, as ``accepted`` judges them.
             cells = weakest_cells(probe, ref, match.homography, WEAKEST_SHARE)
             if cells is None or cells < min_cells:
                 continue
