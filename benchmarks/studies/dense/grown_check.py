@@ -4,12 +4,14 @@ and every wrong answer at the kind's threshold, where every image of the grown l
 
     python benchmarks/studies/dense/grown_check.py KIND WORK_DIR [SET]
 
-SET: only that transform's queries (e.g. crop25), each miss printed. OLD=1 in the
-environment runs `picturebook` without KindSpec.keypoint_cells, as before 2026-12-04.
+SET: only that transform's queries (e.g. crop25), each miss printed. SPEC in the
+environment changes KindSpec fields for the run, e.g. SPEC="reach=500,reach_keep=5" or
+SPEC="keypoint_cells=None" (`picturebook` as before 2026-12-04).
 
 (2026-12-04: picturebook grown to 6,392, same to 8,648; figures in the README.)
 """
 
+import ast
 import collections
 import dataclasses
 import os
@@ -26,8 +28,11 @@ kind, work = sys.argv[1], Path(sys.argv[2])
 only = sys.argv[3] if len(sys.argv) > 3 else None
 engine = Engine(Settings(data_dir=work, model_threads=0))
 harness = _Harness(engine, kind)
-if os.environ.get("OLD"):
-    harness.library.spec = dataclasses.replace(harness.library.spec, keypoint_cells=None)
+if os.environ.get("SPEC"):
+    fields = {name: ast.literal_eval(value) for name, value in
+              (item.split("=") for item in os.environ["SPEC"].split(","))}
+    harness.library.spec = dataclasses.replace(harness.library.spec, **fields)
+    print("spec", fields)
 offset = 0
 while page := harness.library.list_images(offset=offset, limit=1000):
     harness.key_of.update((record.cont_sign, record.brief) for record in page)
