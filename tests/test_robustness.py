@@ -176,3 +176,17 @@ def test_default_page_and_the_1000_result_window(tmp_path: Path, model_cache: Pa
         assert [h.image.brief for h in tail.hits] == briefs[900:]
     finally:
         engine.close()
+
+
+def test_all_images_reads_every_page(tmp_path: Path, model_cache: Path) -> None:
+    engine = Engine(Settings(data_dir=tmp_path / "data", model_cache_dir=model_cache, model_threads=1))
+    try:
+        engine.create_library("pages", "similar")
+        library = engine.library("pages")
+        for n in range(5):
+            library.add(ImageSource(data=encode(noise_image(700 + n))), brief=f"img{n}")
+        briefs = [record.brief for record in library.all_images(page_size=2)]
+        assert sorted(briefs) == [f"img{n}" for n in range(5)]
+        assert briefs == [record.brief for record in library.list_images(limit=10)]
+    finally:
+        engine.close()

@@ -43,9 +43,7 @@ SLOTS = 4096  # keys are image id * SLOTS + keypoint number
 engine = Engine(Settings(data_dir=work, model_threads=0))
 harness = _Harness(engine, "same")
 lib = harness.library
-records = []
-while page := lib.list_images(offset=len(records), limit=1000):
-    records += page
+records = list(lib.all_images())
 harness.key_of = {r.cont_sign: r.brief for r in records}
 id_of = {r.brief: r.id for r in records}
 

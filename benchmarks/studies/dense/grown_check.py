@@ -33,10 +33,7 @@ if os.environ.get("SPEC"):
               (item.split("=") for item in os.environ["SPEC"].split(","))}
     harness.library.spec = dataclasses.replace(harness.library.spec, **fields)
     print("spec", fields)
-offset = 0
-while page := harness.library.list_images(offset=offset, limit=1000):
-    harness.key_of.update((record.cont_sign, record.brief) for record in page)
-    offset += len(page)
+harness.key_of = {record.cont_sign: record.brief for record in harness.library.all_images()}
 config = suites.suite(kind, eval_dev=suites.find_eval_dev())
 queries = _copy_queries(config, harness, spread(list(config.library), config.query_originals))
 if only:

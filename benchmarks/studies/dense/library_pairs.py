@@ -17,9 +17,7 @@ from tusou.features.keypoints import periodicity
 part, parts = int(sys.argv[1]), int(sys.argv[2])
 engine = Engine(Settings(data_dir=Path(f"/tmp/ev/sameD{part}"), model_threads=0))
 lib = engine.library("eval")
-records = []
-while page := lib.list_images(offset=len(records), limit=1000):
-    records += page
+records = list(lib.all_images())
 random.Random(7).shuffle(records)
 records = records[:700][part::parts]
 state = lib._state

@@ -40,9 +40,7 @@ engine = Engine(Settings(data_dir=work, model_threads=0))
 lib = engine.library(LIBRARY)
 config = suites.suite(kind, eval_dev=suites.find_eval_dev())
 originals = {i.key: i for i in [*config.library, *config.distractors]}
-records = []
-while page := lib.list_images(offset=len(records), limit=1000):
-    records += page
+records = list(lib.all_images())
 brief_of = {r.id: r.brief for r in records}
 periodic = []
 for record in records:

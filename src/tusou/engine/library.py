@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any, TypeVar
@@ -302,6 +302,13 @@ class Library:
     def list_images(self, *, offset: int = 0, limit: int = 100) -> list[ImageRecord]:
         return self._store.list_images(self.record.id, offset=offset, limit=limit)
 
+    def all_images(self, page_size: int = 1000) -> Iterator[ImageRecord]:
+        """Every image of the library, read ``page_size`` records at a time."""
+        offset = 0
+        while page := self.list_images(offset=offset, limit=page_size):
+            offset += len(page)
+            yield from page
+
     def original(self, cont_sign: str) -> tuple[bytes, str]:
         """The stored original file and its format (libraries with ``store_originals``)."""
         record = self.get(cont_sign)
@@ -328,18 +335,15 @@ class Library:
             raise InvalidParameter("this library does not store originals to extract from "
                                    "(re-add its images instead)", field="name")
         refreshed = skipped = 0
-        offset = 0
-        while page := self.list_images(offset=offset, limit=100):
-            offset += len(page)
-            for record in page:
-                pixels = self._original_pixels(record)
-                if pixels is None:
-                    skipped += 1
-                    continue
-                keypoints = self._extracting(partial(self._describer.keypoints, self.spec, pixels))
-                blob = keypoints.to_bytes() if keypoints is not None else None
-                if self._store.set_keypoints(record.id, blob):  # else deleted meanwhile
-                    refreshed += 1
+        for record in self.all_images(page_size=100):
+            pixels = self._original_pixels(record)
+            if pixels is None:
+                skipped += 1
+                continue
+            keypoints = self._extracting(partial(self._describer.keypoints, self.spec, pixels))
+            blob = keypoints.to_bytes() if keypoints is not None else None
+            if self._store.set_keypoints(record.id, blob):  # else deleted meanwhile
+                refreshed += 1
         return refreshed, skipped
 
     def _original_pixels(self, record: ImageRecord) -> np.ndarray | None:

@@ -190,12 +190,7 @@ class _Harness:
     def ids_by_brief(self) -> dict[str, int]:
         """Every image of the library by its brief (the key's last 256 characters): what
         study scripts that look behind the API need to find an original's record."""
-        ids: dict[str, int] = {}
-        offset = 0
-        while page := self.library.list_images(offset=offset, limit=1000):
-            ids.update((rec.brief, rec.id) for rec in page)
-            offset += len(page)
-        return ids
+        return {rec.brief: rec.id for rec in self.library.all_images()}
 
     def ask(self, query: _Query, rn: int) -> tuple[Ranked, float]:
         tag_filter = None
