@@ -97,15 +97,16 @@ def _best_geometry(probes: Sequence[Keypoints], ref: Keypoints, spec: KindSpec,
     floor = min(spec.min_inliers, spec.agreeing_min_inliers or spec.min_inliers)
     for probe in probes:
         match = verify(probe, ref, min_inliers=floor)
-        if match is None or not accepted(match, spec, probe, ref):
+        if match is None or (best is not None and match.inliers <= best.inliers):
+            continue
+        if not accepted(match, spec, probe, ref):
             continue
         if min_cells is not None and match.agreement is not None:
             # Keypoints stored before thumbnails: inliers alone, as ``accepted`` judges them.
             cells = weakest_cells(probe, ref, match.homography, WEAKEST_SHARE)
             if cells is None or cells < min_cells:
                 continue
-        if best is None or match.inliers > best.inliers:
-            best = match
+        best = match
     return best
 
 
