@@ -48,7 +48,6 @@ if mode == "library":
 else:
     queries = _copy_queries(config, harness, spread(list(config.library), config.query_originals))[part::parts]
 state = library._state
-floor = min(spec.min_inliers, spec.agreeing_min_inliers or spec.min_inliers)
 
 
 def judged(look: str, probes: list[Keypoints], candidates: list[int], relevant: frozenset[str]
@@ -60,7 +59,7 @@ def judged(look: str, probes: list[Keypoints], candidates: list[int], relevant: 
             continue
         ref = Keypoints.from_bytes(blobs[image_id])
         for k, probe in enumerate(probes):
-            match = verify(probe, ref, min_inliers=floor)
+            match = verify(probe, ref, min_inliers=spec.inlier_floor)
             if match is None or not accepted(match, spec, probe, ref):
                 continue
             cells = weakest_cells(probe, ref, match.homography, WEAKEST_SHARE)

@@ -123,6 +123,12 @@ class KindSpec:
     # A better set of expansion neighbours for the price of a few dot products.
     expansion_seed: int = 0
 
+    @property
+    def inlier_floor(self) -> int:
+        """The fewest inliers a keypoint match may count with: ``min_inliers``, or
+        ``agreeing_min_inliers`` where the content agrees closely."""
+        return min(self.min_inliers, self.agreeing_min_inliers or self.min_inliers)
+
 
 # Thresholds and inlier counts were fixed with the quality harness (`tusou eval`,
 # benchmarks/quality.py, figures in the README) before its final measurement:

@@ -94,9 +94,8 @@ def accepted(match: GeometricMatch, spec: KindSpec, query: Keypoints, ref: Keypo
 def _best_geometry(probes: Sequence[Keypoints], ref: Keypoints, spec: KindSpec,
                    min_cells: float | None = None) -> GeometricMatch | None:
     best: GeometricMatch | None = None
-    floor = min(spec.min_inliers, spec.agreeing_min_inliers or spec.min_inliers)
     for probe in probes:
-        match = verify(probe, ref, min_inliers=floor)
+        match = verify(probe, ref, min_inliers=spec.inlier_floor)
         if match is None or (best is not None and match.inliers <= best.inliers):
             continue
         if not accepted(match, spec, probe, ref):
