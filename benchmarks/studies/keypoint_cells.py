@@ -85,8 +85,7 @@ for n, query in enumerate(queries):
     found = judged("first", desc.probes, tried, query.relevant)
     if spec.second_look_keypoints and mode == "queries":
         closer = library._describer.closer_look(spec, library.record.pipeline, pixels)
-        second = list(dict.fromkeys([*tried[:spec.second_look_candidates],
-                                     *library._region_candidates(closer.vectors, None)]))
+        second = library._second_look_candidates(closer.vectors, tried, None)
         found += judged("second", closer.keypoints, second, query.relevant)
     rows += [{"query": query.key, "set": query.set_name, **row} for row in found]
     if n % 25 == 0:

@@ -446,10 +446,15 @@ class Library:
         spec = self.spec
         closer = self._extracting(lambda: self._describer.closer_look(spec, self.record.pipeline,
                                                                       pixels))
-        ids = list(tried[:spec.second_look_candidates])
-        ids += self._region_candidates(closer.vectors, allowed)
-        return rank_matches(verify_geometry(spec, closer.keypoints, list(dict.fromkeys(ids)),
-                                            self._store.keypoints, spec.keypoint_cells))
+        ids = self._second_look_candidates(closer.vectors, tried, allowed)
+        return rank_matches(verify_geometry(spec, closer.keypoints, ids, self._store.keypoints,
+                                            spec.keypoint_cells))
+
+    def _second_look_candidates(self, vectors: list[np.ndarray], tried: list[int],
+                                allowed: np.ndarray | None) -> list[int]:
+        """The first look's first ``second_look_candidates`` and the regions' candidates."""
+        ids = [*tried[:self.spec.second_look_candidates], *self._region_candidates(vectors, allowed)]
+        return list(dict.fromkeys(ids))
 
     def _page_look(self, pixels: np.ndarray, tried: list[int], allowed: np.ndarray | None
                    ) -> list[Match]:
