@@ -16,9 +16,9 @@ from tusou.engine.matching import MAX_PERIODICITY, MIN_COLOUR_AGREEMENT, last_lo
 from tusou.engine.sources import ImageSource
 from tusou.errors import InvalidParameter
 from tusou.evaluation.dataset import decode_rgb, generated_distractors
-from tusou.evaluation.transforms import _jpeg
+from tusou.evaluation.transforms import _jpeg, apply_transform
 from tusou.features.alignment import DenseProbe
-from tusou.features.keypoints import COLOUR_SIDE, Keypoints, colour_agreement, periodicity
+from tusou.features.keypoints import COLOUR_SIDE, Keypoints, agreement, colour_agreement, in_phase, periodicity
 from tusou.features.pixels import centre_crop
 
 SAME = kind_spec("same")
@@ -143,3 +143,38 @@ def test_only_libraries_with_local_features_and_originals_refresh(engine: Engine
     for name, says in (("plain", "does not store originals"), ("alike", "no local features")):
         with pytest.raises(InvalidParameter, match=says):
             engine.library(name).refresh_keypoints()
+
+
+def _stripes(period: int, colour: tuple[int, int, int], size: int = 300) -> np.ndarray:
+    """Vertical stripes, ``colour`` on white, half a period each, with a little noise."""
+    on = (np.arange(size) % period) < period // 2
+    row = np.where(on[:, None], np.array(colour, np.float32), np.float32(255.0))
+    noisy = np.repeat(row[None], size, axis=0) + np.random.default_rng(7).normal(0, 3, (size, size, 3))
+    return np.clip(noisy, 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("name", ["crop50", "crop25", "crop_offcentre"])
+def test_a_crop_of_stripes_is_laid_in_phase(name: str) -> None:
+    # Gradient magnitudes are the same half a period on, where the grey levels are the
+    # stripes' negative: these crops used to be laid there (agreement about -0.99).
+    brown = _stripes(36, (128, 64, 0))
+    blobs = _blobs(_stripes(36, (0, 64, 128)), brown)
+    query = _query(apply_transform(name, brown, 1))
+    match = DenseProbe(query).match(_stored(brown))
+    assert match is not None and match.agreement >= SAME.dense_agreement
+    found = last_look(SAME, query, [1, 2], lambda ids: {i: blobs[i] for i in ids})
+    # Stripes of its period in another colour line up in grey levels too: colour tells.
+    assert [m.id for m in found] == [2]
+
+
+def test_in_phase_leaves_an_alignment_already_in_phase() -> None:
+    brown = _stripes(36, (128, 64, 0))
+    query, ref = _query(brown), _stored(brown)
+    identity = np.eye(3)
+    assert np.array_equal(in_phase(query, ref, identity), identity)
+    # Half a period off (in the reference's pixels), it is put back within a pixel.
+    off = np.array([[1.0, 0, 18], [0, 1.0, 0], [0, 0, 1.0]])
+    assert agreement(query, ref, off, levels=True) < 0
+    moved = in_phase(query, ref, off)
+    assert abs(moved[0, 2] % 36) < 2.5 or abs(moved[0, 2] % 36 - 36) < 2.5
+    assert agreement(query, ref, moved, levels=True) > 0.95

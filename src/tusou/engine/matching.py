@@ -19,7 +19,7 @@ from tusou.engine.kinds import KindSpec
 from tusou.features import PDQ_MATCH_DISTANCE, GeometricMatch, Keypoints, frame_match, verify
 from tusou.features.alignment import DenseProbe
 from tusou.features.frames import query_areas
-from tusou.features.keypoints import colour_agreement, periodicity, thumbnail_from_bytes, weakest_cells
+from tusou.features.keypoints import PERIODIC, colour_agreement, periodicity, thumbnail_from_bytes, weakest_cells
 from tusou.features.pages import WEAKEST_SHARE, PageView, page_match
 
 # Below this PDQ quality the hash of a flat image says little; verify with keypoints too.
@@ -28,7 +28,7 @@ PDQ_MIN_QUALITY = 50
 # reference less periodic than this: a few inliers on a checkerboard fit any other one of its
 # period, and agree in content (0.95-0.99 measured on generated checkerboards, at 0.97).
 # Every true close-agreement match of the picturebook suite was on a reference at <= 0.82.
-MAX_PERIODICITY = 0.9
+MAX_PERIODICITY = PERIODIC
 # A periodic reference is still answered when the query also has its colours where it has
 # them (keypoints.colour_agreement, share of the overlap): another pattern of its period in
 # other colours does not.

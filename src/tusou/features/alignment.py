@@ -13,7 +13,9 @@ patterns line up: ECC may only correct the coarse guess a little (scale, shear, 
 and shift bounds below), so a different picture cannot be bent onto the thumbnail. Periodic
 references (a chessboard, stripes, a dot grid) line up with any pattern of their period;
 the engine answers those only where the query also has their colours
-(``keypoints.periodicity``, ``keypoints.colour_agreement``).
+(``keypoints.periodicity``, ``keypoints.colour_agreement``). On them the gradients can also
+lay the query half a period off, where its grey levels are the reference's negative: their
+placements are also tried put in phase by grey levels (``keypoints.in_phase``).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import cv2
 import numpy as np
 
 from .frames import ContentMatch, _quarter_turns, query_areas
-from .keypoints import Keypoints, _scale_to, _smoothed, agreement, warp_onto
+from .keypoints import PERIODIC, Keypoints, _scale_to, _smoothed, agreement, in_phase, periodicity, warp_onto
 from .pixels import resize_max_side
 
 # Template matching runs with the thumbnail's long side at this size (and the query at
@@ -155,10 +157,11 @@ class DenseProbe:
             out.append((float(value), place))
         return turn, out
 
-    def _aligned(self, view: _View, target: np.ndarray, guess: np.ndarray) -> list[np.ndarray]:
+    def _aligned(self, view: _View, target: np.ndarray, guess: np.ndarray, *,
+                 levels: np.ndarray | None = None) -> list[np.ndarray]:
         """``guess`` (query px -> thumb px) corrected by a bounded ECC affine step on the
-        thumbnail's gradients ``target``, and the guess itself (periodic content can pull
-        ECC away from a right guess); nothing if
+        thumbnail's gradients ``target`` (or on its smoothed grey ``levels``, given), and the
+        guess itself (periodic content can pull ECC away from a right guess); nothing if
         the guess covers too little of the thumbnail or too flat a part of it."""
         th, tw = target.shape[:2]
         laid = warp_onto(view.image, guess @ np.linalg.inv(view.from_query), (tw, th))
@@ -170,8 +173,9 @@ class DenseProbe:
         if float(target[mask > 0].mean()) < _MIN_GRADIENT:
             return []
         warp: np.ndarray = np.eye(2, 3, dtype=np.float32)
+        moving, fixed = (_gradient(warped), target) if levels is None else (_smoothed(warped)[0], levels)
         try:
-            _, warp = cv2.findTransformECC(_gradient(warped), target, warp, cv2.MOTION_AFFINE,
+            _, warp = cv2.findTransformECC(moving, fixed, warp, cv2.MOTION_AFFINE,
                                            _ECC_CRITERIA, mask, 1)
         except cv2.error:  # did not converge
             return [guess]
@@ -198,17 +202,27 @@ class DenseProbe:
         from_thumb = np.linalg.inv(_scale_to(thumb, ref.width, ref.height))
         best: ContentMatch | None = None
         target: np.ndarray | None = None  # the thumbnail's gradients, once per reference
+        periodic: bool | None = None  # likewise whether it repeats a pattern
         for value, n, guess in self._placements(thumb)[:TOP_HYPOTHESES]:
             if value < MIN_COARSE:
                 break
             view = self._views[n][0]
             target = _gradient(thumb) if target is None else target
             for placed in self._aligned(view, target, guess):
-                homography = from_thumb @ placed
-                score = agreement(self.query, ref, homography, levels=True)
-                if score is not None and (best is None or score > best.agreement):
-                    best = ContentMatch(score, homography,
-                                      _outline(homography, view, self.query, ref))
+                homographies = [from_thumb @ placed]
+                periodic = periodicity(thumb) >= PERIODIC if periodic is None else periodic
+                if periodic:
+                    # Put in phase by grey levels, then refined on them: from in phase,
+                    # the grey levels also correct the scale a repeated pattern leaves loose.
+                    phased = in_phase(self.query, ref, homographies[0])
+                    levels = _smoothed(thumb.astype(np.float32))[0]
+                    homographies += [phased, *(from_thumb @ p for p in self._aligned(
+                        view, target, np.linalg.inv(from_thumb) @ phased, levels=levels))]
+                for homography in homographies:
+                    score = agreement(self.query, ref, homography, levels=True)
+                    if score is not None and (best is None or score > best.agreement):
+                        best = ContentMatch(score, homography,
+                                            _outline(homography, view, self.query, ref))
         return best
 
 

@@ -425,6 +425,11 @@ def _smoothed(image: np.ndarray, sigma: float = _SMOOTHING) -> tuple[np.ndarray,
     return grey, np.sqrt(dx * dx + dy * dy)
 
 
+# periodicity at or above this: the picture repeats a pattern (checkerboards, dot grids and
+# stripes about 0.95-1.0; photos and pages 0.4-0.8).
+PERIODIC = 0.9
+
+
 def periodicity(image: np.ndarray) -> float:
     """How periodic grey ``image`` is: the strongest off-centre peak of its gradient
     magnitudes' autocorrelation (shifts of 6+ px, up to half the size), relative to the
@@ -443,6 +448,43 @@ def periodicity(image: np.ndarray) -> float:
         return 0.0
     shifts = (dy < h // 2) & (dx < w // 2) & (dy**2 + dx**2 >= 36)
     return float(corr[shifts].max() / corr[0, 0]) if shifts.any() else 0.0
+
+
+# in_phase: how far the grey levels may move an alignment, as a share of the thumbnail's
+# long side (half a period of the coarsest stripes measured, 10 px at 160, fits in it).
+PHASE_RADIUS = 0.1
+# ... and the least the laid query's inner part must measure, in thumbnail pixels, to be slid.
+_MIN_PHASE_TEMPLATE = 16
+
+
+def in_phase(query: Keypoints, ref: Keypoints, homography: np.ndarray,
+             radius: float = PHASE_RADIUS) -> np.ndarray:
+    """``homography`` moved, by at most ``radius`` of the thumbnail's long side, to where the
+    laid query's grey levels correlate best with the thumbnail's; unchanged when the overlap
+    is too small to slide.
+
+    Alignments of a repeated pattern are found on gradient magnitudes, which are the same a
+    half period on, where the grey levels are the negative of the reference's (a stripe crop
+    laid at -0.95): the grey levels put it back in phase."""
+    laid = _overlay(query.image, query, ref.image, ref, homography)
+    if laid is None:
+        return homography
+    thumb, warped, mask = laid
+    r = max(1, round(radius * max(thumb.shape[:2])))
+    ys, xs = np.nonzero(mask)
+    y1, y2, x1, x2 = int(ys.min()), int(ys.max()) + 1, int(xs.min()), int(xs.max()) + 1
+    if min(y2 - y1, x2 - x1) - 2 * r < _MIN_PHASE_TEMPLATE:
+        return homography
+    template = np.ascontiguousarray(warped[y1 + r:y2 - r, x1 + r:x2 - r], np.float32)
+    result = cv2.matchTemplate(np.ascontiguousarray(thumb[y1:y2, x1:x2], np.float32), template,
+                               cv2.TM_CCOEFF_NORMED)
+    _, _, _, (bx, by) = cv2.minMaxLoc(result)
+    if (bx, by) == (r, r):
+        return homography
+    to_thumb = _scale_to(thumb, ref.width, ref.height)
+    shift = np.array([[1.0, 0.0, bx - r], [0.0, 1.0, by - r], [0.0, 0.0, 1.0]])
+    moved: np.ndarray = np.linalg.inv(to_thumb) @ shift @ to_thumb @ homography
+    return moved
 
 
 def _good_matches(query: Keypoints, ref: Keypoints, ratio: float, cross_check: bool) -> list[tuple[int, int]]:
