@@ -157,11 +157,10 @@ class DenseProbe:
             out.append((float(value), place))
         return turn, out
 
-    def _aligned(self, view: _View, target: np.ndarray, guess: np.ndarray, *,
-                 levels: np.ndarray | None = None) -> list[np.ndarray]:
+    def _aligned(self, view: _View, target: np.ndarray, guess: np.ndarray) -> list[np.ndarray]:
         """``guess`` (query px -> thumb px) corrected by a bounded ECC affine step on the
-        thumbnail's gradients ``target`` (or on its smoothed grey ``levels``, given), and the
-        guess itself (periodic content can pull ECC away from a right guess); nothing if
+        thumbnail's gradients ``target``, and the guess itself (periodic content can pull
+        ECC away from a right guess); nothing if
         the guess covers too little of the thumbnail or too flat a part of it."""
         th, tw = target.shape[:2]
         laid = warp_onto(view.image, guess @ np.linalg.inv(view.from_query), (tw, th))
@@ -173,9 +172,8 @@ class DenseProbe:
         if float(target[mask > 0].mean()) < _MIN_GRADIENT:
             return []
         warp: np.ndarray = np.eye(2, 3, dtype=np.float32)
-        moving, fixed = (_gradient(warped), target) if levels is None else (_smoothed(warped)[0], levels)
         try:
-            _, warp = cv2.findTransformECC(moving, fixed, warp, cv2.MOTION_AFFINE,
+            _, warp = cv2.findTransformECC(_gradient(warped), target, warp, cv2.MOTION_AFFINE,
                                            _ECC_CRITERIA, mask, 1)
         except cv2.error:  # did not converge
             return [guess]
@@ -202,22 +200,18 @@ class DenseProbe:
         from_thumb = np.linalg.inv(_scale_to(thumb, ref.width, ref.height))
         best: ContentMatch | None = None
         target: np.ndarray | None = None  # the thumbnail's gradients, once per reference
-        periodic: bool | None = None  # likewise whether it repeats a pattern
+        periodic = False  # likewise whether it repeats a pattern
         for value, n, guess in self._placements(thumb)[:TOP_HYPOTHESES]:
             if value < MIN_COARSE:
                 break
             view = self._views[n][0]
-            target = _gradient(thumb) if target is None else target
+            if target is None:
+                target = _gradient(thumb)
+                periodic = periodicity(thumb) >= PERIODIC
             for placed in self._aligned(view, target, guess):
                 homographies = [from_thumb @ placed]
-                periodic = periodicity(thumb) >= PERIODIC if periodic is None else periodic
                 if periodic:
-                    # Put in phase by grey levels, then refined on them: from in phase,
-                    # the grey levels also correct the scale a repeated pattern leaves loose.
-                    phased = in_phase(self.query, ref, homographies[0])
-                    levels = _smoothed(thumb.astype(np.float32))[0]
-                    homographies += [phased, *(from_thumb @ p for p in self._aligned(
-                        view, target, np.linalg.inv(from_thumb) @ phased, levels=levels))]
+                    homographies.append(in_phase(self.query, ref, homographies[0]))
                 for homography in homographies:
                     score = agreement(self.query, ref, homography, levels=True)
                     if score is not None and (best is None or score > best.agreement):
