@@ -21,9 +21,17 @@ from tusou.engine.matching import last_look, verify_geometry, verify_pages
 from tusou.engine.sources import ImageSource
 from tusou.evaluation import synthetic
 from tusou.evaluation.dataset import decode_rgb, generated_distractors, generated_pages
-from tusou.evaluation.transforms import phone_photo
+from tusou.evaluation.transforms import apply_transform, phone_photo
 from tusou.features.keypoints import Keypoints, _smoothed, agreement, extract_keypoints, weakest_cells
-from tusou.features.pages import MIN_QUICK, WEAKEST_SHARE, find_pages, page_match, page_view, rectified
+from tusou.features.pages import (
+    MIN_QUICK,
+    WEAKEST_SHARE,
+    _on_plain_canvas,
+    find_pages,
+    page_match,
+    page_view,
+    rectified,
+)
 
 SAME = kind_spec("same")
 # HORSE (a silhouette) has a handful of corners and no usable keypoints: keypoints miss
@@ -333,3 +341,56 @@ def test_a_page_is_not_answered_by_another_page_of_its_book(engine: Engine) -> N
     library.spec = replace(library.spec, keypoint_cells=None)
     hits = library.search(ImageSource(data=other.load())).hits
     assert [h.image.brief for h in hits] == ["page"] and hits[0].inliers is not None
+
+
+def _turned_corners(width: int, height: int, pixels: np.ndarray) -> np.ndarray:
+    """Where transforms' rot8 puts a width x height picture's outline (outer pixel edges) in
+    its grown canvas ``pixels``, clockwise from the top left."""
+    h, w = pixels.shape[:2]
+    m = cv2.getRotationMatrix2D(((width - 1) / 2, (height - 1) / 2), 8.0, 1.0)
+    m[0, 2] += (w - width) / 2
+    m[1, 2] += (h - height) / 2
+    outline = np.array([[-0.5, -0.5], [width - 0.5, -0.5], [width - 0.5, height - 0.5], [-0.5, height - 0.5]])
+    corners = outline @ m[:, :2].T + m[:, 2]
+    return corners[np.argsort(np.arctan2(corners[:, 1] - corners[:, 1].mean(),
+                                         corners[:, 0] - corners[:, 0].mean()))]
+
+
+@pytest.mark.parametrize("name", ["coffee", "camera", "stripes"])
+def test_a_picture_turned_on_a_plain_canvas_is_outlined_by_its_content(name: str) -> None:
+    picture = _stripes() if name == "stripes" else _rgb(getattr(skimage.data, name)())
+    turned = decode_rgb(encode(apply_transform("rot8", picture, 0), "JPEG", quality=90))
+    quad = find_pages(turned)[0]
+    true = _turned_corners(picture.shape[1], picture.shape[0], turned)
+    true = np.roll(true, -int(np.argmin(true.sum(axis=1))), axis=0)
+    # within 1.5 px, where a stripe parallel to a side used to be taken for the side
+    assert np.abs(quad - true).max() <= 1.5
+
+
+def test_a_plain_canvas_around_a_disc_or_a_shape_gives_no_outline_of_its_own() -> None:
+    disc = np.zeros((300, 300, 3), np.uint8)
+    cv2.circle(disc, (150, 150), 120, (200, 80, 40), -1)
+    assert _on_plain_canvas(disc) is None  # fills 0.79 of its square: no turn to read
+    assert _on_plain_canvas(_rgb(skimage.data.coffee())) is None  # corners not one colour
+    assert _on_plain_canvas(np.zeros((100, 100, 3), np.uint8)) is None  # nothing on it
+    # upright on it: a plain border, left to the edges and the whole-frame look
+    assert _on_plain_canvas(apply_transform("border10", _rgb(skimage.data.coffee()), 0)) is None
+
+
+def _stripes() -> np.ndarray:
+    """Brown stripes on white, 36 px a period: their sides are as straight as the picture's."""
+    on = (np.arange(300) % 36) < 18
+    row = np.where(on[:, None], np.array([128, 64, 0], np.float32), np.float32(255.0))
+    noisy = np.repeat(row[None], 300, axis=0) + np.random.default_rng(7).normal(0, 3, (300, 300, 3))
+    return np.clip(noisy, 0, 255).astype(np.uint8)
+
+
+def test_same_finds_a_tilted_copy_of_stripes_in_their_colours(engine: Engine) -> None:
+    engine.create_library("tilted", "same")
+    library = engine.library("tilted")
+    stripes = _stripes()
+    library.add(ImageSource(data=encode(stripes)), brief="brown")
+    library.add(ImageSource(data=encode(np.ascontiguousarray(stripes[..., ::-1]))), brief="blue")
+    query = encode(apply_transform("rot8", stripes, 0), "JPEG", quality=90)
+    hits = library.search(ImageSource(data=query)).hits
+    assert [h.image.brief for h in hits] == ["brown"] and hits[0].inliers is None

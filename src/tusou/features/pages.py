@@ -14,7 +14,9 @@ The outline is found the classic way (document scanners): colour edges at a coar
 where table and carpet textures fade and a page's border stays, straight lines by Hough
 (each edge pixel voting only for lines across its gradient), and every four lines that
 close a convex quadrilateral scored by how much of its border runs along an edge across
-it. Corners may lie outside the photo (a phone held close).
+it. Corners may lie outside the photo (a phone held close). A picture turned on a plain
+canvas (a tilted scan or paste) is outlined by its content first, which a stripe parallel
+to its side cannot mislead.
 Candidates come from the first look and from the page seen square-on (``rectified``): on
 a textured table, the whole photo's vector can rank the original far down.
 """
@@ -99,6 +101,19 @@ WEAKEST_SHARE = 0.25
 PAGE_BLURS = (0.7, 1.0)
 
 Quad = np.ndarray  # (4, 2) float64 corners, clockwise from the one nearest the top left
+
+# A picture turned on a plain canvas (a tilted scan, a rotated paste: the canvas's four
+# corners one colour, within _FILL_TOLERANCE on 0..255 in every channel) is outlined by
+# the smallest turned rectangle around what differs from that colour by more than
+# _CONTENT_CONTRAST (JPEG rings a few levels out from the picture's edge), if the content
+# fills at least _MIN_FILL of it (a disc on the canvas fills 0.79 of its square, and says
+# nothing of a turn). Its edges need not be found: a stripe parallel to a side has as
+# straight an edge as the side.
+_FILL_TOLERANCE = 12
+_CONTENT_CONTRAST = 40
+_CORNER = 3
+_MIN_FILL = 0.9
+_MIN_TURN_DEG = 1.0
 
 
 def _edges(pixels: np.ndarray, blur: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
@@ -266,31 +281,57 @@ def find_pages(pixels: np.ndarray) -> list[Quad]:
     one."""
     if min(pixels.shape[:2]) < 16:
         return []
+    canvas = _on_plain_canvas(pixels)
     found: list[tuple[float, float, float]] = []
     views = []
     for blur in _BLURS:
         edges, dx, dy, scale = _edges(pixels, blur)
         found += _votes(edges, dx, dy)
         views.append((cv2.dilate(edges, np.ones((3, 3), np.uint8)) > 0, dx, dy))
+    first = [] if canvas is None else [canvas]
     lines = _strongest(found)
     if len(lines) < 4:
-        return []
+        return first
     h, w = edges.shape
     quads, share, support = _quads(lines, _profiles(lines, views, w, h), w, h)
-    if not len(quads):
-        return []
     # Larger outlines first among equally supported ones: a page's inner frame, or a
     # picture printed on it, closes a quadrilateral as well as the page does.
     rank = support.mean(axis=1) + 0.3 * np.sqrt(share)
-    out: list[Quad] = []
+    out = [(quad + 0.5) * scale - 0.5 for quad in first]
     for k in np.argsort(-rank, kind="stable"):
+        if len(out) == MAX_PAGES:
+            break
         quad = _clockwise(quads[k])
         if any(np.abs(quad - o).max() < _SAME_OUTLINE * max(w, h) for o in out):
             continue
         out.append(quad)
-        if len(out) == MAX_PAGES:
-            break
     return [(quad + 0.5) / scale - 0.5 for quad in out]
+
+
+def _on_plain_canvas(pixels: np.ndarray) -> Quad | None:
+    """The turned rectangle around a picture turned on a plain canvas (see _MIN_FILL), in
+    the photo's pixels, or None (also when it is upright)."""
+    rgb = pixels if pixels.ndim == 3 else pixels[..., None]
+    corners = np.concatenate([rgb[:_CORNER, :_CORNER], rgb[:_CORNER, -_CORNER:],
+                              rgb[-_CORNER:, :_CORNER], rgb[-_CORNER:, -_CORNER:]]).reshape(-1, rgb.shape[2])
+    fill = np.median(corners, axis=0)
+    if np.abs(corners.astype(np.float32) - fill).max() > _FILL_TOLERANCE:
+        return None
+    content = (np.abs(rgb.astype(np.float32) - fill).max(axis=2) > _CONTENT_CONTRAST).astype(np.uint8)
+    points = cv2.findNonZero(content)
+    if points is None:
+        return None
+    rect = cv2.minAreaRect(points)
+    turn = rect[2] % 90.0
+    if min(turn, 90.0 - turn) < _MIN_TURN_DEG:
+        return None  # upright: a plain border, which the edges and the whole-frame look handle
+    area = rect[1][0] * rect[1][1]
+    h, w = content.shape
+    if area < MIN_PAGE_SHARE * h * w or int(content.sum()) < _MIN_FILL * area:
+        return None
+    # The box runs through the outermost content pixels' centres, half a pixel inside the
+    # outline; JPEG's ringing usually adds about that much, and the content check refines it.
+    return _clockwise(cv2.boxPoints(rect).astype(np.float64))
 
 
 @dataclass(frozen=True, eq=False)
