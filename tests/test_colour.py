@@ -145,6 +145,9 @@ def test_only_libraries_with_local_features_and_originals_refresh(engine: Engine
             engine.library(name).refresh_keypoints()
 
 
+BROWN, BLUE = (128, 64, 0), (0, 64, 128)
+
+
 def _stripes(period: int, colour: tuple[int, int, int], size: int = 300) -> np.ndarray:
     """Vertical stripes, ``colour`` on white, half a period each, with a little noise."""
     on = (np.arange(size) % period) < period // 2
@@ -157,8 +160,8 @@ def _stripes(period: int, colour: tuple[int, int, int], size: int = 300) -> np.n
 def test_a_crop_of_stripes_is_laid_in_phase(name: str) -> None:
     # Gradient magnitudes are the same half a period on, where the grey levels are the
     # stripes' negative: these crops used to be laid there (agreement about -0.99).
-    brown = _stripes(36, (128, 64, 0))
-    blobs = _blobs(_stripes(36, (0, 64, 128)), brown)
+    brown = _stripes(36, BROWN)
+    blobs = _blobs(_stripes(36, BLUE), brown)
     query = _query(apply_transform(name, brown, 1))
     match = DenseProbe(query).match(_stored(brown))
     assert match is not None and match.agreement >= SAME.dense_agreement
@@ -168,7 +171,7 @@ def test_a_crop_of_stripes_is_laid_in_phase(name: str) -> None:
 
 
 def test_in_phase_leaves_an_alignment_already_in_phase() -> None:
-    brown = _stripes(36, (128, 64, 0))
+    brown = _stripes(36, BROWN)
     query, ref = _query(brown), _stored(brown)
     identity = np.eye(3)
     assert np.array_equal(in_phase(query, ref, identity), identity)
