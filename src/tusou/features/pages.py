@@ -321,9 +321,14 @@ def _on_plain_canvas(pixels: np.ndarray) -> Quad | None:
     content = np.zeros(rgb.shape[:2], bool)
     for channel in range(rgb.shape[2]):
         content |= np.abs(rgb[..., channel].astype(np.int16) - round(float(fill[channel]))) > _CONTENT_CONTRAST
-    points = cv2.findNonZero(content.astype(np.uint8))
-    if points is None:
+    rows = np.flatnonzero(content.any(axis=1))
+    if not len(rows):
         return None
+    # The content's leftmost and rightmost pixel in each row have its convex hull, and so
+    # its smallest rectangle: 2 x height points, not every pixel (seconds on a large photo).
+    left = content[rows].argmax(axis=1)
+    right = content.shape[1] - 1 - content[rows, ::-1].argmax(axis=1)
+    points = np.concatenate([np.stack([left, rows], 1), np.stack([right, rows], 1)]).astype(np.float32)
     rect = cv2.minAreaRect(points)
     turn = rect[2] % 90.0
     if min(turn, 90.0 - turn) < _MIN_TURN_DEG:
