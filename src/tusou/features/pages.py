@@ -327,7 +327,7 @@ def _on_plain_canvas(pixels: np.ndarray) -> Quad | None:
     # The content's leftmost and rightmost pixel in each row have its convex hull, and so
     # its smallest rectangle: 2 x height points, not every pixel (seconds on a large photo).
     left = content[rows].argmax(axis=1)
-    right = content.shape[1] - 1 - content[rows, ::-1].argmax(axis=1)
+    right = rgb.shape[1] - 1 - content[rows, ::-1].argmax(axis=1)
     points = np.concatenate([np.stack([left, rows], 1), np.stack([right, rows], 1)]).astype(np.float32)
     rect = cv2.minAreaRect(points)
     turn = rect[2] % 90.0
