@@ -211,7 +211,9 @@ class DenseProbe:
             for placed in self._aligned(view, target, guess):
                 homographies = [from_thumb @ placed]
                 if periodic:
-                    homographies.append(in_phase(self.query, ref, homographies[0]))
+                    phased = in_phase(self.query, ref, homographies[0])
+                    if phased is not homographies[0]:  # already in phase: judged once
+                        homographies.append(phased)
                 for homography in homographies:
                     score = agreement(self.query, ref, homography, levels=True)
                     if score is not None and (best is None or score > best.agreement):

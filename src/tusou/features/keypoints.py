@@ -465,7 +465,8 @@ def in_phase(query: Keypoints, ref: Keypoints, homography: np.ndarray,
 
     Alignments of a repeated pattern are found on gradient magnitudes, which are the same a
     half period on, where the grey levels are the negative of the reference's (a stripe crop
-    laid at -0.95): the grey levels put it back in phase."""
+    laid at -0.95): the grey levels put it back in phase. Unchanged means the very object
+    given."""
     laid = _overlay(query.image, query, ref.image, ref, homography)
     if laid is None:
         return homography
