@@ -438,8 +438,11 @@ def _segmented(pixels: np.ndarray) -> Quad | None:
     # GrabCut seeds its colour models by k-means++ from OpenCV's RNG, which is per thread and
     # moves on with every use: seeded, the same photo gives the same outline every time.
     cv2.setRNGSeed(0)
-    cv2.grabCut(np.ascontiguousarray(small), mask, (margin, margin, w - 2 * margin, h - 2 * margin),
-                background, foreground, _SEGMENT_ROUNDS, cv2.GC_INIT_WITH_RECT)
+    try:
+        cv2.grabCut(np.ascontiguousarray(small), mask, (margin, margin, w - 2 * margin, h - 2 * margin),
+                    background, foreground, _SEGMENT_ROUNDS, cv2.GC_INIT_WITH_RECT)
+    except cv2.error:  # too few distinct colours to model: no region to find
+        return None
     region = ((mask == cv2.GC_FGD) | (mask == cv2.GC_PR_FGD)).astype(np.uint8)
     count, labels, stats, _ = cv2.connectedComponentsWithStats(region, connectivity=4)
     if count < 2:
