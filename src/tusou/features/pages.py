@@ -127,18 +127,19 @@ _MIN_TURN_DEG = 1.0
 # (its hull simplified to 4 corners, filled at least _SEGMENT_FILL) whose sides, refitted
 # to the region's border, meet inside the frame's neighbourhood; a region cut off by the
 # frame's edge is not a whole page. It goes first among the outlines unless the best
-# edge-found one runs along the photo's edges better by over _SEGMENT_SUPPORT_MARGIN (mean
-# side support): GrabCut can take in a strip of a like-coloured table. Measured on the same
-# suite's phone photos (benchmarks/studies/outlines.py, 2026-12-04; true outline among
-# those returned / first): at 30 % of the frame 55 / 50 -> 71 / 63 of 78, at 55 % 63 / 59
-# -> 70 / 66, at 80 % 13 / 13 -> 13 / 10 (the page runs out of the frame); 160 px and 3
-# rounds found as many as 240 px or 5 rounds, and fitting the sides to the border rather
-# than keeping the simplified hull's corners 58 -> 65 at 30 %. About 30 ms per photo.
+# edge-found one ranks better (_outline_rank) by over _SEGMENT_RANK_MARGIN: GrabCut can
+# take in a strip of a like-coloured table, or take the picture printed on a page that
+# runs out of the frame for the page. Measured on the same suite's phone photos
+# (benchmarks/studies/outlines.py, 2026-12-04; true outline among those returned / first):
+# at 30 % of the frame 55 / 50 -> 71 / 58 of 78, at 55 % 63 / 59 -> 70 / 65, at 80 % 13 /
+# 13 -> 13 / 13 (the page runs out of the frame); 160 px and 3 rounds found as many as
+# 240 px or 5 rounds, and fitting the sides to the border rather than keeping the
+# simplified hull's corners 58 -> 65 at 30 %. About 30-40 ms per photo.
 _SEGMENT_SIDE = 160
 _SEGMENT_MARGIN = 0.02
 _SEGMENT_ROUNDS = 3
 _SEGMENT_FILL = 0.85
-_SEGMENT_SUPPORT_MARGIN = 0.05
+_SEGMENT_RANK_MARGIN = 0.05
 # An edge-found outline whose every corner lies this close (share of the photo's long side)
 # to the region's is the same page's, put more exactly: it replaces the region's. Half of
 # _SAME_OUTLINE: at _SAME_OUTLINE itself a rougher one took the place of one 55 % photo's.
@@ -319,25 +320,25 @@ def find_pages(pixels: np.ndarray) -> list[Quad]:
     h, w = edges.shape
     lines = _strongest(found)
     quads = np.zeros((0, 4, 2))
-    support = np.zeros((0, 4))
-    order = np.zeros(0, np.int64)
+    rank = np.zeros(0)
     if len(lines) >= 4:
         quads, share, support = _quads(lines, _profiles(lines, views, w, h), w, h)
-        # Larger outlines first among equally supported ones: a page's inner frame, or a
-        # picture printed on it, closes a quadrilateral as well as the page does.
-        order = np.argsort(-(support.mean(axis=1) + 0.3 * np.sqrt(share)), kind="stable")
+        rank = _outline_rank(support, share)
+    order = np.argsort(-rank, kind="stable")
     ranked: Iterator[Quad] = (_clockwise(quads[k]) for k in order)
-    best_support = float(support[order[0]].mean()) if len(order) else None
     canvas, segmented = _on_plain_canvas(pixels), _segmented(pixels)
     first = [] if canvas is None else [(canvas + 0.5) * scale - 0.5]
     later = []
     if segmented is not None:
         region = (segmented + 0.5) * scale - 0.5
-        # The region's outline goes first unless the best edge-found one runs along the
-        # photo's edges clearly better (GrabCut can take in a strip of a like-coloured table).
-        supported = float(_side_support(region, views).mean())
+        # The region's outline goes first unless the best edge-found one ranks clearly
+        # better: GrabCut can take in a strip of a like-coloured table, or take a picture
+        # printed on a page that runs out of the frame for the page.
+        x, y = region[:, 0], region[:, 1]
+        area = 0.5 * abs(float(x @ np.roll(y, -1) - y @ np.roll(x, -1))) / (w * h)
+        score = float(_outline_rank(_side_support(region, views)[None], np.array([area]))[0])
         region = _snapped(region, quads[order], _SNAP_OUTLINE * max(w, h))
-        if best_support is None or supported >= best_support - _SEGMENT_SUPPORT_MARGIN:
+        if not len(rank) or score >= float(rank.max()) - _SEGMENT_RANK_MARGIN:
             first.append(region)
         else:
             later.append(region)
@@ -348,6 +349,14 @@ def find_pages(pixels: np.ndarray) -> list[Quad]:
         if not any(np.abs(quad - o).max() < _SAME_OUTLINE * max(w, h) for o in out):
             out.append(quad)
     return [(quad + 0.5) / scale - 0.5 for quad in out]
+
+
+def _outline_rank(support: np.ndarray, share: np.ndarray) -> np.ndarray:
+    """How likely each outline is a page's, from its (Q, 4) sides' support and its area's
+    share of the photo: larger outlines first among equally supported ones, since a page's
+    inner frame, or a picture printed on it, closes a quadrilateral as well as the page."""
+    out: np.ndarray = support.mean(axis=1) + 0.3 * np.sqrt(share)
+    return out
 
 
 def _snapped(region: Quad, quads: np.ndarray, tolerance: float) -> Quad:
