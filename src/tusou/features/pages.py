@@ -472,7 +472,7 @@ def _segmented(pixels: np.ndarray) -> Quad | None:
     if len(corners) != 4:
         return None
     area = cv2.contourArea(corners)
-    if not MIN_PAGE_SHARE * h * w <= area or int(part.sum()) < _SEGMENT_FILL * area:
+    if area < MIN_PAGE_SHARE * h * w or int(part.sum()) < _SEGMENT_FILL * area:
         return None
     quad = _refitted(corners[:, 0, :].astype(np.float64), border[:, 0, :].astype(np.float64))
     if quad is None or not (np.abs(quad - [w / 2, h / 2]) <= [(0.5 + _OUTSIDE) * w, (0.5 + _OUTSIDE) * h]).all():
