@@ -16,7 +16,7 @@ from tusou.engine import Engine
 from tusou.engine.kinds import kind_spec
 from tusou.engine.sources import ImageSource
 from tusou.evaluation.transforms import apply_transform
-from tusou.features import Keypoints, extract_keypoints, frame_match
+from tusou.features import Keypoints, extract_keypoints, frame_match, frames
 from tusou.features.frames import _quarter_turns, content_box
 
 SAME = kind_spec("same")
@@ -85,6 +85,35 @@ def test_a_chessboard_turned_a_quarter_agrees_in_grey_levels_too() -> None:
     match = frame_match(_query(apply_transform("rot90", board, 0)), _stored(board),
                         SAME.frame_agreement)
     assert match is not None and match.agreement > 0.99
+
+
+def test_a_copy_shrunk_to_a_quarter_is_judged_at_its_own_resolution(monkeypatch: pytest.MonkeyPatch
+                                                                    ) -> None:
+    # Fine grainy stripes shrunk to 75 px lose detail the 160 px thumbnail keeps: they agree
+    # better with it blurred to their resolution (in the same suite, two striped textures'
+    # quarter-size copies rose from 0.913 / 0.949 to 0.968 / 0.978, over the 0.95 bar).
+    from test_colour import BROWN, _stripes  # which imports this module's bands
+
+    grain = np.random.default_rng(1).normal(0, 25, (300, 300, 1))
+    stripes = np.clip(_stripes(10, BROWN) + grain, 0, 255).astype(np.uint8)
+    query, ref = _query(apply_transform("downscale4", stripes, 0)), _stored(stripes)
+    blurred = frame_match(query, ref, -1.0)
+    other = _query(apply_transform("downscale4", _stripes(13, BROWN), 0))
+    assert frame_match(other, ref, 0.5) is None  # stripes of another period: still nothing
+    monkeypatch.setattr(frames, "FRAME_BLUR", 0.0)
+    sharp = frame_match(query, ref, -1.0)
+    assert blurred is not None and sharp is not None
+    assert blurred.agreement > sharp.agreement + 0.01
+
+
+def test_a_query_with_more_pixels_than_the_thumbnail_is_compared_sharp(monkeypatch: pytest.MonkeyPatch
+                                                                       ) -> None:
+    original = bands(37)
+    query, ref = _query(apply_transform("jpeg15", original, 1)), _stored(original)
+    blurred = frame_match(query, ref, -1.0)
+    monkeypatch.setattr(frames, "FRAME_BLUR", 0.0)
+    sharp = frame_match(query, ref, -1.0)
+    assert blurred is not None and sharp is not None and blurred.agreement == sharp.agreement
 
 
 def test_content_box_finds_a_plain_border() -> None:

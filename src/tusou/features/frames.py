@@ -13,12 +13,13 @@ period has the very same gradient magnitudes).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from .keypoints import Keypoints, agreement
+from .keypoints import Keypoints, _scale_to, agreement
 
 Box = tuple[int, int, int, int]
 Area = tuple[float, float, float, float]  # x1, y1, x2, y2 in fractions of the size
@@ -31,6 +32,12 @@ MAX_ASPECT_CHANGE = 0.04
 _BORDER_TOLERANCE = 6.0
 # Borders thinner than this share of the short side are not trimmed (noise, a frame line).
 _MIN_BORDER_SHARE = 0.02
+# A query with fewer pixels than the reference's thumbnail (a copy shrunk to a quarter) is
+# laid on it enlarged, without the detail the thumbnail has, and fine stripes then disagree
+# in their gradients: the thumbnail is blurred to the query's resolution, by
+# FRAME_BLUR * sqrt(m^2 - 1) thumbnail px for an enlargement m > 1 (a pixel enlarged m
+# times is about that much wider than one of the thumbnail's).
+FRAME_BLUR = 0.5
 
 
 @dataclass(frozen=True, eq=False)
@@ -107,6 +114,14 @@ def _frames(query: Keypoints, ref: Keypoints, areas: Sequence[Area]) -> list[np.
     return out
 
 
+def _enlargement(ref: Keypoints, homography: np.ndarray) -> float:
+    """How many of ``ref``'s thumbnail pixels one of the query's pixels covers, across
+    (``homography``: query pixels -> reference pixels; whole frames are not in perspective)."""
+    assert ref.image is not None
+    linear = (_scale_to(ref.image, ref.width, ref.height) @ homography)[:2, :2]
+    return math.sqrt(abs(float(np.linalg.det(linear))))
+
+
 def frame_match(query: Keypoints, ref: Keypoints, min_agreement: float,
                 areas: Sequence[Area] | None = None) -> ContentMatch | None:
     """The best whole-frame alignment of ``query`` on ``ref`` (both with their grey images)
@@ -116,7 +131,9 @@ def frame_match(query: Keypoints, ref: Keypoints, min_agreement: float,
         return None
     best: ContentMatch | None = None
     for homography in _frames(query, ref, query_areas(query) if areas is None else areas):
-        score = agreement(query, ref, homography, levels=True)
+        enlarged = _enlargement(ref, homography)
+        blur = FRAME_BLUR * math.sqrt(enlarged * enlarged - 1.0) if enlarged > 1.0 else 0.0
+        score = agreement(query, ref, homography, levels=True, ref_blur=blur)
         if score is not None and score >= min_agreement and (best is None or score > best.agreement):
             best = ContentMatch(score, homography, (0, 0, ref.width, ref.height))
     return best
