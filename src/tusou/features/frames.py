@@ -35,8 +35,11 @@ _MIN_BORDER_SHARE = 0.02
 # A query with fewer pixels than the reference's thumbnail (a copy shrunk to a quarter) is
 # laid on it enlarged, without the detail the thumbnail has, and fine stripes then disagree
 # in their gradients: the thumbnail is blurred to the query's resolution, by
-# FRAME_BLUR * sqrt(m^2 - 1) thumbnail px for an enlargement m > 1 (a pixel enlarged m
-# times is about that much wider than one of the thumbnail's).
+# FRAME_BLUR * sqrt(m^2 - 1) thumbnail px for an enlargement m > 1 (blurs add in quadrature:
+# a thumbnail pixel so blurred is about as wide as a query pixel enlarged m times). Measured
+# on the same suite (2026-12-04, every query against its PDQ hits and 20 nearest vectors):
+# two striped textures' quarter-size copies 0.913 / 0.949 -> 0.968 / 0.978; the best wrong
+# candidates unchanged (0.882, none at 0.9).
 FRAME_BLUR = 0.5
 
 
