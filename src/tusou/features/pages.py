@@ -228,7 +228,29 @@ class _Profiles:
         return np.where(visible >= _MIN_VISIBLE * np.maximum(i2 - i1, 1), share, 0.0)
 
 
-def _profiles(lines: np.ndarray, views: list[tuple[np.ndarray, np.ndarray, np.ndarray]], width: int,
+Views = list[tuple[np.ndarray, np.ndarray, np.ndarray]]  # (dilated edges, dx, dy) per smoothing
+
+
+def _on_edge_across(views: Views, x: np.ndarray, y: np.ndarray, normal_x: np.ndarray | float,
+                    normal_y: np.ndarray | float) -> np.ndarray:
+    """Whether each pixel (x, y) lies on an edge of one of ``views`` whose gradient crosses
+    a line of that unit normal (within 37 degrees of it)."""
+    on = np.zeros(np.broadcast(x, normal_x).shape, bool)
+    for near, dx, dy in views:
+        gx, gy = dx[y, x], dy[y, x]
+        across = np.abs(gx * normal_x + gy * normal_y) / (np.hypot(gx, gy) + 1e-9)
+        on |= near[y, x] & (across > 0.8)
+    return on
+
+
+def _area_share(quads: np.ndarray, width: int, height: int) -> np.ndarray:
+    """The area of each of (Q, 4, 2) ``quads`` as a share of a width x height frame."""
+    x, y = quads[..., 0], quads[..., 1]
+    area: np.ndarray = 0.5 * np.abs((x * np.roll(y, -1, 1)).sum(1) - (y * np.roll(x, -1, 1)).sum(1))
+    return area / (width * height)
+
+
+def _profiles(lines: np.ndarray, views: Views, width: int,
               height: int) -> _Profiles:
     """Support profiles of ``lines`` on the edges (dilated by a pixel) and gradients of
     ``views``, an edge in any of them counting."""
@@ -240,12 +262,7 @@ def _profiles(lines: np.ndarray, views: list[tuple[np.ndarray, np.ndarray, np.nd
     seen = (xs >= 0) & (xs <= width - 1) & (ys >= 0) & (ys <= height - 1)
     xi = np.clip(np.round(xs).astype(np.int64), 0, width - 1)
     yi = np.clip(np.round(ys).astype(np.int64), 0, height - 1)
-    on = np.zeros(seen.shape, bool)
-    for near, dx, dy in views:
-        gx, gy = dx[yi, xi], dy[yi, xi]
-        across = np.abs(gx * np.cos(theta) + gy * np.sin(theta)) / (np.hypot(gx, gy) + 1e-9)
-        on |= near[yi, xi] & (across > 0.8)
-    on &= seen
+    on = _on_edge_across(views, xi, yi, np.cos(theta), np.sin(theta)) & seen
     zero = np.zeros((len(lines), 1))
     return _Profiles(np.concatenate([zero, np.cumsum(on, axis=1)], axis=1),
                      np.concatenate([zero, np.cumsum(seen, axis=1)], axis=1), reach)
@@ -289,8 +306,7 @@ def _quads(lines: np.ndarray, profiles: _Profiles, width: int, height: int
     a, c, b, d = first[p], second[p], first[q], second[q]  # sides a, b, c, d in turn
     quads = np.stack([cross[a, b], cross[b, c], cross[c, d], cross[d, a]], axis=1)
     sides = np.stack([support[q, a], support[p, b], support[q, c], support[p, d]], axis=1)
-    x, y = quads[..., 0], quads[..., 1]
-    share = 0.5 * np.abs((x * np.roll(y, -1, 1)).sum(1) - (y * np.roll(x, -1, 1)).sum(1)) / (width * height)
+    share = _area_share(quads, width, height)
     edge = np.roll(quads, -1, axis=1) - quads
     bend = edge[..., 0] * np.roll(edge, -1, 1)[..., 1] - edge[..., 1] * np.roll(edge, -1, 1)[..., 0]
     fine = ((bend > 0).all(axis=1) | (bend < 0).all(axis=1))
@@ -334,9 +350,7 @@ def find_pages(pixels: np.ndarray) -> list[Quad]:
         # The region's outline goes first unless the best edge-found one ranks clearly
         # better: GrabCut can take in a strip of a like-coloured table, or take a picture
         # printed on a page that runs out of the frame for the page.
-        x, y = region[:, 0], region[:, 1]
-        area = 0.5 * abs(float(x @ np.roll(y, -1) - y @ np.roll(x, -1))) / (w * h)
-        score = float(_outline_rank(_side_support(region, views)[None], np.array([area]))[0])
+        score = float(_outline_rank(_side_support(region, views)[None], _area_share(region[None], w, h))[0])
         region = _snapped(region, quads[order], _SNAP_OUTLINE * max(w, h))
         if not len(rank) or score >= float(rank.max()) - _SEGMENT_RANK_MARGIN:
             first.append(region)
@@ -373,7 +387,7 @@ def _snapped(region: Quad, quads: np.ndarray, tolerance: float) -> Quad:
     return _clockwise(quads[int(np.argmax(near))])
 
 
-def _side_support(quad: Quad, views: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> np.ndarray:
+def _side_support(quad: Quad, views: Views) -> np.ndarray:
     """The share of each of ``quad``'s sides (WORK_SIDE px; its ends left out, as in
     _Profiles) that runs along an edge across it in one of ``views``, over its part
     inside the photo."""
@@ -390,12 +404,7 @@ def _side_support(quad: Quad, views: list[tuple[np.ndarray, np.ndarray, np.ndarr
             continue
         x, y = x[seen], y[seen]
         normal = np.array([end[1] - start[1], start[0] - end[0]]) / max(length, 1e-9)
-        on = np.zeros(len(x), bool)
-        for near, dx, dy in views:
-            gx, gy = dx[y, x], dy[y, x]
-            across = np.abs(gx * normal[0] + gy * normal[1]) / (np.hypot(gx, gy) + 1e-9)
-            on |= near[y, x] & (across > 0.8)
-        out[k] = on.mean()
+        out[k] = _on_edge_across(views, x, y, normal[0], normal[1]).mean()
     return out
 
 
