@@ -152,6 +152,18 @@ def sample(name: str) -> np.ndarray:
     return np.ascontiguousarray(img[..., :3])
 
 
+# Two colours of one grey level: repeated patterns in them tell apart by colour only.
+BROWN, BLUE = (128, 64, 0), (0, 64, 128)
+
+
+def stripes(period: int, colour: tuple[int, int, int], size: int = 300) -> np.ndarray:
+    """Vertical stripes, ``colour`` on white, half a period each, with a little noise."""
+    on = (np.arange(size) % period) < period // 2
+    row = np.where(on[:, None], np.array(colour, np.float32), np.float32(255.0))
+    noisy = np.repeat(row[None], size, axis=0) + np.random.default_rng(7).normal(0, 3, (size, size, 3))
+    return np.clip(noisy, 0, 255).astype(np.uint8)
+
+
 def noise_image(seed: int, w: int = 320, h: int = 240) -> np.ndarray:
     """A distinct, structured synthetic picture (smooth blobs + edges), different per seed."""
     rng = np.random.default_rng(seed)

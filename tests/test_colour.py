@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import encode
+from conftest import BLUE, BROWN, encode, stripes
 from test_alignment import _query, _stored
 from tusou.engine import Engine
 from tusou.engine.kinds import kind_spec
@@ -145,23 +145,12 @@ def test_only_libraries_with_local_features_and_originals_refresh(engine: Engine
             engine.library(name).refresh_keypoints()
 
 
-BROWN, BLUE = (128, 64, 0), (0, 64, 128)
-
-
-def _stripes(period: int, colour: tuple[int, int, int], size: int = 300) -> np.ndarray:
-    """Vertical stripes, ``colour`` on white, half a period each, with a little noise."""
-    on = (np.arange(size) % period) < period // 2
-    row = np.where(on[:, None], np.array(colour, np.float32), np.float32(255.0))
-    noisy = np.repeat(row[None], size, axis=0) + np.random.default_rng(7).normal(0, 3, (size, size, 3))
-    return np.clip(noisy, 0, 255).astype(np.uint8)
-
-
 @pytest.mark.parametrize("name", ["crop50", "crop25", "crop_offcentre"])
 def test_a_crop_of_stripes_is_laid_in_phase(name: str) -> None:
     # Gradient magnitudes are the same half a period on, where the grey levels are the
     # stripes' negative: these crops used to be laid there (agreement about -0.99).
-    brown = _stripes(36, BROWN)
-    blobs = _blobs(_stripes(36, BLUE), brown)
+    brown = stripes(36, BROWN)
+    blobs = _blobs(stripes(36, BLUE), brown)
     query = _query(apply_transform(name, brown, 1))
     match = DenseProbe(query).match(_stored(brown))
     assert match is not None and match.agreement >= SAME.dense_agreement
@@ -171,7 +160,7 @@ def test_a_crop_of_stripes_is_laid_in_phase(name: str) -> None:
 
 
 def test_in_phase_leaves_an_alignment_already_in_phase() -> None:
-    brown = _stripes(36, BROWN)
+    brown = stripes(36, BROWN)
     query, ref = _query(brown), _stored(brown)
     identity = np.eye(3)
     assert in_phase(query, ref, identity) is identity

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import skimage.data
 
-from conftest import encode
+from conftest import BROWN, encode, stripes
 from tusou.engine import Engine
 from tusou.engine.kinds import kind_spec
 from tusou.engine.sources import ImageSource
@@ -92,13 +92,11 @@ def test_a_copy_shrunk_to_a_quarter_is_judged_at_its_own_resolution(monkeypatch:
     # Fine grainy stripes shrunk to 75 px lose detail the 160 px thumbnail keeps: they agree
     # better with it blurred to their resolution (in the same suite, two striped textures'
     # quarter-size copies rose from 0.913 / 0.949 to 0.968 / 0.978, over the 0.95 bar).
-    from test_colour import BROWN, _stripes  # which imports this module's bands
-
     grain = np.random.default_rng(1).normal(0, 25, (300, 300, 1))
-    stripes = np.clip(_stripes(10, BROWN) + grain, 0, 255).astype(np.uint8)
-    query, ref = _query(apply_transform("downscale4", stripes, 0)), _stored(stripes)
+    grainy = np.clip(stripes(10, BROWN) + grain, 0, 255).astype(np.uint8)
+    query, ref = _query(apply_transform("downscale4", grainy, 0)), _stored(grainy)
     blurred = frame_match(query, ref, -1.0)
-    other = _query(apply_transform("downscale4", _stripes(13, BROWN), 0))
+    other = _query(apply_transform("downscale4", stripes(13, BROWN), 0))
     assert frame_match(other, ref, 0.5) is None  # stripes of another period: still nothing
     monkeypatch.setattr(frames, "FRAME_BLUR", 0.0)
     sharp = frame_match(query, ref, -1.0)

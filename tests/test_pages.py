@@ -13,9 +13,8 @@ import numpy as np
 import pytest
 import skimage.data
 
-from conftest import encode
+from conftest import BLUE, BROWN, encode, stripes
 from test_alignment import HORSE, OTHERS, _rgb, _stored
-from test_colour import BLUE, BROWN, _stripes
 from tusou.engine import Engine
 from tusou.engine.kinds import kind_spec
 from tusou.engine.matching import last_look, verify_geometry, verify_pages
@@ -395,7 +394,7 @@ def _turned_corners(width: int, height: int, pixels: np.ndarray) -> np.ndarray:
 @pytest.mark.parametrize("name", ["coffee", "camera", "stripes"])
 def test_a_picture_turned_on_a_plain_canvas_is_outlined_by_its_content(name: str) -> None:
     # stripes: their edges are as straight as the picture's sides
-    picture = _stripes(36, BROWN) if name == "stripes" else _rgb(getattr(skimage.data, name)())
+    picture = stripes(36, BROWN) if name == "stripes" else _rgb(getattr(skimage.data, name)())
     turned = decode_rgb(encode(apply_transform("rot8", picture, 0), "JPEG", quality=90))
     quad = find_pages(turned)[0]
     true = _turned_corners(picture.shape[1], picture.shape[0], turned)
@@ -417,9 +416,9 @@ def test_a_plain_canvas_around_a_disc_or_a_shape_gives_no_outline_of_its_own() -
 def test_same_finds_a_tilted_copy_of_stripes_in_their_colours(engine: Engine) -> None:
     engine.create_library("tilted", "same")
     library = engine.library("tilted")
-    stripes = _stripes(36, BROWN)
-    library.add(ImageSource(data=encode(stripes)), brief="brown")
-    library.add(ImageSource(data=encode(_stripes(36, BLUE))), brief="blue")
-    query = encode(apply_transform("rot8", stripes, 0), "JPEG", quality=90)
+    brown = stripes(36, BROWN)
+    library.add(ImageSource(data=encode(brown)), brief="brown")
+    library.add(ImageSource(data=encode(stripes(36, BLUE))), brief="blue")
+    query = encode(apply_transform("rot8", brown, 0), "JPEG", quality=90)
     hits = library.search(ImageSource(data=query)).hits
     assert [h.image.brief for h in hits] == ["brown"] and hits[0].inliers is None
