@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .alignment import _MIN_GRADIENT
+from .alignment import _MIN_GRADIENT, corner_move, ecc_homography
 from .frames import ContentMatch
 from .keypoints import Keypoints, _scale_to, _smoothed, agreement, colour_copy, warp_onto, weakest_cells
 from .pixels import resize_max_side
@@ -623,19 +623,10 @@ def _refined(view: PageView, ref: Keypoints, target: np.ndarray, guess: np.ndarr
     warped, mask = laid
     if int(mask.sum()) < _MIN_COVER * th * tw:
         return None
-    warp: np.ndarray = np.eye(3, dtype=np.float32)
-    try:
-        _, warp = cv2.findTransformECC(_smoothed(warped)[1], target, warp, cv2.MOTION_HOMOGRAPHY,
-                                       _ECC_CRITERIA, mask, 1)
-    except cv2.error:  # did not converge
+    warp = ecc_homography(_smoothed(warped)[1], target, mask, _ECC_CRITERIA)
+    if warp is None or corner_move(warp, (0.0, 0.0, tw, th)) > _MAX_CORNER_MOVE * max(tw, th):
         return None
-    corners = np.array([[0.0, tw, tw, 0.0], [0.0, 0.0, th, th], [1.0, 1.0, 1.0, 1.0]])
-    moved = warp.astype(np.float64) @ corners
-    if np.any(np.abs(moved[2]) < 1e-9):
-        return None
-    if np.abs(moved[:2] / moved[2] - corners[:2]).max() > _MAX_CORNER_MOVE * max(tw, th):
-        return None
-    refined: np.ndarray = np.linalg.inv(to_thumb) @ warp.astype(np.float64) @ to_thumb @ guess
+    refined: np.ndarray = np.linalg.inv(to_thumb) @ warp @ to_thumb @ guess
     return refined
 
 
