@@ -62,6 +62,14 @@ class KindSpec:
     # texture yields few keypoints, and the picture itself is the stronger evidence.
     agreeing_min_inliers: int = 0
     close_agreement: float = 0.94
+    # > 0: a match with fewer inliers than min_inliers (and than agreeing_min_inliers asks),
+    # but at least this many, is refined by content (features.alignment.refined: a fit to
+    # a few keypoints is right only near them) and then counts when its content agrees at
+    # least ``close_agreement`` in grey levels too, at least ``refined_cells`` in its
+    # weakest cells, and in colour where colour can tell (matching.MIN_COLOUR_AGREEMENT);
+    # a repeated pattern needs its colours (matching.MAX_PERIODICITY).
+    refined_min_inliers: int = 0
+    refined_cells: float = 0.9
     # Not None: the first and second looks' keypoint matches must also agree this much in
     # their weakest cells (as page_cells): pages of one book share their frame, title, type
     # and page numbers, on which keypoints and a whole-page agreement can both pass.
@@ -126,8 +134,9 @@ class KindSpec:
     @property
     def inlier_floor(self) -> int:
         """The fewest inliers a keypoint match may count with: ``min_inliers``, or
-        ``agreeing_min_inliers`` where the content agrees closely."""
-        return min(self.min_inliers, self.agreeing_min_inliers or self.min_inliers)
+        ``agreeing_min_inliers`` / ``refined_min_inliers`` where the content agrees closely."""
+        return min(self.min_inliers, self.agreeing_min_inliers or self.min_inliers,
+                   self.refined_min_inliers or self.min_inliers)
 
 
 # Thresholds and inlier counts were fixed with the quality harness (`tusou eval`,
@@ -204,7 +213,7 @@ KINDS: dict[str, KindSpec] = {
         # originals (slide ranks 0, 0, 39; weakest cells 0.773-0.992) and nothing wrong among
         # the best 10 of those and of 200 unrelated queries; in the evaluation, 2 more found.
         dense_agreement=0.95, reach=250, reach_keep=3, dense_cells=0.9,
-        reach_cells=0.75,
+        reach_cells=0.75, refined_min_inliers=5,
         page_agreement=0.95, page_cells=0.75,
         # The page square-on by keypoints, measured (2026-12-04, the suite's 45 page-photo
         # misses and 200 unrelated queries, 1,000 keypoints at up to 640 px, the best outline
@@ -240,7 +249,7 @@ KINDS: dict[str, KindSpec] = {
         # Measured on the picturebook suite (3,264 wrong candidates of 468 queries checked):
         # no wrong page agreed above 0.871 with 6+ inliers, while 8 page photos whose true
         # page had 10-25 inliers agreed at 0.94 or more.
-        agreeing_min_inliers=10, close_agreement=0.94,
+        agreeing_min_inliers=10, close_agreement=0.94, refined_min_inliers=5,
         # Every keypoint match in its weakest cells too, as the page look's and the reach's
         # (benchmarks/studies/keypoint_cells.py, 2026-12-04, all 468 queries of the suite
         # on its library and on a copy grown to 6,392 with 1,000 more pages of the book):

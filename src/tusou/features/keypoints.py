@@ -196,6 +196,9 @@ class GeometricMatch:
     # How well the query, warped onto the reference, agrees with it in content (see
     # ``agreement``); None when either side has no image to compare.
     agreement: float | None = None
+    # The inliers' query points (what the fit rests on; ``refitted`` judges a new
+    # homography's plausibility where they are).
+    support: np.ndarray | None = None
 
 
 def _scale_to(image: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -636,4 +639,21 @@ def verify(
         return None
     if abs(h[2, 2]) > 1e-9:
         h = h / h[2, 2]
-    return GeometricMatch(inliers, box, h, agreement(query, ref, h))
+    return GeometricMatch(inliers, box, h, agreement(query, ref, h), src[inlier])
+
+
+def refitted(match: GeometricMatch, homography: np.ndarray, query: Keypoints, ref: Keypoints
+             ) -> GeometricMatch | None:
+    """``match`` laid by ``homography`` instead (its fit corrected by content): the box
+    anew, and the agreement in gradients and grey levels (``agreement(levels=True)``);
+    None where the new homography is implausible at the match's inliers, or the match
+    keeps no inliers."""
+    if match.support is None:
+        return None
+    box = _plausible(homography, query, ref, match.support)
+    if box is None:
+        return None
+    if abs(homography[2, 2]) > 1e-9:
+        homography = homography / homography[2, 2]
+    return GeometricMatch(match.inliers, box, homography,
+                          agreement(query, ref, homography, levels=True), match.support)
