@@ -17,7 +17,9 @@ from tusou.engine.matching import (
     PDQ_MATCH_DISTANCE,
     Match,
     last_look,
+    merged,
     rank_matches,
+    settled,
     verify_candidates,
     verify_geometry,
     verify_pages,
@@ -518,19 +520,19 @@ class Library:
             scored = verify_candidates(spec, desc, exact_id=exact_id, pdq_hits=pdq_hits,
                                        candidates=candidates,
                                        load_keypoints=self._store.keypoints)
-            if not scored and spec.second_look_keypoints:
-                scored = self._second_look(pixels, candidates, allowed)
+            if not settled(scored) and spec.second_look_keypoints:
+                scored = merged(scored, self._second_look(pixels, candidates, allowed))
             tried = list(dict.fromkeys([*pdq_hits, *candidates]))
-            if not scored and spec.page_agreement:
-                scored = self._page_look(pixels, tried, allowed)
-            if not scored and desc.keypoints is not None:
+            if not settled(scored) and spec.page_agreement:
+                scored = merged(scored, self._page_look(pixels, tried, allowed))
+            if not settled(scored) and desc.keypoints is not None:
                 # Still nothing: perhaps a part of a picture keypoints cannot hold on to, or
                 # one whose original the vectors rank far down.
                 judged = set(tried)
                 reach = [i for i, _ in state.index.search(desc.vector, spec.reach, allowed)
                          if i not in judged] if spec.reach else []
-                scored = last_look(spec, desc.keypoints, tried, self._store.keypoints, reach,
-                                      desc.probes)
+                scored = merged(scored, last_look(spec, desc.keypoints, tried, self._store.keypoints,
+                                                  reach, desc.probes))
             cut = spec.default_threshold if threshold is None else threshold
         else:
             # One more than the page needs tells whether there is more (a threshold only
