@@ -348,3 +348,20 @@ def test_a_refined_match_leaves_the_later_looks_to_answer_better() -> None:
     assert not settled([weak, other]) and settled([weak, strong]) and not settled([])
     assert merged([weak, other], [strong]) == [strong, other]
     assert merged([strong], [weak]) == [strong]
+
+
+def test_the_last_look_keeps_a_part_aligned_better_than_a_few_refined_keypoints() -> None:
+    # A quarter of a generated page reached by the last look: its 9 keypoints verify it
+    # refined (0.6), and aligned without keypoints it agrees better: that answer is kept.
+    blobs = {n + 1: _stored(p).to_bytes() for n, p in enumerate(PAGES)}
+
+    def load(ids: list[int]) -> dict[int, bytes]:
+        return {i: blobs[i] for i in ids}
+
+    query = _query(apply_transform("crop25", PAGES[9], 1))
+    keypoints_only = last_look(replace(SAME, dense_agreement=0.0), query, [], load,
+                               reach=list(blobs), probes=[query])
+    assert [(m.id, m.score, m.refined) for m in keypoints_only] == [(10, 0.6, True)]
+    found = last_look(SAME, query, [], load, reach=list(blobs), probes=[query])
+    assert [(m.id, m.inliers, m.refined) for m in found] == [(10, None, False)]
+    assert found[0].score > 0.6

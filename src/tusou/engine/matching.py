@@ -237,7 +237,8 @@ def last_look(spec: KindSpec, query: Keypoints, ids: Sequence[int],
         if geometric is not None:
             out.append(Match(image_id, inlier_score(geometric.inliers, spec.min_inliers),
                              geometric.box, geometric.inliers, geometric.refined))
-            continue
+            if not geometric.refined:  # a refined few may still align better as a part
+                continue
         if not spec.dense_agreement:
             continue
         match = probe.match(ref)
@@ -247,7 +248,7 @@ def last_look(spec: KindSpec, query: Keypoints, ids: Sequence[int],
                 and _whole(spec.dense_cells, query, ref, match.homography)):
             out.append(Match(image_id, dense_score(match.agreement, spec.dense_agreement),
                              match.box))
-    return rank_matches(out)
+    return merged(out)
 
 
 def _whole(bar: float | None, query: Keypoints, ref: Keypoints, homography: np.ndarray) -> bool:
