@@ -286,8 +286,8 @@ def refined(query: Keypoints, ref: Keypoints, homography: np.ndarray) -> np.ndar
     footprint more than _MAX_REFINE_MOVE of the thumbnail in all.
 
     A homography fitted to a few keypoints (a smooth picture has few corners) is right
-    only near them: a part of a generated page laid by 10 inliers agreed 0.93 with it,
-    and 0.99 once refined. ECC pulls a wrong placement onto whatever lines up too, so a
+    only near them: the colour wheel turned 8 degrees, laid by 7 inliers, agreed 0.71
+    with its original, and 0.998 once refined. ECC pulls a wrong placement onto whatever lines up too, so a
     refined placement is judged in every part (``keypoints.weakest_cells``), not as a
     whole only."""
     if query.image is None or ref.image is None or min(ref.image.shape[:2]) < 8:
