@@ -297,9 +297,9 @@ def test_a_rough_fit_is_refined_onto_the_picture() -> None:
     assert refined(query, ref, _moved_by(exact, (0.3 * w, 0.2 * h), 25.0, (w / 2, h / 2))) is None
 
 
-@pytest.mark.parametrize(("page", "name"), [(9, "crop25"), (11, "crop50"), (4, "partial40")])
+@pytest.mark.parametrize(("page", "name"), [(9, "crop25"), (5, "partial40"), (4, "partial40")])
 def test_a_part_verified_by_a_few_keypoints_counts_once_refined(page: int, name: str) -> None:
-    # Generated pages are smooth illustrations: a part of one keeps 5-11 inliers on its page,
+    # Generated pages are smooth illustrations: a part of one keeps 8-10 inliers on its page,
     # too few to count, and their fit agrees too little until it is refined.
     blobs = {n: _stored(p).to_bytes() for n, p in enumerate(PAGES)}
 
