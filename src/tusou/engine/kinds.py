@@ -132,11 +132,16 @@ class KindSpec:
     expansion_seed: int = 0
 
     @property
+    def judged_from(self) -> int:
+        """The fewest inliers a keypoint match may count with as it is: ``min_inliers``, or
+        ``agreeing_min_inliers`` where the content agrees closely."""
+        return min(self.min_inliers, self.agreeing_min_inliers or self.min_inliers)
+
+    @property
     def inlier_floor(self) -> int:
-        """The fewest inliers a keypoint match may count with: ``min_inliers``, or
-        ``agreeing_min_inliers`` / ``refined_min_inliers`` where the content agrees closely."""
-        return min(self.min_inliers, self.agreeing_min_inliers or self.min_inliers,
-                   self.refined_min_inliers or self.min_inliers)
+        """The fewest inliers a keypoint match may count with: ``judged_from``, or
+        ``refined_min_inliers`` once refined by content."""
+        return min(self.judged_from, self.refined_min_inliers or self.judged_from)
 
 
 # Thresholds and inlier counts were fixed with the quality harness (`tusou eval`,

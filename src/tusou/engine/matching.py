@@ -21,6 +21,7 @@ from tusou.features.alignment import DenseProbe, refined
 from tusou.features.frames import query_areas
 from tusou.features.keypoints import (
     PERIODIC,
+    agreement,
     colour_agreement,
     periodicity,
     refitted,
@@ -108,24 +109,42 @@ def accepted(match: GeometricMatch, spec: KindSpec, query: Keypoints, ref: Keypo
             and _trusted(query, ref, match.homography))
 
 
+Deferred = list[tuple[Keypoints, GeometricMatch]]
+
+
 def _best_geometry(probes: Sequence[Keypoints], ref: Keypoints, spec: KindSpec,
-                   min_cells: float | None = None) -> GeometricMatch | None:
+                   min_cells: float | None = None, deferred: Deferred | None = None
+                   ) -> GeometricMatch | None:
+    """The best keypoint match of one of ``probes`` on ``ref`` that counts (``accepted``,
+    and its weakest cells ``min_cells`` where given); a fit from too few inliers is refined
+    by content (``_refined``) or, with ``deferred``, put there with its probe instead, for
+    the caller to refine only if nothing else counts."""
     best: GeometricMatch | None = None
     for probe in probes:
-        match = verify(probe, ref, min_inliers=spec.inlier_floor)
+        match = verify(probe, ref, min_inliers=spec.inlier_floor, judge_from=spec.judged_from)
         if match is None or (best is not None and match.inliers <= best.inliers):
             continue
         if not accepted(match, spec, probe, ref):
+            if deferred is not None:
+                if match.inliers < spec.min_inliers:
+                    deferred.append((probe, match))
+                continue
             match = _refined(match, spec, probe, ref)
             if match is None or (best is not None and match.inliers <= best.inliers):
                 continue
-        if min_cells is not None and match.agreement is not None:
-            # Keypoints stored before thumbnails: inliers alone, as ``accepted`` judges them.
-            cells = weakest_cells(probe, ref, match.homography, WEAKEST_SHARE)
-            if cells is None or cells < min_cells:
-                continue
+        if not _cells_agree(match, probe, ref, min_cells):
+            continue
         best = match
     return best
+
+
+def _cells_agree(match: GeometricMatch, probe: Keypoints, ref: Keypoints,
+                 min_cells: float | None) -> bool:
+    if min_cells is None or match.agreement is None:
+        # Keypoints stored before thumbnails: inliers alone, as ``accepted`` judges them.
+        return True
+    cells = weakest_cells(probe, ref, match.homography, WEAKEST_SHARE)
+    return cells is not None and cells >= min_cells
 
 
 def _refined(match: GeometricMatch, spec: KindSpec, query: Keypoints, ref: Keypoints
@@ -133,8 +152,10 @@ def _refined(match: GeometricMatch, spec: KindSpec, query: Keypoints, ref: Keypo
     """A match from too few inliers to count as it is (``spec.refined_min_inliers``), its
     fit refined by content, where it then agrees closely in grey levels, in every part and
     in colour; else None."""
-    if (not 0 < spec.refined_min_inliers <= match.inliers < spec.min_inliers
-            or match.agreement is None or match.agreement < MIN_ROUGH_AGREEMENT):
+    if not 0 < spec.refined_min_inliers <= match.inliers < spec.min_inliers:
+        return None
+    rough = match.agreement if match.agreement is not None else agreement(query, ref, match.homography)
+    if rough is None or rough < MIN_ROUGH_AGREEMENT:
         return None
     homography = refined(query, ref, match.homography)
     if homography is None:
@@ -159,20 +180,36 @@ def _stored(ids: Sequence[int], load_keypoints: Callable[[list[int]], Mapping[in
 
 def verify_geometry(spec: KindSpec, probes: Sequence[Keypoints], ids: Sequence[int],
                     load_keypoints: Callable[[list[int]], Mapping[int, bytes]],
-                    min_cells: float | None = None) -> list[Match]:
+                    min_cells: float | None = None, *, refine: bool = True) -> list[Match]:
     """The ``ids`` whose stored keypoints agree with one of ``probes`` (the query, and its
     mirror image) on a plausible homography, scored by their inliers; with ``min_cells``,
     only where the weakest cells (``keypoints.weakest_cells`` at the page look's
     WEAKEST_SHARE) agree that much too: a photographed page seen square-on matches the
-    type, frame and margins of another page of its book by keypoints."""
+    type, frame and margins of another page of its book by keypoints. Fits from too few
+    inliers are refined by content only where nothing else counts, and ``refine`` asks it
+    (a query a hash already answered need not pay for them)."""
     if not ids or not probes:
         return []
     out = []
+    deferred: dict[int, tuple[Keypoints, Deferred]] = {}
     for image_id, ref in _stored(ids, load_keypoints):
-        match = _best_geometry(probes, ref, spec, min_cells)
+        fits: Deferred = []
+        match = _best_geometry(probes, ref, spec, min_cells, fits)
         if match is not None:
             out.append(Match(image_id, inlier_score(match.inliers, spec.min_inliers), match.box,
-                             match.inliers, match.refined))
+                             match.inliers))
+        elif fits:
+            deferred[image_id] = (ref, fits)
+    if out or not refine or not spec.refined_min_inliers:
+        return out
+    for image_id, (ref, fits) in deferred.items():
+        refined_fits = [(probe, m) for probe, fit in fits
+                        if (m := _refined(fit, spec, probe, ref)) is not None
+                        and _cells_agree(m, probe, ref, min_cells)]
+        if refined_fits:
+            _, best = max(refined_fits, key=lambda f: f[1].inliers)
+            out.append(Match(image_id, inlier_score(best.inliers, spec.min_inliers), best.box,
+                             best.inliers, True))
     return out
 
 
@@ -324,7 +361,8 @@ def verify_candidates(spec: KindSpec, query: Descriptors, *, exact_id: int | Non
     def loaded(ids: list[int]) -> Mapping[int, bytes]:
         return {i: stored[i] for i in ids if i in stored}
 
-    found = verify_geometry(spec, probes, to_verify, loaded, spec.keypoint_cells)
+    found = verify_geometry(spec, probes, to_verify, loaded, spec.keypoint_cells,
+                            refine=not results)
     if not settled(found) and not results and query.keypoints is not None:
         # Nothing verified: perhaps a whole copy of a picture keypoints cannot hold on to.
         found = merged(found, verify_frames(spec, query.keypoints, to_verify, loaded))

@@ -616,9 +616,12 @@ def verify(
     min_inliers: int = 12,
     ratio: float = 0.8,
     cross_check: bool = False,
+    judge_from: int = 0,
 ) -> GeometricMatch | None:
     """Match ``query`` against ``ref`` and fit a homography; None if it is not the same
-    flat content (fewer than ``min_inliers`` consistent matches or an implausible fit)."""
+    flat content (fewer than ``min_inliers`` consistent matches or an implausible fit).
+    The content is compared (``agreement``) only for fits of ``judge_from`` inliers or more
+    (the content check is the costly part); others come back with agreement None."""
     if len(query) < 4 or len(ref) < 4 or query.descriptors.shape[1] != ref.descriptors.shape[1]:
         return None
     pairs = _good_matches(query, ref, ratio, cross_check)
@@ -641,7 +644,8 @@ def verify(
         return None
     if abs(h[2, 2]) > 1e-9:
         h = h / h[2, 2]
-    return GeometricMatch(inliers, box, h, agreement(query, ref, h), src[inlier])
+    judged = agreement(query, ref, h) if inliers >= judge_from else None
+    return GeometricMatch(inliers, box, h, judged, src[inlier])
 
 
 def refitted(match: GeometricMatch, homography: np.ndarray, query: Keypoints, ref: Keypoints
