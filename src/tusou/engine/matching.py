@@ -113,29 +113,33 @@ Deferred = list[tuple[Keypoints, GeometricMatch]]
 
 
 def _best_geometry(probes: Sequence[Keypoints], ref: Keypoints, spec: KindSpec,
-                   min_cells: float | None = None, deferred: Deferred | None = None
-                   ) -> GeometricMatch | None:
-    """The best keypoint match of one of ``probes`` on ``ref`` that counts (``accepted``,
-    and its weakest cells ``min_cells`` where given); a fit from too few inliers is refined
-    by content (``_refined``) or, with ``deferred``, put there with its probe instead, for
-    the caller to refine only if nothing else counts."""
+                   min_cells: float | None, deferred: Deferred) -> GeometricMatch | None:
+    """The best keypoint match of one of ``probes`` on ``ref`` that counts as it is
+    (``accepted``, and its weakest cells ``min_cells`` where given); fits from too few
+    inliers go to ``deferred`` with their probe, for the caller to refine
+    (``_best_refined``) only if nothing else counts."""
     best: GeometricMatch | None = None
     for probe in probes:
         match = verify(probe, ref, min_inliers=spec.inlier_floor, judge_from=spec.judged_from)
         if match is None or (best is not None and match.inliers <= best.inliers):
             continue
         if not accepted(match, spec, probe, ref):
-            if deferred is not None:
-                if match.inliers < spec.min_inliers:
-                    deferred.append((probe, match))
-                continue
-            match = _refined(match, spec, probe, ref)
-            if match is None or (best is not None and match.inliers <= best.inliers):
-                continue
-        if not _cells_agree(match, probe, ref, min_cells):
+            if match.inliers < spec.min_inliers:
+                deferred.append((probe, match))
             continue
-        best = match
+        if _cells_agree(match, probe, ref, min_cells):
+            best = match
     return best
+
+
+def _best_refined(fits: Deferred, spec: KindSpec, ref: Keypoints, min_cells: float | None
+                  ) -> GeometricMatch | None:
+    """The fit of ``fits`` (deferred by ``_best_geometry``) with the most inliers that
+    counts once refined by content (``_refined``, and ``min_cells``), or None."""
+    counted = [m for probe, fit in fits
+               if (m := _refined(fit, spec, probe, ref)) is not None
+               and _cells_agree(m, probe, ref, min_cells)]
+    return max(counted, key=lambda m: m.inliers, default=None)
 
 
 def _cells_agree(match: GeometricMatch, probe: Keypoints, ref: Keypoints,
@@ -203,13 +207,10 @@ def verify_geometry(spec: KindSpec, probes: Sequence[Keypoints], ids: Sequence[i
     if out or not refine or not spec.refined_min_inliers:
         return out
     for image_id, (ref, fits) in deferred.items():
-        refined_fits = [(probe, m) for probe, fit in fits
-                        if (m := _refined(fit, spec, probe, ref)) is not None
-                        and _cells_agree(m, probe, ref, min_cells)]
-        if refined_fits:
-            _, best = max(refined_fits, key=lambda f: f[1].inliers)
+        best = _best_refined(fits, spec, ref, min_cells)
+        if best is not None:
             out.append(Match(image_id, inlier_score(best.inliers, spec.min_inliers), best.box,
-                             best.inliers, True))
+                             best.inliers, refined=True))
     return out
 
 
@@ -273,11 +274,15 @@ def last_look(spec: KindSpec, query: Keypoints, ids: Sequence[int],
         refs += [(image_id, Keypoints.from_bytes(blobs[image_id]), True) for _, image_id in kept]
     out = []
     for image_id, ref, far in refs:
-        geometric = _best_geometry(probes, ref, spec, spec.reach_cells) if far else None
+        fits: Deferred = []
+        geometric = _best_geometry(probes, ref, spec, spec.reach_cells, fits) if far else None
+        weak = geometric is None and bool(fits)
+        if weak:
+            geometric = _best_refined(fits, spec, ref, spec.reach_cells)
         if geometric is not None:
             out.append(Match(image_id, inlier_score(geometric.inliers, spec.min_inliers),
-                             geometric.box, geometric.inliers, geometric.refined))
-            if not geometric.refined:  # a refined few may still align better as a part
+                             geometric.box, geometric.inliers, refined=weak))
+            if not weak:  # a refined few may still align better as a part
                 continue
         if not spec.dense_agreement:
             continue

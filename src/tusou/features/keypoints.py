@@ -199,8 +199,6 @@ class GeometricMatch:
     # The inliers' query points (what the fit rests on; ``refitted`` judges a new
     # homography's plausibility where they are).
     support: np.ndarray | None = None
-    # Whether the homography was corrected by content after the fit (``refitted``).
-    refined: bool = False
 
 
 def _scale_to(image: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -662,4 +660,4 @@ def refitted(match: GeometricMatch, homography: np.ndarray, query: Keypoints, re
     if abs(homography[2, 2]) > 1e-9:
         homography = homography / homography[2, 2]
     return GeometricMatch(match.inliers, box, homography,
-                          agreement(query, ref, homography, levels=True), match.support, True)
+                          agreement(query, ref, homography, levels=True), match.support)
