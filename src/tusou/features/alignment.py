@@ -256,19 +256,33 @@ def _outline(homography: np.ndarray, view: _View, query: Keypoints, ref: Keypoin
     return int(np.floor(x1)), int(np.floor(y1)), int(np.ceil(x2)), int(np.ceil(y2))
 
 
-def ecc_homography(template: np.ndarray, target: np.ndarray, mask: np.ndarray,
-                   criteria: tuple[int, int, float]) -> np.ndarray | None:
-    """The ECC homography (Evangelidis & Psarakis; thumbnail pixels -> thumbnail pixels)
-    under which ``target`` (the thumbnail's gradients) matches ``template`` (a warped
-    query's gradients, on the thumbnail's canvas) where ``mask`` is set, starting from the
-    identity; None if it does not converge."""
+def ecc_step(query: Keypoints, ref: Keypoints, homography: np.ndarray, target: np.ndarray,
+             criteria: tuple[int, int, float], min_footprint: float
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """One ECC step (Evangelidis & Psarakis) from ``homography`` (query pixels -> reference
+    pixels): the query laid on the reference thumbnail by it, and the ECC homography under
+    which ``target`` (the thumbnail's gradients) matches its gradients over its footprint.
+    Returns the corrected homography, that thumbnail-to-thumbnail step (to bound how far
+    it moved) and the footprint; None when the footprint has fewer than ``min_footprint``
+    pixels or ECC does not converge."""
+    assert query.image is not None and ref.image is not None
+    th, tw = target.shape[:2]
+    to_thumb = _scale_to(ref.image, ref.width, ref.height)
+    from_query = np.linalg.inv(_scale_to(query.image, query.width, query.height))
+    laid = warp_onto(query.image, to_thumb @ homography @ from_query, (tw, th))
+    if laid is None:
+        return None
+    warped, mask = laid
+    if int(mask.sum()) < min_footprint:
+        return None
     warp: np.ndarray = np.eye(3, dtype=np.float32)
     try:
-        _, warp = cv2.findTransformECC(template, target, warp, cv2.MOTION_HOMOGRAPHY, criteria,
-                                       mask, 1)
+        _, warp = cv2.findTransformECC(_gradient(warped), target, warp, cv2.MOTION_HOMOGRAPHY,
+                                       criteria, mask, 1)
     except cv2.error:  # did not converge
         return None
-    return warp.astype(np.float64)
+    step = warp.astype(np.float64)
+    return np.linalg.inv(to_thumb) @ step @ to_thumb @ homography, step, mask
 
 
 def corner_move(warp: np.ndarray, box: tuple[float, float, float, float]) -> float:
@@ -292,35 +306,27 @@ def refined(query: Keypoints, ref: Keypoints, homography: np.ndarray) -> np.ndar
 
     A homography fitted to a few keypoints (a smooth picture has few corners) is right
     only near them: the colour wheel turned 8 degrees, laid by 7 inliers, agreed 0.71
-    with its original, and 0.998 once refined. ECC pulls a wrong placement onto whatever lines up too, so a
-    refined placement is judged in every part (``keypoints.weakest_cells``), not as a
-    whole only."""
+    with its original, and 0.998 once refined. ECC pulls a wrong placement onto whatever
+    lines up too, so a refined placement is judged in every part
+    (``keypoints.weakest_cells``), not as a whole only."""
     if query.image is None or ref.image is None or min(ref.image.shape[:2]) < 8:
         return None
-    thumb = ref.image
-    th, tw = thumb.shape[:2]
-    target = _gradient(thumb)
-    to_thumb = _scale_to(thumb, ref.width, ref.height)
-    from_query = np.linalg.inv(_scale_to(query.image, query.width, query.height))
+    th, tw = ref.image.shape[:2]
+    target = _gradient(ref.image)
     fitted = homography
     footprint: tuple[float, float, float, float] | None = None
     for _ in range(_REFINE_PASSES):
-        laid = warp_onto(query.image, to_thumb @ fitted @ from_query, (tw, th))
-        if laid is None:
+        step = ecc_step(query, ref, fitted, target, _REFINE_CRITERIA, _MIN_REFINE_FOOTPRINT)
+        if step is None:
             return None
-        warped, mask = laid
-        if int(mask.sum()) < _MIN_REFINE_FOOTPRINT:
-            return None
+        fitted, _, mask = step
         if footprint is None:
             ys, xs = np.nonzero(mask)
             footprint = (float(xs.min()), float(ys.min()), float(xs.max()), float(ys.max()))
-        warp = ecc_homography(_gradient(warped), target, mask, _REFINE_CRITERIA)
-        if warp is None:
-            return None
-        fitted = np.linalg.inv(to_thumb) @ warp @ to_thumb @ fitted
         if (agreement(query, ref, fitted, levels=True) or 0.0) < _REFINE_ON_FROM:
             return None
     assert footprint is not None
+    to_thumb = _scale_to(ref.image, ref.width, ref.height)
     moved = to_thumb @ fitted @ np.linalg.inv(homography) @ np.linalg.inv(to_thumb)
     if corner_move(moved, footprint) > _MAX_REFINE_MOVE * max(tw, th):
         return None

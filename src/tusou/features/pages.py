@@ -33,9 +33,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .alignment import _MIN_GRADIENT, corner_move, ecc_homography
+from .alignment import _MIN_GRADIENT, corner_move, ecc_step
 from .frames import ContentMatch
-from .keypoints import Keypoints, _scale_to, _smoothed, agreement, colour_copy, warp_onto, weakest_cells
+from .keypoints import Keypoints, _smoothed, agreement, colour_copy, weakest_cells
 from .pixels import resize_max_side
 
 # The photo's long side while looking for the outline: textures finer than a few pixels
@@ -613,20 +613,13 @@ def _refined(view: PageView, ref: Keypoints, target: np.ndarray, guess: np.ndarr
              ) -> np.ndarray | None:
     """``guess`` (crop pixels -> reference pixels) corrected by a bounded ECC homography on
     the thumbnail's gradients ``target``; None if ECC fails or moves a corner too far."""
-    assert ref.image is not None and view.query.image is not None
     th, tw = target.shape[:2]
-    to_thumb = _scale_to(ref.image, ref.width, ref.height)
-    from_crop = np.linalg.inv(_scale_to(view.query.image, view.query.width, view.query.height))
-    laid = warp_onto(view.query.image, to_thumb @ guess @ from_crop, (tw, th))
-    if laid is None:
+    step = ecc_step(view.query, ref, guess, target, _ECC_CRITERIA, _MIN_COVER * th * tw)
+    if step is None:
         return None
-    warped, mask = laid
-    if int(mask.sum()) < _MIN_COVER * th * tw:
+    refined, warp, _ = step
+    if corner_move(warp, (0.0, 0.0, tw, th)) > _MAX_CORNER_MOVE * max(tw, th):
         return None
-    warp = ecc_homography(_smoothed(warped)[1], target, mask, _ECC_CRITERIA)
-    if warp is None or corner_move(warp, (0.0, 0.0, tw, th)) > _MAX_CORNER_MOVE * max(tw, th):
-        return None
-    refined: np.ndarray = np.linalg.inv(to_thumb) @ warp @ to_thumb @ guess
     return refined
 
 
