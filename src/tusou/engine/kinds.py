@@ -226,7 +226,8 @@ KINDS: dict[str, KindSpec] = {
         # wheel turned 8 degrees, two partial photos; 7-14 inliers), none wrong, none either
         # on the library grown to 8,648. From 6 inliers: fits of exactly 5 are most of the
         # few-inlier fits (72 % here, 54 % in picturebook), nearly all wrong, and each costs
-        # a content check; with 5 the suites' searches took about 10 % longer.
+        # a content check (with 5, and every fit checked as it verified, the suites'
+        # searches took about 10 % longer and the core benchmark 8-11 %).
         refined_min_inliers=6,
         page_agreement=0.95, page_cells=0.75,
         # The page square-on by keypoints, measured (2026-12-04, the suite's 45 page-photo

@@ -100,7 +100,9 @@ def accepted(match: GeometricMatch, spec: KindSpec, query: Keypoints, ref: Keypo
     """Whether a geometric match of ``query`` on ``ref`` counts: enough inliers and agreeing
     content, or (kinds with ``agreeing_min_inliers``) fewer inliers, closely agreeing content
     and a reference that is not a repeated pattern, or is one in the query's colours."""
-    if match.agreement is None:  # keypoints stored before thumbnails: inliers alone
+    if match.agreement is None:
+        # keypoints stored before thumbnails: inliers alone (or a fit under
+        # spec.judged_from, not compared, which does not count as it is)
         return match.inliers >= spec.min_inliers
     if match.inliers >= spec.min_inliers:
         return match.agreement >= spec.min_agreement
