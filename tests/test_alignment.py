@@ -365,3 +365,52 @@ def test_the_last_look_keeps_a_part_aligned_better_than_a_few_refined_keypoints(
     found = last_look(SAME, query, [], load, reach=list(blobs), probes=[query])
     assert [(m.id, m.inliers, m.refined) for m in found] == [(10, None, False)]
     assert found[0].score > 0.6
+
+
+@pytest.mark.parametrize("seed", [2, 3, 6])
+def test_a_part_seen_in_perspective_counts_once_its_placement_is_refined(seed: int) -> None:
+    # A photo of 40 % of the silhouette, tilted: the bounded affine alignment lays it only
+    # roughly (0.6-0.7); refined by ECC homographies it agrees 0.99 and is answered.
+    blobs = {1: _stored(HORSE).to_bytes(), **{n + 2: _stored(o).to_bytes() for n, o in enumerate(OTHERS)}}
+
+    def load(ids: list[int]) -> dict[int, bytes]:
+        return {i: blobs[i] for i in ids}
+
+    query = _query(apply_transform("partial40", HORSE, seed))
+    laid = DenseProbe(query).match(Keypoints.from_bytes(blobs[1]))
+    assert laid is not None and laid.agreement < SAME.dense_agreement
+    found = last_look(SAME, query, list(blobs), load)
+    assert [m.id for m in found] == [1] and found[0].inliers is None
+    assert 0.85 <= found[0].score <= 0.9
+    x1, y1, x2, y2 = found[0].box or (0, 0, 0, 0)
+    assert 0 <= x1 < x2 <= HORSE.shape[1] and 0 <= y1 < y2 <= HORSE.shape[0]
+    assert (x2 - x1) * (y2 - y1) < 0.8 * HORSE.shape[0] * HORSE.shape[1]
+
+
+def _grey_rgb(rgb: np.ndarray) -> np.ndarray:
+    return np.repeat(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)[..., None], 3, axis=2)
+
+
+@pytest.mark.parametrize("name", ["crop50", "crop_offcentre", "crop25"])
+def test_a_part_of_a_grey_pattern_is_answered_where_no_other_judged_lines_up(name: str) -> None:
+    # Grey stripes have no colours to tell them from other grey stripes of their period: a
+    # part of them is answered only where no other picture judged lines up with it too (the
+    # same stripes shifted half a period, a picture of its own, do), and only if it is grey
+    # too. Where the library holds only the shifted stripes, those are answered: the crop is
+    # a part of them as much as of its original.
+    stripes = _grey_rgb(bands(37, wobble=0))
+    shifted = _grey_rgb(bands(37, wobble=0, phase=2.0))
+    wider = _grey_rgb(bands(40, wobble=0, phase=2.0))  # another period: does not line up
+    blobs = {1: _stored(stripes).to_bytes(), 2: _stored(shifted).to_bytes(),
+             3: _stored(HORSE).to_bytes(), 4: _stored(wider).to_bytes()}
+
+    def load(ids: list[int]) -> dict[int, bytes]:
+        return {i: blobs[i] for i in ids}
+
+    crop = _query(apply_transform(name, stripes, 1))
+    found = last_look(SAME, crop, [1, 3, 4], load)
+    assert [m.id for m in found] == [1] and 0.6 <= found[0].score <= 0.9
+    assert last_look(SAME, crop, [1, 2, 3, 4], load) == []
+    assert [m.id for m in last_look(SAME, crop, [2, 3], load)] == [2]
+    coloured = _query(apply_transform(name, bands(37, wobble=0), 1))
+    assert last_look(SAME, coloured, [1, 3, 4], load) == []

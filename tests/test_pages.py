@@ -193,6 +193,21 @@ def test_a_repeated_pattern_is_never_answered_by_its_outline() -> None:
         assert verify_pages(spec, pages, [1], lambda ids: {1: board.to_bytes()}) == []
 
 
+@pytest.mark.parametrize("seed", [1, 2, 4])
+def test_a_photographed_grey_pattern_is_answered_whole_where_it_is_grey(seed: int) -> None:
+    # A page is the whole picture: only a pattern of as many periods lines up with it
+    # whole, and for a grey one its colours are its greys. The same board tinted is not it.
+    board = _rgb(skimage.data.checkerboard())
+    tinted = board.copy()
+    tinted[..., 0] = np.clip(0.6 * tinted[..., 0] + 90, 0, 255).astype(np.uint8)
+    stored = _stored(board).to_bytes()
+    for picture, expected in ((board, [1]), (tinted, [])):
+        photo = _photo(picture, seed, 0.5)
+        pages = [page_view(photo.pixels, q) for q in find_pages(photo.pixels)]
+        found = verify_pages(SAME, pages, [1], lambda ids: {1: stored})
+        assert [m.id for m in found] == expected
+
+
 def _fine_texture(seed: int) -> np.ndarray:
     """Grey noise blurred 1.5 px: a texture whose detail a slightly blurred photo loses."""
     noise = cv2.GaussianBlur(np.random.default_rng(seed).normal(size=(360, 480)).astype(np.float32),

@@ -18,7 +18,7 @@ from tusou.engine.describe import Box, Descriptors
 from tusou.engine.kinds import KindSpec
 from tusou.features import PDQ_MATCH_DISTANCE, GeometricMatch, Keypoints, frame_match, verify
 from tusou.features.alignment import DenseProbe, refined
-from tusou.features.frames import query_areas
+from tusou.features.frames import ContentMatch, query_areas
 from tusou.features.keypoints import (
     PERIODIC,
     agreement,
@@ -46,12 +46,17 @@ MIN_COLOUR_AGREEMENT = 0.9
 # Freed to shift and turn, a whole generated page lined up with another page of its template
 # (a plaid illustration of the same period) at 0.957; the parts it finds cover at most 0.51.
 MAX_DENSE_COVER = 0.8
-# A fit from too few inliers is refined (KindSpec.refined_min_inliers) only where it already
-# agrees this much: of every first-look fit of 5+ inliers in the `same` and `picturebook`
+# A fit from too few inliers is refined (KindSpec.refined_min_inliers), and a keypoint-free
+# placement that does not count as it is (``last_look``), only where it already agrees this
+# much. Keypoint fits: of every first-look fit of 5+ inliers in the `same` and `picturebook`
 # suites (2026-12-05), the true ones that refining made count agreed 0.37 or more unrefined
 # (the one under 0.5, a 55 % page photo, the second look finds by 155 inliers), the wrong
 # ones under 0.5 in 94 % (picturebook) and 99 % (same) of cases; each refining costs
-# about 20-40 ms of ECC.
+# about 20-40 ms of ECC. Keypoint-free placements (benchmarks/studies/dense_refined.py,
+# `same`, 2026-12-05, every candidate of the 287 queries that reach the last look): of 300
+# placements agreeing 0.4+, the wrong ones that refining kept and that could be trusted
+# agreed at most 0.910 (their weakest cells 0.14 or less); the true ones it made count
+# started at 0.62 and 0.77.
 MIN_ROUGH_AGREEMENT = 0.5
 # Inliers at which a verified match's score saturates.
 INLIERS_FOR_MAX = 100
@@ -232,16 +237,19 @@ def verify_frames(spec: KindSpec, query: Keypoints, ids: Sequence[int],
     return out
 
 
-def _trusted(query: Keypoints, ref: Keypoints, homography: np.ndarray) -> bool:
+def _trusted(query: Keypoints, ref: Keypoints, homography: np.ndarray, *,
+             greys: bool = False) -> bool:
     """Whether an answer that rests on content alone (``query`` laid on ``ref`` by
     ``homography``) may be given: ``ref`` has a thumbnail, and does not repeat a pattern
     (MAX_PERIODICITY) or the query also has its colours (MIN_COLOUR_AGREEMENT). Grey levels
-    line any pattern up with another of its period."""
+    line any pattern up with another of its period. With ``greys``, a grey pattern's
+    colours are its greys: the query must be grey there too (the caller knows the
+    placement tells it from other grey patterns of its period)."""
     if ref.image is None:
         return False
     if periodicity(ref.image) < MAX_PERIODICITY:
         return True
-    colour = colour_agreement(query, ref, homography)
+    colour = colour_agreement(query, ref, homography, greys=greys)
     return colour is not None and colour >= MIN_COLOUR_AGREEMENT
 
 
@@ -275,6 +283,7 @@ def last_look(spec: KindSpec, query: Keypoints, ids: Sequence[int],
                        spec.reach_keep)
         refs += [(image_id, Keypoints.from_bytes(blobs[image_id]), True) for _, image_id in kept]
     out = []
+    grey_patterns = []  # parts that count if grey patterns' greys are their colours
     for image_id, ref, far in refs:
         fits: Deferred = []
         geometric = _best_geometry(probes, ref, spec, spec.reach_cells, fits) if far else None
@@ -289,13 +298,34 @@ def last_look(spec: KindSpec, query: Keypoints, ids: Sequence[int],
         if not spec.dense_agreement:
             continue
         match = probe.match(ref)
-        if (match is not None and match.agreement >= spec.dense_agreement
-                and _cover(match.box, ref) <= MAX_DENSE_COVER
-                and _trusted(query, ref, match.homography)
-                and _whole(spec.dense_cells, query, ref, match.homography)):
-            out.append(Match(image_id, dense_score(match.agreement, spec.dense_agreement),
-                             match.box))
+        if match is None:
+            continue
+        if MIN_ROUGH_AGREEMENT <= match.agreement and not _part(match, spec, query, ref):
+            better = probe.refine(match, ref)
+            if better is not None and better.agreement >= match.agreement:
+                match = better
+        found = Match(image_id, dense_score(match.agreement, spec.dense_agreement), match.box)
+        if _part(match, spec, query, ref):
+            out.append(found)
+        elif _part(match, spec, query, ref, greys=True):
+            grey_patterns.append(found)
+    if not out and len(grey_patterns) == 1:
+        # A part of a grey pattern lines up with every grey pattern of its period, as
+        # parts: one that lines up with a single picture of those judged is that one.
+        out = grey_patterns
     return merged(out)
+
+
+def _part(match: ContentMatch, spec: KindSpec, query: Keypoints, ref: Keypoints, *,
+          greys: bool = False) -> bool:
+    """Whether a placement of ``query`` on ``ref`` without keypoints counts, as a part:
+    it agrees ``spec.dense_agreement``, covers at most MAX_DENSE_COVER of the reference,
+    may be trusted (``_trusted``, with ``greys``) and agrees in every part and colour
+    (``_whole``)."""
+    return (match.agreement >= spec.dense_agreement
+            and _cover(match.box, ref) <= MAX_DENSE_COVER
+            and _trusted(query, ref, match.homography, greys=greys)
+            and _whole(spec.dense_cells, query, ref, match.homography))
 
 
 def _whole(bar: float | None, query: Keypoints, ref: Keypoints, homography: np.ndarray) -> bool:
@@ -328,14 +358,15 @@ def verify_pages(spec: KindSpec, pages: Sequence[PageView], ids: Sequence[int],
     (``spec.page_agreement``, ``spec.page_cells``), best first. References that repeat a
     pattern need the page's colours to agree too, as in the keypoint-free look: an outline
     found around a checkerboard printed on a page laid a generated checkerboard of as many
-    squares (other colours) on it at 0.983."""
+    squares (other colours) on it at 0.983. A grey pattern's colours are its greys: the
+    page is the whole picture, and only a picture of as many periods lines up whole."""
     if not ids or not pages or not spec.page_agreement:
         return []
     out = []
     for image_id, ref in _stored(ids, load_keypoints):
         found = [m for page in pages
                  if (m := page_match(page, ref, spec.page_agreement, spec.page_cells)) is not None
-                 and _trusted(page.query, ref, m.homography @ page.to_photo)]
+                 and _trusted(page.query, ref, m.homography @ page.to_photo, greys=True)]
         if found:
             best = max(found, key=lambda m: m.agreement)
             out.append(Match(image_id, dense_score(best.agreement, spec.page_agreement), best.box))

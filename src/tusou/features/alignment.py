@@ -236,6 +236,31 @@ class DenseProbe:
                                             _outline(homography, view, self.query, ref))
         return best
 
+    def refine(self, match: ContentMatch, ref: Keypoints) -> ContentMatch | None:
+        """``match`` (of this query on ``ref``) refined by ECC homographies (``refined``),
+        judged anew; None where refining fails. The affine alignment lays a part seen in
+        perspective (a photo of part of a page) only roughly: the horse silhouette's 40 %
+        page photo agreed 0.77 laid so, and 0.995 refined."""
+        homography = refined(self.query, ref, match.homography)
+        if homography is None:
+            return None
+        score = agreement(self.query, ref, homography, levels=True)
+        if score is None:
+            return None
+        return ContentMatch(score, homography,
+                            _moved(match.box, homography @ np.linalg.inv(match.homography), ref))
+
+
+def _moved(box: tuple[int, int, int, int], warp: np.ndarray, ref: Keypoints
+           ) -> tuple[int, int, int, int]:
+    """``box`` (reference pixels) moved by ``warp``, and clipped to the reference."""
+    x1, y1, x2, y2 = box
+    corners = warp @ np.array([[x1, x2, x2, x1], [y1, y1, y2, y2], [1.0, 1.0, 1.0, 1.0]])
+    xy = corners[:2] / corners[2]
+    left, top = np.clip(xy.min(axis=1), 0, [ref.width, ref.height])
+    right, bottom = np.clip(xy.max(axis=1), 0, [ref.width, ref.height])
+    return int(np.floor(left)), int(np.floor(top)), int(np.ceil(right)), int(np.ceil(bottom))
+
 
 def _coarse_target(thumb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The thumbnail at COARSE_SIDE and its gradients, what coarse placements slide over."""

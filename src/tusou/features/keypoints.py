@@ -292,11 +292,13 @@ MIN_CHROMA = 8.0
 COLOUR_TOLERANCE = 16.0
 
 
-def colour_agreement(query: Keypoints, ref: Keypoints, homography: np.ndarray) -> float | None:
+def colour_agreement(query: Keypoints, ref: Keypoints, homography: np.ndarray, *,
+                     greys: bool = False) -> float | None:
     """The share of the overlap where the query, laid on the reference's colour thumbnail by
     ``homography``, has the reference's colour (CIELAB chroma within COLOUR_TOLERANCE), or
     None when either has no colour copy, the overlap is too small, or the reference is too
-    grey for colour to tell (MIN_CHROMA).
+    grey for colour to tell (MIN_CHROMA) and ``greys`` does not ask whether the query is
+    grey there too.
 
     Chroma only, not lightness: exposure and contrast are already judged in grey levels,
     and a photo changes them more than it changes colour."""
@@ -305,7 +307,7 @@ def colour_agreement(query: Keypoints, ref: Keypoints, homography: np.ndarray) -
         return None
     thumb, warped, mask = laid
     chroma_ref, chroma_query = _chroma(thumb.astype(np.float32))[mask], _chroma(warped)[mask]
-    if float(np.median(np.hypot(chroma_ref[:, 0], chroma_ref[:, 1]))) < MIN_CHROMA:
+    if not greys and float(np.median(np.hypot(chroma_ref[:, 0], chroma_ref[:, 1]))) < MIN_CHROMA:
         return None
     difference = chroma_ref - chroma_query
     return float(np.mean(np.hypot(difference[:, 0], difference[:, 1]) < COLOUR_TOLERANCE))
