@@ -1,6 +1,7 @@
 """The keypoint-free look of `same`: a crop or a slightly tilted copy of a picture that
 keypoints cannot verify is aligned with the stored thumbnail; other pictures do not line up,
-and references that repeat a pattern are never answered this way."""
+and references that repeat a pattern are answered only in their own colours (a grey one only
+where it alone lines up)."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from tusou.engine.matching import Match, dense_score, frame_score, last_look, me
 from tusou.engine.sources import ImageSource
 from tusou.evaluation.dataset import decode_rgb, generated_pages
 from tusou.evaluation.transforms import apply_transform
-from tusou.features import Keypoints, extract_keypoints
+from tusou.features import Keypoints, alignment, extract_keypoints
 from tusou.features.alignment import MIN_COARSE, DenseProbe, refined
 from tusou.features.keypoints import agreement, periodicity
 from tusou.features.pixels import centre_crop
@@ -414,3 +415,24 @@ def test_a_part_of_a_grey_pattern_is_answered_where_no_other_judged_lines_up(nam
     assert [m.id for m in last_look(SAME, crop, [2, 3], load)] == [2]
     coloured = _query(apply_transform(name, bands(37, wobble=0), 1))
     assert last_look(SAME, coloured, [1, 3, 4], load) == []
+
+
+def _ribbon(widths: tuple[int, ...], size: int = 300) -> np.ndarray:
+    """Vertical stripes of ``widths`` px in warm colours, repeated: a fine striped fabric."""
+    colours = np.array([(200, 80, 90), (230, 220, 120), (120, 160, 60), (240, 200, 150)], np.uint8)
+    sequence = np.concatenate([np.full(w, i % len(colours)) for i, w in enumerate(widths)])
+    row = colours[sequence[np.arange(size) % len(sequence)]]
+    return np.ascontiguousarray(np.repeat(row[None], size, 0))
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_a_crop_of_fine_stripes_is_placed_among_placements_that_tie(
+        seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A repeated pattern slides alike at every period's shift, and its fine stripes alias at
+    # the coarse size: the right placement is not among the best two coarse ones.
+    stripes = _ribbon((6, 3, 8, 7))
+    stored = _stored(stripes).to_bytes()
+    query = _query(apply_transform("crop_offcentre", stripes, seed))
+    assert [m.id for m in last_look(SAME, query, [1], lambda ids: {1: stored})] == [1]
+    monkeypatch.setattr(alignment, "PERIODIC_HYPOTHESES", alignment.TOP_HYPOTHESES)
+    assert last_look(SAME, query, [1], lambda ids: {1: stored}) == []

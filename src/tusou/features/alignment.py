@@ -13,9 +13,15 @@ patterns line up: ECC may only correct the coarse guess a little (scale, shear, 
 and shift bounds below), so a different picture cannot be bent onto the thumbnail. Periodic
 references (a chessboard, stripes, a dot grid) line up with any pattern of their period;
 the engine answers those only where the query also has their colours
-(``keypoints.periodicity``, ``keypoints.colour_agreement``). On them the gradients can also
-lay the query half a period off, where its grey levels are the reference's negative: their
-placements are also tried put in phase by grey levels (``keypoints.in_phase``).
+(``keypoints.periodicity``, ``keypoints.colour_agreement``; a grey one only where no other
+picture judged lines up too). On them the gradients can also lay the query half a period
+off, where its grey levels are the reference's negative: their placements are also tried put
+in phase by grey levels (``keypoints.in_phase``); and their coarse placements all but tie, so
+more of them are judged (PERIODIC_HYPOTHESES).
+
+A placement that does not count as it is can be refined (``DenseProbe.refine``) by the ECC
+homographies that refine a keypoint fit from few inliers (``refined``): the affine
+alignment lays a part seen in perspective only roughly.
 """
 
 from __future__ import annotations
@@ -41,6 +47,11 @@ SCALES = (0.5, 0.56, 0.63, 0.71, 0.8, 0.9, 1.0, 1.12, 1.25)
 # and 69 % of all candidates stay below 0.6, so most wrong ones cost no ECC step at all.
 TOP_HYPOTHESES = 2
 MIN_COARSE = 0.6
+# ... and on a reference that repeats a pattern, this many: its coarse placements all but
+# tie (every period's shift slides alike, a symmetric pattern's mirror image too, and fine
+# stripes alias at the coarse size), so the true one can rank far down. Crops of the
+# suite's striped textures and chessboard had it 3rd-12th.
+PERIODIC_HYPOTHESES = 12
 # How far ECC may move the coarse placement: the singular values of its linear part, their
 # ratio, its rotation, and its shift as a share of the thumbnail's long side.
 _SCALE_BOUNDS = (0.88, 1.12)
@@ -215,14 +226,16 @@ class DenseProbe:
         from_thumb = np.linalg.inv(_scale_to(thumb, ref.width, ref.height))
         best: ContentMatch | None = None
         target: np.ndarray | None = None  # the thumbnail's gradients, once per reference
-        periodic = False  # likewise whether it repeats a pattern
-        for value, n, guess in self._placements(thumb)[:TOP_HYPOTHESES]:
+        placements = self._placements(thumb)
+        if not placements or placements[0][0] < MIN_COARSE:
+            return None
+        periodic = periodicity(thumb) >= PERIODIC
+        for value, n, guess in placements[:PERIODIC_HYPOTHESES if periodic else TOP_HYPOTHESES]:
             if value < MIN_COARSE:
                 break
             view = self._views[n][0]
             if target is None:
                 target = _gradient(thumb)
-                periodic = periodicity(thumb) >= PERIODIC
             for placed in self._aligned(view, target, guess):
                 homographies = [from_thumb @ placed]
                 if periodic:
