@@ -282,8 +282,8 @@ def last_look(spec: KindSpec, query: Keypoints, ids: Sequence[int],
         kept = reached(probe, ((i, thumbnail_from_bytes(b)) for i, b in blobs.items()),
                        spec.reach_keep)
         refs += [(image_id, Keypoints.from_bytes(blobs[image_id]), True) for _, image_id in kept]
-    out = []
-    grey_patterns = []  # parts that count if grey patterns' greys are their colours
+    out: list[Match] = []
+    grey_patterns: list[Match] = []  # parts that count if grey patterns' greys are their colours
     for image_id, ref, far in refs:
         fits: Deferred = []
         geometric = _best_geometry(probes, ref, spec, spec.reach_cells, fits) if far else None
@@ -304,11 +304,9 @@ def last_look(spec: KindSpec, query: Keypoints, ids: Sequence[int],
             better = probe.refine(match, ref)
             if better is not None and better.agreement >= match.agreement:
                 match = better
-        found = Match(image_id, dense_score(match.agreement, spec.dense_agreement), match.box)
-        if _part(match, spec, query, ref):
-            out.append(found)
-        elif _part(match, spec, query, ref, greys=True):
-            grey_patterns.append(found)
+        if _part(match, spec, query, ref, greys=True):
+            found = Match(image_id, dense_score(match.agreement, spec.dense_agreement), match.box)
+            (out if _trusted(query, ref, match.homography) else grey_patterns).append(found)
     if not out and len(grey_patterns) == 1:
         # A part of a grey pattern lines up with every grey pattern of its period, as
         # parts: one that lines up with a single picture of those judged is that one.
