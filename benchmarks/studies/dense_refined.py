@@ -18,11 +18,10 @@ import sys
 import time
 from pathlib import Path
 
-from tusou.config import Settings
-from tusou.engine import Engine, matching
+from reused_suite import reused
+
 from tusou.engine import library as library_module
-from tusou.evaluation import suites
-from tusou.evaluation.runner import _copy_queries, _Harness, spread
+from tusou.engine import matching
 from tusou.features.alignment import DenseProbe, refined
 from tusou.features.keypoints import Keypoints, agreement, colour_agreement, thumbnail_from_bytes, weakest_cells
 from tusou.features.pages import WEAKEST_SHARE
@@ -31,13 +30,9 @@ FLOOR = 0.4  # placements agreeing less than this are not refined in the study
 
 kind, work = sys.argv[1], Path(sys.argv[2])
 limit = int(sys.argv[3]) if len(sys.argv) > 3 else None
-config = suites.suite(kind, eval_dev=suites.find_eval_dev())
-engine = Engine(Settings(data_dir=work, model_threads=0))
-harness = _Harness(engine, kind)
-library, spec = harness.library, harness.library.spec
-harness.key_of = {r.cont_sign: r.brief for r in library.all_images()}
-key_of_id = {v: k for k, v in harness.ids_by_brief().items()}
-queries = _copy_queries(config, harness, spread(list(config.library), config.query_originals))
+suite = reused(kind, work)
+engine, harness, library, spec = suite.engine, suite.harness, suite.library, suite.spec
+key_of_id, queries = suite.key_of_id, suite.queries
 rows: list[dict] = []
 current: dict = {}
 original_last_look = matching.last_look

@@ -16,24 +16,20 @@ import sys
 import time
 from pathlib import Path
 
-from tusou.config import Settings
-from tusou.engine import Engine, matching
-from tusou.evaluation import suites
+from reused_suite import reused
+
+from tusou.engine import matching
 from tusou.evaluation.dataset import decode_rgb
-from tusou.evaluation.runner import _copy_queries, _fit, _Harness, spread
+from tusou.evaluation.runner import _fit
 from tusou.features.alignment import refined
 from tusou.features.keypoints import agreement, colour_agreement, verify, weakest_cells
 from tusou.features.pages import WEAKEST_SHARE
 
 kind, work = sys.argv[1], Path(sys.argv[2])
 limit = int(sys.argv[3]) if len(sys.argv) > 3 else None
-config = suites.suite(kind, eval_dev=suites.find_eval_dev())
-engine = Engine(Settings(data_dir=work, model_threads=0))
-harness = _Harness(engine, kind)
-library, spec = harness.library, harness.library.spec
-harness.key_of = {r.cont_sign: r.brief for r in library.all_images()}
-key_of_id = {v: k for k, v in harness.ids_by_brief().items()}
-queries = _copy_queries(config, harness, spread(list(config.library), config.query_originals))
+suite = reused(kind, work)
+engine, harness, library, spec = suite.engine, suite.harness, suite.library, suite.spec
+key_of_id, queries = suite.key_of_id, suite.queries
 rows = []
 started = time.time()
 for n, query in enumerate(queries[:limit]):

@@ -1,0 +1,35 @@
+"""A suite's evaluation library reused by a study: the engine on its work directory, the
+harness that asks as the evaluation asks, and the suite's copy queries. Studies run as
+scripts from this folder import it by name (``from reused_suite import reused``)."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from tusou.config import Settings
+from tusou.engine import Engine
+from tusou.engine.kinds import KindSpec
+from tusou.engine.library import Library
+from tusou.evaluation import suites
+from tusou.evaluation.runner import _copy_queries, _Harness, _Query, spread
+
+
+@dataclass
+class Reused:
+    engine: Engine
+    harness: _Harness
+    library: Library
+    spec: KindSpec
+    key_of_id: dict[int, str]  # library image id -> the suite's key
+    queries: list[_Query]
+
+
+def reused(kind: str, work: Path) -> Reused:
+    """The ``kind`` suite's library in ``work`` (an evaluation's data directory), opened."""
+    config = suites.suite(kind, eval_dev=suites.find_eval_dev())
+    engine = Engine(Settings(data_dir=work, model_threads=0))
+    harness = _Harness(engine, kind)
+    library = harness.library
+    harness.key_of = {r.cont_sign: r.brief for r in library.all_images()}
+    key_of_id = {v: k for k, v in harness.ids_by_brief().items()}
+    queries = _copy_queries(config, harness, spread(list(config.library), config.query_originals))
+    return Reused(engine, harness, library, library.spec, key_of_id, queries)
