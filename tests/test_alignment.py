@@ -287,9 +287,11 @@ def test_a_rough_fit_is_refined_onto_the_picture() -> None:
     query, ref = _query(part), _stored(page)
     rough = _moved_by(exact, (0.01 * w, 0.01 * h), 1.0, (w / 2, h / 2))
     assert (agreement(query, ref, rough, levels=True) or 0.0) < 0.8
-    fitted = refined(query, ref, rough)
-    assert fitted is not None
+    better = refined(query, ref, rough)
+    assert better is not None
+    fitted, judged = better
     assert (agreement(query, ref, fitted, levels=True) or 0.0) >= 0.96
+    assert judged == agreement(query, ref, fitted, levels=True)  # what refining measured
     corners = np.array([[0, 0, 1], [part.shape[1], 0, 1], [part.shape[1], part.shape[0], 1],
                         [0, part.shape[0], 1]], np.float64).T
     placed, truth = fitted @ corners, exact @ corners

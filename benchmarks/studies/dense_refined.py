@@ -23,7 +23,7 @@ from reused_suite import reused
 from tusou.engine import library as library_module
 from tusou.engine import matching
 from tusou.features.alignment import DenseProbe, refined
-from tusou.features.keypoints import Keypoints, agreement, colour_agreement, thumbnail_from_bytes, weakest_cells
+from tusou.features.keypoints import Keypoints, colour_agreement, thumbnail_from_bytes, weakest_cells
 from tusou.features.pages import WEAKEST_SHARE
 
 FLOOR = 0.4  # placements agreeing less than this are not refined in the study
@@ -57,9 +57,10 @@ def studied(spec, query, ids, load_keypoints, reach=(), probes=()):
             continue
         row = dict(query=current["key"], true=key_of_id.get(image_id) in current["relevant"],
                    dense=match.agreement, answered=any(m.id == image_id for m in answer))
-        homography = refined(query, ref, match.homography)
-        if homography is not None:
-            row.update(levels=agreement(query, ref, homography, levels=True) or 0.0,
+        better = refined(query, ref, match.homography)
+        if better is not None:
+            homography, levels = better
+            row.update(levels=levels,
                        cells=weakest_cells(query, ref, homography, WEAKEST_SHARE) or 0.0,
                        colour=colour_agreement(query, ref, homography),
                        trusted=matching._trusted(query, ref, homography))

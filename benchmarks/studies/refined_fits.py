@@ -22,7 +22,7 @@ from tusou.engine import matching
 from tusou.evaluation.dataset import decode_rgb
 from tusou.evaluation.runner import _fit
 from tusou.features.alignment import refined
-from tusou.features.keypoints import agreement, colour_agreement, verify, weakest_cells
+from tusou.features.keypoints import colour_agreement, verify, weakest_cells
 from tusou.features.pages import WEAKEST_SHARE
 
 kind, work = sys.argv[1], Path(sys.argv[2])
@@ -46,9 +46,10 @@ for n, query in enumerate(queries[:limit]):
             row = dict(query=query.key, true=key_of_id.get(image_id) in query.relevant,
                        inliers=fit.inliers, rough=fit.agreement,
                        accepted=matching.accepted(fit, spec, probe, ref))
-            homography = None if row["accepted"] else refined(probe, ref, fit.homography)
-            if homography is not None:
-                row.update(levels=agreement(probe, ref, homography, levels=True) or 0.0,
+            better = None if row["accepted"] else refined(probe, ref, fit.homography)
+            if better is not None:
+                homography, levels = better
+                row.update(levels=levels,
                            cells=weakest_cells(probe, ref, homography, WEAKEST_SHARE) or 0.0,
                            colour=colour_agreement(probe, ref, homography))
             rows.append(row)

@@ -168,10 +168,10 @@ def _refined(match: GeometricMatch, spec: KindSpec, query: Keypoints, ref: Keypo
     rough = match.agreement if match.agreement is not None else agreement(query, ref, match.homography)
     if rough is None or rough < MIN_ROUGH_AGREEMENT:
         return None
-    homography = refined(query, ref, match.homography)
-    if homography is None:
+    better = refined(query, ref, match.homography)
+    if better is None:
         return None
-    out = refitted(match, homography, query, ref)
+    out = refitted(match, *better, query, ref)
     if (out is None or out.agreement is None or out.agreement < spec.close_agreement
             or not _trusted(query, ref, out.homography)
             or not _whole(spec.refined_cells, query, ref, out.homography)):
@@ -300,11 +300,12 @@ def last_look(spec: KindSpec, query: Keypoints, ids: Sequence[int],
         match = probe.match(ref)
         if match is None:
             continue
-        if MIN_ROUGH_AGREEMENT <= match.agreement and not _part(match, spec, query, ref):
+        counts = _part(match, spec, query, ref, greys=True)
+        if not counts and MIN_ROUGH_AGREEMENT <= match.agreement:
             better = probe.refine(match, ref)
             if better is not None and better.agreement >= match.agreement:
-                match = better
-        if _part(match, spec, query, ref, greys=True):
+                match, counts = better, _part(better, spec, query, ref, greys=True)
+        if counts:
             found = Match(image_id, dense_score(match.agreement, spec.dense_agreement), match.box)
             (out if _trusted(query, ref, match.homography) else grey_patterns).append(found)
     if not out and len(grey_patterns) == 1:

@@ -254,12 +254,10 @@ class DenseProbe:
         judged anew; None where refining fails. The affine alignment lays a part seen in
         perspective (a photo of part of a page) only roughly: the horse silhouette's 40 %
         page photo agreed 0.77 laid so, and 0.995 refined."""
-        homography = refined(self.query, ref, match.homography)
-        if homography is None:
+        better = refined(self.query, ref, match.homography)
+        if better is None:
             return None
-        score = agreement(self.query, ref, homography, levels=True)
-        if score is None:
-            return None
+        homography, score = better
         return ContentMatch(score, homography,
                             _moved(match.box, homography @ np.linalg.inv(match.homography), ref))
 
@@ -334,10 +332,12 @@ def corner_move(warp: np.ndarray, box: tuple[float, float, float, float]) -> flo
     return float(np.abs(moved[:2] / moved[2] - corners[:2]).max())
 
 
-def refined(query: Keypoints, ref: Keypoints, homography: np.ndarray) -> np.ndarray | None:
+def refined(query: Keypoints, ref: Keypoints, homography: np.ndarray
+            ) -> tuple[np.ndarray, float] | None:
     """``homography`` (query pixels -> reference pixels) corrected by ECC homographies on
     the reference thumbnail's gradients, over the query's footprint on it
-    (_REFINE_PASSES, each from the query warped anew by the last); None without both
+    (_REFINE_PASSES, each from the query warped anew by the last), and the placement's
+    agreement there (``agreement(levels=True)``, judged after each pass); None without both
     images, when the footprint is too small, when a pass leaves the placement agreeing
     under _REFINE_ON_FROM, or when ECC fails or moves a corner of the footprint more than
     _MAX_REFINE_MOVE of the thumbnail in all.
@@ -353,6 +353,7 @@ def refined(query: Keypoints, ref: Keypoints, homography: np.ndarray) -> np.ndar
     target = _gradient(ref.image)
     fitted = homography
     footprint: tuple[float, float, float, float] | None = None
+    score = 0.0
     for _ in range(_REFINE_PASSES):
         step = ecc_step(query, ref, fitted, target, _REFINE_CRITERIA, _MIN_REFINE_FOOTPRINT)
         if step is None:
@@ -361,11 +362,12 @@ def refined(query: Keypoints, ref: Keypoints, homography: np.ndarray) -> np.ndar
         if footprint is None:
             ys, xs = np.nonzero(mask)
             footprint = (float(xs.min()), float(ys.min()), float(xs.max()), float(ys.max()))
-        if (agreement(query, ref, fitted, levels=True) or 0.0) < _REFINE_ON_FROM:
+        score = agreement(query, ref, fitted, levels=True) or 0.0
+        if score < _REFINE_ON_FROM:
             return None
     assert footprint is not None
     to_thumb = _scale_to(ref.image, ref.width, ref.height)
     moved = to_thumb @ fitted @ np.linalg.inv(homography) @ np.linalg.inv(to_thumb)
     if corner_move(moved, footprint) > _MAX_REFINE_MOVE * max(tw, th):
         return None
-    return fitted
+    return fitted, score

@@ -648,12 +648,12 @@ def verify(
     return GeometricMatch(inliers, box, h, judged, src[inlier])
 
 
-def refitted(match: GeometricMatch, homography: np.ndarray, query: Keypoints, ref: Keypoints
-             ) -> GeometricMatch | None:
-    """``match`` laid by ``homography`` instead (its fit corrected by content): the box
-    anew, and the agreement in gradients and grey levels (``agreement(levels=True)``);
-    None where the new homography is implausible at the match's inliers, or the match
-    keeps no inliers."""
+def refitted(match: GeometricMatch, homography: np.ndarray, judged: float, query: Keypoints,
+             ref: Keypoints) -> GeometricMatch | None:
+    """``match`` laid by ``homography`` instead (its fit corrected by content, where it
+    agrees ``judged`` in gradients and grey levels: ``agreement(levels=True)``, as the
+    refining measured it): the box anew; None where the new homography is implausible at
+    the match's inliers, or the match keeps no inliers."""
     if match.support is None:
         return None
     box = _plausible(homography, query, ref, match.support)
@@ -661,5 +661,4 @@ def refitted(match: GeometricMatch, homography: np.ndarray, query: Keypoints, re
         return None
     if abs(homography[2, 2]) > 1e-9:
         homography = homography / homography[2, 2]
-    return GeometricMatch(match.inliers, box, homography,
-                          agreement(query, ref, homography, levels=True), match.support)
+    return GeometricMatch(match.inliers, box, homography, judged, match.support)
