@@ -21,6 +21,7 @@ from tusou.engine import Engine
 from tusou.engine.kinds import kind_spec
 from tusou.engine.matching import Match, dense_score, frame_score, last_look, merged, settled, verify_geometry
 from tusou.engine.sources import ImageSource
+from tusou.evaluation import synthetic
 from tusou.evaluation.dataset import decode_rgb, generated_pages
 from tusou.evaluation.transforms import apply_transform
 from tusou.features import Keypoints, alignment, extract_keypoints
@@ -437,4 +438,19 @@ def test_a_crop_of_fine_stripes_is_placed_among_placements_that_tie(
     query = _query(apply_transform("crop_offcentre", stripes, seed))
     assert [m.id for m in last_look(SAME, query, [1], lambda ids: {1: stored})] == [1]
     monkeypatch.setattr(alignment, "PERIODIC_HYPOTHESES", alignment.TOP_HYPOTHESES)
+    assert last_look(SAME, query, [1], lambda ids: {1: stored}) == []
+
+
+def test_a_crop_of_a_noisy_plaid_is_placed_among_placements_that_tie(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # A generated page whose illustration is a noisy plaid: the page as a whole does not
+    # repeat (its text and frame), but the crop, mostly plaid, slides alike at every shift
+    # of its period. Judging every coarse placement that ties with the best finds it.
+    page = synthetic.page(2_000_011)
+    assert periodicity(_stored(page).image) < alignment.PERIODIC
+    stored = _stored(page).to_bytes()
+    query = _query(apply_transform("crop50", page, 0))
+    found = last_look(SAME, query, [1], lambda ids: {1: stored})
+    assert [m.id for m in found] == [1]
+    monkeypatch.setattr(alignment, "TIED_FLOOR", 2.0)  # never tied: the best two only
     assert last_look(SAME, query, [1], lambda ids: {1: stored}) == []

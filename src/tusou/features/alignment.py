@@ -17,7 +17,8 @@ the engine answers those only where the query also has their colours
 picture judged lines up too). On them the gradients can also lay the query half a period
 off, where its grey levels are the reference's negative: their placements are also tried put
 in phase by grey levels (``keypoints.in_phase``); and their coarse placements all but tie, so
-more of them are judged (PERIODIC_HYPOTHESES).
+more of them are judged (PERIODIC_HYPOTHESES), as on any reference where the best coarse
+placements tie (a crop of a page's plaid illustration: ``_tied``).
 
 A placement that does not count as it is can be refined (``DenseProbe.refine``) by the ECC
 homographies that refine a keypoint fit from few inliers (``refined``): the affine
@@ -52,6 +53,12 @@ MIN_COARSE = 0.6
 # stripes alias at the coarse size), so the true one can rank far down. Crops of the
 # suite's striped textures and chessboard had it 3rd-12th.
 PERIODIC_HYPOTHESES = 12
+# ... and as many (up to that) wherever the best coarse placements tie as closely (within
+# TIED of the best, from TIED_FLOOR up) on a reference that is not periodic as a whole: a
+# page whose illustration repeats a noisy plaid had its crop's true placement 12th of 12
+# within 0.016 of the best.
+TIED = 0.02
+TIED_FLOOR = 0.9
 # How far ECC may move the coarse placement: the singular values of its linear part, their
 # ratio, its rotation, and its shift as a share of the thumbnail's long side.
 _SCALE_BOUNDS = (0.88, 1.12)
@@ -230,7 +237,7 @@ class DenseProbe:
         if not placements or placements[0][0] < MIN_COARSE:
             return None
         periodic = periodicity(thumb) >= PERIODIC
-        for value, n, guess in placements[:PERIODIC_HYPOTHESES if periodic else TOP_HYPOTHESES]:
+        for value, n, guess in placements[:PERIODIC_HYPOTHESES if periodic else _tied(placements)]:
             if value < MIN_COARSE:
                 break
             view = self._views[n][0]
@@ -260,6 +267,15 @@ class DenseProbe:
         homography, score = better
         return ContentMatch(score, homography,
                             _moved(match.box, homography @ np.linalg.inv(match.homography), ref))
+
+
+def _tied(placements: list[tuple[float, int, np.ndarray]]) -> int:
+    """How many of ``placements`` (best first) to judge on a reference that does not repeat
+    a pattern: TOP_HYPOTHESES, or all that tie with the best (TIED, TIED_FLOOR), up to
+    PERIODIC_HYPOTHESES."""
+    bar = max(placements[0][0] - TIED, TIED_FLOOR)
+    tied = sum(1 for value, _, _ in placements[:PERIODIC_HYPOTHESES] if value >= bar)
+    return max(TOP_HYPOTHESES, tied)
 
 
 def _moved(box: tuple[int, int, int, int], warp: np.ndarray, ref: Keypoints
