@@ -25,7 +25,7 @@ from tusou.evaluation import synthetic
 from tusou.evaluation.dataset import decode_rgb, generated_pages
 from tusou.evaluation.transforms import apply_transform
 from tusou.features import Keypoints, alignment, extract_keypoints
-from tusou.features.alignment import MIN_COARSE, DenseProbe, refined
+from tusou.features.alignment import MIN_COARSE, DenseProbe, refined, stripes_normal
 from tusou.features.keypoints import agreement, periodicity
 from tusou.features.pixels import centre_crop
 
@@ -438,6 +438,8 @@ def test_a_crop_of_fine_stripes_is_placed_among_placements_that_tie(
     query = _query(apply_transform("crop_offcentre", stripes, seed))
     assert [m.id for m in last_look(SAME, query, [1], lambda ids: {1: stored})] == [1]
     monkeypatch.setattr(alignment, "PERIODIC_HYPOTHESES", alignment.TOP_HYPOTHESES)
+    # (refined across the stripes, the best two can reach it too: judged as ECC left them)
+    monkeypatch.setattr(alignment, "ONE_DIRECTIONAL", 1.01)
     assert last_look(SAME, query, [1], lambda ids: {1: stored}) == []
 
 
@@ -454,3 +456,41 @@ def test_a_crop_of_a_noisy_plaid_is_placed_among_placements_that_tie(
     assert [m.id for m in found] == [1]
     monkeypatch.setattr(alignment, "TIED_FLOOR", 2.0)  # never tied: the best two only
     assert last_look(SAME, query, [1], lambda ids: {1: stored}) == []
+
+
+def test_stripes_have_a_normal_and_other_pictures_none() -> None:
+    def grey(rgb: np.ndarray) -> np.ndarray:
+        return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+
+    across = stripes_normal(grey(bands(24, wobble=0.0, size=(160, 160))))  # varies along y
+    assert across is not None and abs(abs(across[1]) - 1.0) < 0.01
+    diagonal = stripes_normal(grey(bands(24, angle=45.0, wobble=0.0, size=(160, 160))))
+    assert diagonal is not None and np.allclose(np.abs(diagonal), [0.7071, 0.7071], atol=0.02)
+    ribbon = stripes_normal(grey(_ribbon((6, 3, 8, 7))))  # vertical: varies along x
+    assert ribbon is not None and abs(abs(ribbon[0]) - 1.0) < 0.01
+    for picture in (HORSE, *OTHERS):
+        assert stripes_normal(grey(picture)) is None
+
+
+@pytest.mark.parametrize(("shift", "scale"), [((1.5, 9.0), 1.005), ((-2.0, -6.0), 0.997)])
+def test_a_placement_on_stripes_is_refined_across_them_only(
+        shift: tuple[float, float], scale: float, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Along smooth horizontal bands nothing pins a placement: ECC's homography drifts there
+    # without bound and is refused. Refined across them only, it lines them up again.
+    picture = bands(24, wobble=0.0, size=(300, 300))
+    ref = _stored(picture)
+    part = np.ascontiguousarray(picture[60:240, 50:250])
+    query = _query(part)
+    truth = np.array([[1.0, 0.0, 50.0], [0.0, 1.0, 60.0], [0.0, 0.0, 1.0]])
+    off = np.array([[scale, 0.0, shift[1]], [0.0, scale, shift[0]], [0.0, 0.0, 1.0]]) @ truth
+    laid = agreement(query, ref, off, levels=True)
+    assert laid is not None and laid < 0.9
+    better = refined(query, ref, off)
+    assert better is not None and better[1] >= SAME.dense_agreement
+    # the query's rows land on their own rows, wherever along them
+    rows = np.array([[0.0, 199.0, 100.0], [0.0, 179.0, 90.0], [1.0, 1.0, 1.0]])
+    landed = better[0] @ rows
+    assert np.abs(landed[1] / landed[2] - (rows[1] + 60.0)).max() < 1.0
+    monkeypatch.setattr(alignment, "ONE_DIRECTIONAL", 1.01)  # ECC's own homography
+    plain = refined(query, ref, off)
+    assert plain is None or plain[1] < SAME.dense_agreement

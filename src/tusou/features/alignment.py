@@ -85,6 +85,19 @@ _REFINE_PASSES = 2
 _REFINE_ON_FROM = 0.8
 # Footprints smaller than this many thumbnail pixels are not refined.
 _MIN_REFINE_FOOTPRINT = 200
+# A reference that varies in one direction only (stripes, a ramp: the coherence of its
+# gradients' structure tensor at least ONE_DIRECTIONAL; the suite's striped textures
+# 0.96-1.0, a blotchy one 0.18) gives ECC nothing to hold along its stripes, and the warp
+# drifts there without bound (a photographed page of horizontal stripes, laid by its
+# corners 0.909: x scaled by -151, so every bound refused it). There the step moves across
+# the stripes only (``_across``), solved by Gauss-Newton on the correlation ECC maximises:
+# tilted and shifted, and rescaled (in perspective) only where a page's outline pins the
+# scale (0.909 -> 0.967 there). A part's scale nothing pins: rescaled, a part of stripes
+# lines up with stripes of the same profile at another period (a whole picture of bands 44
+# px apart as a part of bands 37 px apart, 0.83).
+ONE_DIRECTIONAL = 0.9
+_ACROSS_ITERATIONS = 40
+_ACROSS_EPS = 1e-3  # px: the step's largest change over the footprint, to stop
 
 
 def _gradient(grey: np.ndarray) -> np.ndarray:
@@ -190,11 +203,13 @@ class DenseProbe:
             out.append((float(value), place))
         return turn, out
 
-    def _aligned(self, view: _View, target: np.ndarray, guess: np.ndarray) -> list[np.ndarray]:
+    def _aligned(self, view: _View, target: np.ndarray, guess: np.ndarray,
+                 normal: np.ndarray | None) -> list[np.ndarray]:
         """``guess`` (query px -> thumb px) corrected by a bounded ECC affine step on the
-        thumbnail's gradients ``target``, and the guess itself (periodic content can pull
-        ECC away from a right guess); nothing if
-        the guess covers too little of the thumbnail or too flat a part of it."""
+        thumbnail's gradients ``target`` (across its stripes only where it has the stripes'
+        ``normal``), and the guess itself (periodic content can pull ECC away from a right
+        guess); nothing if the guess covers too little of the thumbnail or too flat a part
+        of it."""
         th, tw = target.shape[:2]
         laid = warp_onto(view.image, guess @ np.linalg.inv(view.from_query), (tw, th))
         if laid is None:
@@ -205,11 +220,17 @@ class DenseProbe:
         if float(target[mask > 0].mean()) < _MIN_GRADIENT:
             return []
         warp: np.ndarray = np.eye(2, 3, dtype=np.float32)
-        try:
-            _, warp = cv2.findTransformECC(_gradient(warped), target, warp, cv2.MOTION_AFFINE,
-                                           _ECC_CRITERIA, mask, 1)
-        except cv2.error:  # did not converge
-            return [guess]
+        if normal is not None:
+            across = _across(_gradient(warped), target, mask, normal, pinned=False)
+            if across is None:
+                return [guess]
+            warp = across[:2].astype(np.float32)
+        else:
+            try:
+                _, warp = cv2.findTransformECC(_gradient(warped), target, warp, cv2.MOTION_AFFINE,
+                                               _ECC_CRITERIA, mask, 1)
+            except cv2.error:  # did not converge
+                return [guess]
         linear = warp[:, :2].astype(np.float64)
         singular = np.linalg.svd(linear, compute_uv=False)
         rotation = math.degrees(abs(math.atan2(linear[1, 0] - linear[0, 1],
@@ -237,13 +258,14 @@ class DenseProbe:
         if not placements or placements[0][0] < MIN_COARSE:
             return None
         periodic = periodicity(thumb) >= PERIODIC
+        normal = stripes_normal(thumb)
         for value, n, guess in placements[:PERIODIC_HYPOTHESES if periodic else _tied(placements)]:
             if value < MIN_COARSE:
                 break
             view = self._views[n][0]
             if target is None:
                 target = _gradient(thumb)
-            for placed in self._aligned(view, target, guess):
+            for placed in self._aligned(view, target, guess, normal):
                 homographies = [from_thumb @ placed]
                 if periodic:
                     phased = in_phase(self.query, ref, homographies[0])
@@ -309,7 +331,7 @@ def _outline(homography: np.ndarray, view: _View, query: Keypoints, ref: Keypoin
 
 
 def ecc_step(query: Keypoints, ref: Keypoints, homography: np.ndarray, target: np.ndarray,
-             criteria: tuple[int, int, float], min_footprint: float
+             criteria: tuple[int, int, float], min_footprint: float, *, pinned: bool = False
              ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """One ECC step (Evangelidis & Psarakis) from ``homography`` (query pixels -> reference
     pixels): the query laid on the reference thumbnail by it, and the ECC homography under
@@ -327,14 +349,91 @@ def ecc_step(query: Keypoints, ref: Keypoints, homography: np.ndarray, target: n
     warped, mask = laid
     if int(mask.sum()) < min_footprint:
         return None
-    warp: np.ndarray = np.eye(3, dtype=np.float32)
-    try:
-        _, warp = cv2.findTransformECC(_gradient(warped), target, warp, cv2.MOTION_HOMOGRAPHY,
-                                       criteria, mask, 1)
-    except cv2.error:  # did not converge
-        return None
-    step = warp.astype(np.float64)
+    normal = stripes_normal(ref.image)
+    if normal is not None:
+        across = _across(_gradient(warped), target, mask, normal, pinned=pinned)
+        if across is None:
+            return None
+        step = across
+    else:
+        warp: np.ndarray = np.eye(3, dtype=np.float32)
+        try:
+            _, warp = cv2.findTransformECC(_gradient(warped), target, warp, cv2.MOTION_HOMOGRAPHY,
+                                           criteria, mask, 1)
+        except cv2.error:  # did not converge
+            return None
+        step = warp.astype(np.float64)
     return np.linalg.inv(to_thumb) @ step @ to_thumb @ homography, step, mask
+
+
+def stripes_normal(grey: np.ndarray) -> np.ndarray | None:
+    """The unit normal (x, y) of grey ``image``'s stripes where it varies in one direction
+    only (ONE_DIRECTIONAL), else None."""
+    smooth = cv2.GaussianBlur(grey.astype(np.float32), (0, 0), 1.0)
+    dx = cv2.Sobel(smooth, cv2.CV_32F, 1, 0).astype(np.float64)
+    dy = cv2.Sobel(smooth, cv2.CV_32F, 0, 1).astype(np.float64)
+    xx, yy, xy = float(np.sum(dx * dx)), float(np.sum(dy * dy)), float(np.sum(dx * dy))
+    if xx + yy <= 1e-9 or math.hypot(xx - yy, 2 * xy) / (xx + yy) < ONE_DIRECTIONAL:
+        return None
+    angle = 0.5 * math.atan2(2 * xy, xx - yy)
+    return np.array([math.cos(angle), math.sin(angle)])
+
+
+def _across(template: np.ndarray, target: np.ndarray, mask: np.ndarray, normal: np.ndarray, *,
+            pinned: bool) -> np.ndarray | None:
+    """The 3x3 step W (thumbnail px -> thumbnail px) that moves points across the stripes
+    (unit ``normal``) only, under which ``target`` at W(x) matches ``template`` at x best
+    over ``mask`` (zero-mean normalised correlation, Gauss-Newton); None if it folds the
+    stripes over. In the stripes' frame (u along, v across, centred on the footprint and
+    scaled to its size) v' = a u + v + c: tilted and shifted, not rescaled, since a part of
+    stripes whose scale nothing pins lines up, rescaled, with stripes of another period.
+    Where the scale is ``pinned`` (a page's outline laid on the reference's corners),
+    v' = (a u + b v + c) / (d u + e v + 1), the perspective a homography puts across
+    stripes; u' = u / (d u + e v + 1), which matters to nothing, keeps W a homography."""
+    ys, xs = np.nonzero(mask)
+    cx, cy = float(xs.mean()), float(ys.mean())
+    along = np.array([-normal[1], normal[0]])
+    u = (xs - cx) * along[0] + (ys - cy) * along[1]
+    v = (xs - cx) * normal[0] + (ys - cy) * normal[1]
+    size = max(float(np.abs(u).max()), float(np.abs(v).max()), 1.0)
+    u, v = u / size, v / size
+    wanted = template[ys, xs].astype(np.float64)
+    wanted -= wanted.mean()
+    wanted /= np.linalg.norm(wanted) + 1e-12
+    # d target / d v in normalised units
+    slope = ((cv2.Sobel(target, cv2.CV_32F, 1, 0) * normal[0]
+              + cv2.Sobel(target, cv2.CV_32F, 0, 1) * normal[1]) * (size / 8.0)).astype(np.float32)
+    params = np.array([0.0, 1.0, 0.0, 0.0, 0.0])  # a, b, c, d, e
+    free = [0, 1, 2, 3, 4] if pinned else [0, 2]
+    for _ in range(_ACROSS_ITERATIONS):
+        w = 1.0 + params[3] * u + params[4] * v
+        if float(w.min()) <= 0.1:
+            return None
+        moved = (params[0] * u + params[1] * v + params[2]) / w
+        spread = u / w
+        map_x = (cx + size * (spread * along[0] + moved * normal[0])).astype(np.float32).reshape(1, -1)
+        map_y = (cy + size * (spread * along[1] + moved * normal[1])).astype(np.float32).reshape(1, -1)
+        seen = cv2.remap(target, map_x, map_y, cv2.INTER_LINEAR,
+                         borderMode=cv2.BORDER_REFLECT).ravel().astype(np.float64)
+        rate = cv2.remap(slope, map_x, map_y, cv2.INTER_LINEAR,
+                         borderMode=cv2.BORDER_REFLECT).ravel().astype(np.float64)
+        norm = float(np.linalg.norm(seen - seen.mean())) + 1e-12
+        residual = wanted - (seen - seen.mean()) / norm
+        columns = [u / w, v / w, 1.0 / w, -u * moved / w, -v * moved / w]
+        jacobian = np.stack([rate * columns[k] for k in free], axis=1) / norm
+        jacobian -= jacobian.mean(axis=0)
+        delta = np.linalg.lstsq(jacobian, residual, rcond=None)[0]
+        params[free] += delta
+        if not np.all(np.isfinite(params)) or params[1] <= 0:
+            return None
+        if float(np.abs(delta).sum()) * size < _ACROSS_EPS:
+            break
+    a, b, c, d, e = params
+    centred = np.array([[1.0 / size, 0.0, -cx / size], [0.0, 1.0 / size, -cy / size], [0.0, 0.0, 1.0]])
+    frame = np.array([[along[0], along[1], 0.0], [normal[0], normal[1], 0.0], [0.0, 0.0, 1.0]])
+    step = np.array([[1.0, 0.0, 0.0], [a, b, c], [d, e, 1.0]])
+    out: np.ndarray = np.linalg.inv(frame @ centred) @ step @ frame @ centred
+    return out / out[2, 2]
 
 
 def corner_move(warp: np.ndarray, box: tuple[float, float, float, float]) -> float:

@@ -614,7 +614,8 @@ def _refined(view: PageView, ref: Keypoints, target: np.ndarray, guess: np.ndarr
     """``guess`` (crop pixels -> reference pixels) corrected by a bounded ECC homography on
     the thumbnail's gradients ``target``; None if ECC fails or moves a corner too far."""
     th, tw = target.shape[:2]
-    step = ecc_step(view.query, ref, guess, target, _ECC_CRITERIA, _MIN_COVER * th * tw)
+    step = ecc_step(view.query, ref, guess, target, _ECC_CRITERIA, _MIN_COVER * th * tw,
+                    pinned=True)
     if step is None:
         return None
     refined, warp, _ = step
