@@ -21,6 +21,7 @@ from tusou.engine.matching import (
     rank_matches,
     settled,
     verify_candidates,
+    verify_frames,
     verify_geometry,
     verify_pages,
 )
@@ -36,7 +37,7 @@ from tusou.errors import (
     MissingParameter,
     TusouError,
 )
-from tusou.features import l2n
+from tusou.features import Keypoints, l2n
 from tusou.features.pages import find_pages, page_view, rectified
 from tusou.images.decode import DecodedImage
 from tusou.images.fetch import UrlFetcher
@@ -452,6 +453,20 @@ class Library:
         return rank_matches(verify_geometry(spec, closer.keypoints, ids, self._store.keypoints,
                                             spec.keypoint_cells))
 
+    def _turned_look(self, pixels: np.ndarray, query: Keypoints, tried: list[int],
+                     allowed: np.ndarray | None) -> list[Match]:
+        """Nothing verified: perhaps a whole copy turned a quarter, of a picture whose vector
+        turns with it (stripes, wood grain: Lite0's features are not rotation-invariant),
+        so that its original ranks far down. The query turned back a quarter finds more
+        candidates, judged whole-frame (the quarter turns ``verify_frames`` tries)."""
+        spec = self.spec
+        vector = self._extracting(lambda: self._describer.vector(
+            self.record.pipeline, np.ascontiguousarray(np.rot90(pixels))))
+        judged = set(tried)
+        ids = [i for i, _ in self._state.index.search(vector, spec.verify_candidates, allowed)
+               if i not in judged]
+        return verify_frames(spec, query, ids, self._store.keypoints)
+
     def _second_look_candidates(self, vectors: list[np.ndarray], tried: list[int],
                                 allowed: np.ndarray | None) -> list[int]:
         """The first look's first ``second_look_candidates`` and the regions' candidates."""
@@ -520,9 +535,11 @@ class Library:
             scored = verify_candidates(spec, desc, exact_id=exact_id, pdq_hits=pdq_hits,
                                        candidates=candidates,
                                        load_keypoints=self._store.keypoints)
+            tried = list(dict.fromkeys([*pdq_hits, *candidates]))
+            if not settled(scored) and spec.frame_agreement and desc.keypoints is not None:
+                scored = merged(scored, self._turned_look(pixels, desc.keypoints, tried, allowed))
             if not settled(scored) and spec.second_look_keypoints:
                 scored = merged(scored, self._second_look(pixels, candidates, allowed))
-            tried = list(dict.fromkeys([*pdq_hits, *candidates]))
             if not settled(scored) and spec.page_agreement:
                 scored = merged(scored, self._page_look(pixels, tried, allowed))
             if not settled(scored) and desc.keypoints is not None:
