@@ -17,7 +17,7 @@ import skimage.data
 
 from conftest import encode
 from test_frames import bands
-from tusou.engine import Engine
+from tusou.engine import Engine, matching
 from tusou.engine.kinds import kind_spec
 from tusou.engine.matching import Match, dense_score, frame_score, last_look, merged, settled, verify_geometry
 from tusou.engine.sources import ImageSource
@@ -494,3 +494,29 @@ def test_a_placement_on_stripes_is_refined_across_them_only(
     monkeypatch.setattr(alignment, "ONE_DIRECTIONAL", 1.01)  # ECC's own homography
     plain = refined(query, ref, off)
     assert plain is None or plain[1] < SAME.dense_agreement
+
+
+@pytest.mark.parametrize("name", ["crop50", "crop25"])
+def test_a_part_of_a_smooth_colourful_picture_counts_where_its_colours_pin_it(
+        name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The colour wheel has too few gradients for its crops to agree 0.95 in content, but its
+    # colours vary far more than the colour tolerance, and the crop has them everywhere.
+    wheel = _rgb(skimage.data.colorwheel())
+    stored = {1: _stored(wheel).to_bytes(), 2: _stored(HORSE).to_bytes()}
+
+    def load(ids: list[int]) -> dict[int, bytes]:
+        return {i: stored[i] for i in ids}
+
+    crop = _query(apply_transform(name, wheel, 1))
+    laid = DenseProbe(crop).match(Keypoints.from_bytes(stored[1]))
+    assert laid is not None and laid.agreement < SAME.dense_agreement
+    found = last_look(SAME, crop, [1, 2], load)
+    assert [m.id for m in found] == [1] and found[0].score == 0.6
+    # a crop of another smooth picture of as many colours (hues swept left to right) does not
+    hsv = np.zeros((370, 370, 3), np.uint8)
+    hsv[..., 0] = np.linspace(0, 179, 370)[None, :].astype(np.uint8)
+    hsv[..., 1:] = 255
+    sweep = _query(apply_transform(name, cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB), 1))
+    assert last_look(SAME, sweep, [1, 2], load) == []
+    monkeypatch.setattr(matching, "COLOURFUL_AGREEMENT", 1.01)
+    assert last_look(SAME, crop, [1, 2], load) == []

@@ -313,6 +313,20 @@ def colour_agreement(query: Keypoints, ref: Keypoints, homography: np.ndarray, *
     return float(np.mean(np.hypot(difference[:, 0], difference[:, 1]) < COLOUR_TOLERANCE))
 
 
+def colour_spread(query: Keypoints, ref: Keypoints, homography: np.ndarray) -> float | None:
+    """How much the reference's colours vary where the query lies on it by ``homography``:
+    the median distance (CIELAB a*b*) of the overlap's chroma from its mean; None without
+    colour copies or overlap. Agreeing in colours that vary by several times
+    COLOUR_TOLERANCE pins a placement; agreeing in one tint does not."""
+    laid = _overlay(query.colour, query, ref.colour, ref, homography)
+    if laid is None:
+        return None
+    thumb, _, mask = laid
+    chroma = _chroma(thumb.astype(np.float32))[mask]
+    offsets = chroma - chroma.mean(axis=0)
+    return float(np.median(np.hypot(offsets[:, 0], offsets[:, 1])))
+
+
 def _chroma(rgb: np.ndarray) -> np.ndarray:
     """CIELAB a*, b* of float RGB (0..255), lightly blurred as ``_smoothed`` blurs grey."""
     blurred = cv2.GaussianBlur(rgb, (0, 0), 1.0)
