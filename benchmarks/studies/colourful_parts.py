@@ -22,16 +22,14 @@ import sys
 import time
 from pathlib import Path
 
-from reused_suite import reused
+from reused_suite import last_look_candidates, reused
 
 from tusou.engine import library as library_module
 from tusou.engine import matching
 from tusou.features.alignment import DenseProbe
 from tusou.features.keypoints import (
-    Keypoints,
     colour_agreement,
     colour_spread,
-    thumbnail_from_bytes,
     weakest_cells,
 )
 from tusou.features.pages import WEAKEST_SHARE
@@ -49,16 +47,7 @@ original_last_look = matching.last_look
 def studied(spec, query, ids, load_keypoints, reach=(), probes=()):
     answer = original_last_look(spec, query, ids, load_keypoints, reach, probes)
     probe = DenseProbe(query)
-    judged = list(ids)
-    if reach and spec.reach_keep:
-        blobs = load_keypoints(list(reach))
-        judged += [i for _, i in matching.reached(
-            probe, ((i, thumbnail_from_bytes(b)) for i, b in blobs.items()), spec.reach_keep)]
-    stored = load_keypoints(judged)
-    for image_id in dict.fromkeys(judged):
-        if image_id not in stored:
-            continue
-        ref = Keypoints.from_bytes(stored[image_id])
+    for image_id, ref in last_look_candidates(spec, probe, ids, reach, load_keypoints):
         match = probe.match(ref)
         if match is None or match.agreement < matching.MIN_ROUGH_AGREEMENT:
             continue

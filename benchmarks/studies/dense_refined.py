@@ -18,12 +18,12 @@ import sys
 import time
 from pathlib import Path
 
-from reused_suite import reused
+from reused_suite import last_look_candidates, reused
 
 from tusou.engine import library as library_module
 from tusou.engine import matching
 from tusou.features.alignment import DenseProbe, refined
-from tusou.features.keypoints import Keypoints, colour_agreement, thumbnail_from_bytes, weakest_cells
+from tusou.features.keypoints import colour_agreement, weakest_cells
 from tusou.features.pages import WEAKEST_SHARE
 
 FLOOR = 0.4  # placements agreeing less than this are not refined in the study
@@ -42,16 +42,7 @@ def studied(spec, query, ids, load_keypoints, reach=(), probes=()):
     answer = original_last_look(spec, query, ids, load_keypoints, reach, probes)
     current["reached"] = True
     probe = DenseProbe(query)
-    judged = list(ids)
-    if reach and spec.reach_keep:
-        blobs = load_keypoints(list(reach))
-        judged += [i for _, i in matching.reached(
-            probe, ((i, thumbnail_from_bytes(b)) for i, b in blobs.items()), spec.reach_keep)]
-    stored = load_keypoints(judged)
-    for image_id in dict.fromkeys(judged):
-        if image_id not in stored:
-            continue
-        ref = Keypoints.from_bytes(stored[image_id])
+    for image_id, ref in last_look_candidates(spec, probe, ids, reach, load_keypoints):
         match = probe.match(ref)
         if match is None or match.agreement < FLOOR:
             continue

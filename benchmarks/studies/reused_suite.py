@@ -1,7 +1,9 @@
 """A suite's evaluation library reused by a study: the engine on its work directory, the
-harness that asks as the evaluation asks, and the suite's copy queries. Studies run as
-scripts from this folder import it by name (``from reused_suite import reused``)."""
+harness that asks as the evaluation asks, and the suite's copy queries; and the candidates
+the last look judges. Studies run as scripts from this folder import it by name
+(``from reused_suite import reused``)."""
 
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -9,8 +11,11 @@ from tusou.config import Settings
 from tusou.engine import Engine
 from tusou.engine.kinds import KindSpec
 from tusou.engine.library import Library
+from tusou.engine.matching import reached
 from tusou.evaluation import suites
 from tusou.evaluation.runner import _copy_queries, _Harness, _Query, spread
+from tusou.features.alignment import DenseProbe
+from tusou.features.keypoints import Keypoints, thumbnail_from_bytes
 
 
 @dataclass
@@ -33,3 +38,20 @@ def reused(kind: str, work: Path) -> Reused:
     key_of_id = {v: k for k, v in harness.ids_by_brief().items()}
     queries = _copy_queries(config, harness, spread(list(config.library), config.query_originals))
     return Reused(engine, harness, library, library.spec, key_of_id, queries)
+
+
+def last_look_candidates(spec: KindSpec, probe: DenseProbe, ids: Sequence[int], reach: Sequence[int],
+                         load_keypoints: Callable[[list[int]], Mapping[int, bytes]]
+                         ) -> Iterator[tuple[int, Keypoints]]:
+    """Every candidate the last look judges (``matching.last_look``'s arguments): the
+    candidates tried and the reach's best-sliding ``spec.reach_keep``, with their stored
+    keypoints."""
+    judged = list(ids)
+    if reach and spec.reach_keep:
+        blobs = load_keypoints(list(reach))
+        judged += [i for _, i in reached(
+            probe, ((i, thumbnail_from_bytes(b)) for i, b in blobs.items()), spec.reach_keep)]
+    stored = load_keypoints(judged)
+    for image_id in dict.fromkeys(judged):
+        if image_id in stored:
+            yield image_id, Keypoints.from_bytes(stored[image_id])
