@@ -496,6 +496,24 @@ def test_a_placement_on_stripes_is_refined_across_them_only(
     assert plain is None or plain[1] < SAME.dense_agreement
 
 
+def test_a_refinement_across_stripes_is_the_same_wherever_its_images_lie_in_memory() -> None:
+    # Scores must be the same run after run: the step is solved with NumPy's own sums, not
+    # BLAS products whose order of addition depends on threads and memory.
+    picture = bands(24, wobble=0.0, size=(300, 300))
+    target = alignment._gradient(cv2.cvtColor(picture, cv2.COLOR_RGB2GRAY)[:160, :160])
+    template = np.roll(target, 2, axis=0)
+    mask = np.ones(target.shape, np.uint8)
+    normal = np.array([0.0, 1.0])
+    first = alignment._across(template, target, mask, normal, pinned=True)
+    assert first is not None and abs(first[1, 2] + 2.0) < 0.2  # the rows moved back by 2
+    for offset in range(1, 8):
+        buffer = np.empty(target.size * 4 + 64, np.uint8)
+        moved = buffer[offset * 4:offset * 4 + target.size * 4].view(np.float32).reshape(target.shape)
+        moved[...] = target
+        again = alignment._across(template, moved, mask, normal, pinned=True)
+        assert again is not None and np.array_equal(first, again)
+
+
 @pytest.mark.parametrize("name", ["crop50", "crop25"])
 def test_a_part_of_a_smooth_colourful_picture_counts_where_its_colours_pin_it(
         name: str, monkeypatch: pytest.MonkeyPatch) -> None:

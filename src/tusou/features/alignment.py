@@ -397,9 +397,11 @@ def _across(template: np.ndarray, target: np.ndarray, mask: np.ndarray, normal: 
     v = (xs - cx) * normal[0] + (ys - cy) * normal[1]
     size = max(float(np.abs(u).max()), float(np.abs(v).max()), 1.0)
     u, v = u / size, v / size
+    # NumPy's own sums throughout, not BLAS products (whose order of addition depends on
+    # threads and memory): scores must be the same run after run (``keypoints._ncc``).
     wanted = template[ys, xs].astype(np.float64)
     wanted -= wanted.mean()
-    wanted /= np.linalg.norm(wanted) + 1e-12
+    wanted /= np.sqrt(np.sum(wanted * wanted)) + 1e-12
     # d target / d v in normalised units
     slope = ((cv2.Sobel(target, cv2.CV_32F, 1, 0) * normal[0]
               + cv2.Sobel(target, cv2.CV_32F, 0, 1) * normal[1]) * (size / 8.0)).astype(np.float32)
@@ -417,12 +419,17 @@ def _across(template: np.ndarray, target: np.ndarray, mask: np.ndarray, normal: 
                          borderMode=cv2.BORDER_REFLECT).ravel().astype(np.float64)
         rate = cv2.remap(slope, map_x, map_y, cv2.INTER_LINEAR,
                          borderMode=cv2.BORDER_REFLECT).ravel().astype(np.float64)
-        norm = float(np.linalg.norm(seen - seen.mean())) + 1e-12
-        residual = wanted - (seen - seen.mean()) / norm
+        seen -= seen.mean()
+        norm = float(np.sqrt(np.sum(seen * seen))) + 1e-12
+        residual = wanted - seen / norm
         columns = [u / w, v / w, 1.0 / w, -u * moved / w, -v * moved / w]
         jacobian = np.stack([rate * columns[k] for k in free], axis=1) / norm
         jacobian -= jacobian.mean(axis=0)
-        delta = np.linalg.lstsq(jacobian, residual, rcond=None)[0]
+        normal_matrix = np.sum(jacobian[:, :, None] * jacobian[:, None, :], axis=0)
+        try:
+            delta = np.linalg.solve(normal_matrix, np.sum(jacobian * residual[:, None], axis=0))
+        except np.linalg.LinAlgError:  # nothing across the stripes to move by
+            return None
         params[free] += delta
         if not np.all(np.isfinite(params)) or params[1] <= 0:
             return None
