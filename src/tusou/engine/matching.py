@@ -68,7 +68,8 @@ MIN_ROUGH_AGREEMENT = 0.5
 # 0.94, spread 71-73. Over every candidate the last look judges on the same suite
 # (2026-12-05: 99 placements at 0.7+ after refining, 48 wrong), no wrong one kept both its
 # weakest cells (>= 0.9) and its colours (>= 0.9): the best wrong colours 0.934, with cells
-# -0.28 and spread 1.2; with cells >= 0.9 the best wrong colours 0.086.
+# -0.28 and spread 1.2; with cells >= 0.9 the best wrong colours 0.086
+# (benchmarks/studies/colourful_parts.py). Such a part scores dense_score's floor, 0.6.
 COLOURFUL_AGREEMENT = 0.75
 COLOURFUL_SPREAD = 2 * COLOUR_TOLERANCE
 COLOURFUL_SHARE = 0.95
