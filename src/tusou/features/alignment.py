@@ -219,18 +219,11 @@ class DenseProbe:
             return []
         if float(target[mask > 0].mean()) < _MIN_GRADIENT:
             return []
-        warp: np.ndarray = np.eye(2, 3, dtype=np.float32)
-        if normal is not None:
-            across = _across(_gradient(warped), target, mask, normal, pinned=False)
-            if across is None:
-                return [guess]
-            warp = across[:2].astype(np.float32)
-        else:
-            try:
-                _, warp = cv2.findTransformECC(_gradient(warped), target, warp, cv2.MOTION_AFFINE,
-                                               _ECC_CRITERIA, mask, 1)
-            except cv2.error:  # did not converge
-                return [guess]
+        step = _step(_gradient(warped), target, mask, normal, cv2.MOTION_AFFINE, _ECC_CRITERIA,
+                     pinned=False)
+        if step is None:
+            return [guess]
+        warp = step[:2].astype(np.float32)
         linear = warp[:, :2].astype(np.float64)
         singular = np.linalg.svd(linear, compute_uv=False)
         rotation = math.degrees(abs(math.atan2(linear[1, 0] - linear[0, 1],
@@ -349,26 +342,34 @@ def ecc_step(query: Keypoints, ref: Keypoints, homography: np.ndarray, target: n
     warped, mask = laid
     if int(mask.sum()) < min_footprint:
         return None
-    normal = stripes_normal(ref.image)
-    if normal is not None:
-        across = _across(_gradient(warped), target, mask, normal, pinned=pinned)
-        if across is None:
-            return None
-        step = across
-    else:
-        warp: np.ndarray = np.eye(3, dtype=np.float32)
-        try:
-            _, warp = cv2.findTransformECC(_gradient(warped), target, warp, cv2.MOTION_HOMOGRAPHY,
-                                           criteria, mask, 1)
-        except cv2.error:  # did not converge
-            return None
-        step = warp.astype(np.float64)
+    step = _step(_gradient(warped), target, mask, stripes_normal(ref.image), cv2.MOTION_HOMOGRAPHY,
+                 criteria, pinned=pinned)
+    if step is None:
+        return None
     return np.linalg.inv(to_thumb) @ step @ to_thumb @ homography, step, mask
 
 
+def _step(template: np.ndarray, target: np.ndarray, mask: np.ndarray, normal: np.ndarray | None,
+          motion: int, criteria: tuple[int, int, float], *, pinned: bool) -> np.ndarray | None:
+    """The 3x3 step (thumbnail px -> thumbnail px) under which ``target`` matches
+    ``template`` over ``mask``: ECC's, with ``motion`` (affine or homography), or on a
+    reference with stripes (their ``normal``) the step across them (``_across``); None
+    where it does not converge."""
+    if normal is not None:
+        return _across(template, target, mask, normal, pinned=pinned)
+    warp: np.ndarray = np.eye(3 if motion == cv2.MOTION_HOMOGRAPHY else 2, 3, dtype=np.float32)
+    try:
+        _, warp = cv2.findTransformECC(template, target, warp, motion, criteria, mask, 1)
+    except cv2.error:  # did not converge
+        return None
+    if warp.shape[0] == 2:  # affine
+        warp = np.vstack([warp, [0.0, 0.0, 1.0]])
+    return warp.astype(np.float64)
+
+
 def stripes_normal(grey: np.ndarray) -> np.ndarray | None:
-    """The unit normal (x, y) of grey ``image``'s stripes where it varies in one direction
-    only (ONE_DIRECTIONAL), else None."""
+    """The unit normal (x, y) of ``grey``'s stripes where it varies in one direction only
+    (ONE_DIRECTIONAL), else None."""
     smooth = cv2.GaussianBlur(grey.astype(np.float32), (0, 0), 1.0)
     dx = cv2.Sobel(smooth, cv2.CV_32F, 1, 0).astype(np.float64)
     dy = cv2.Sobel(smooth, cv2.CV_32F, 0, 1).astype(np.float64)
