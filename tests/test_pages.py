@@ -431,10 +431,21 @@ def _turned_corners(width: int, height: int, pixels: np.ndarray) -> np.ndarray:
                                          corners[:, 0] - corners[:, 0].mean()))]
 
 
-@pytest.mark.parametrize("name", ["coffee", "camera", "stripes"])
+def _black_diagonals(period: int = 40, size: int = 300) -> np.ndarray:
+    """Diagonal stripes, black and blue: the black ones run into the picture's sides and
+    corners, and on a black canvas merge with it."""
+    on = ((np.arange(size)[:, None] + np.arange(size)[None, :]) % period) < period // 2
+    return np.where(on[..., None], np.array([60, 70, 180], np.uint8), np.uint8(0)).astype(np.uint8)
+
+
+@pytest.mark.parametrize("name", ["coffee", "camera", "stripes", "black diagonals", "checkerboard"])
 def test_a_picture_turned_on_a_plain_canvas_is_outlined_by_its_content(name: str) -> None:
-    # stripes: their edges are as straight as the picture's sides
-    picture = stripes(36, BROWN) if name == "stripes" else _rgb(getattr(skimage.data, name)())
+    # stripes: their edges are as straight as the picture's sides; black diagonals and a
+    # checkerboard: their black parts merge with the black canvas, so that the content fills
+    # about half of the turned rectangle, though its hull fills all of it
+    picture = {"stripes": lambda: stripes(36, BROWN), "black diagonals": _black_diagonals,
+               "checkerboard": lambda: _rgb(skimage.data.checkerboard())}.get(
+        name, lambda: _rgb(getattr(skimage.data, name)()))()
     turned = decode_rgb(encode(apply_transform("rot8", picture, 0), "JPEG", quality=90))
     quad = find_pages(turned)[0]
     true = _turned_corners(picture.shape[1], picture.shape[0], turned)
@@ -449,6 +460,11 @@ def test_a_plain_canvas_around_a_disc_or_a_shape_gives_no_outline_of_its_own() -
     assert _on_plain_canvas(disc) is None  # fills 0.79 of its square: no turn to read
     assert _on_plain_canvas(_rgb(skimage.data.coffee())) is None  # corners not one colour
     assert _on_plain_canvas(np.zeros((100, 100, 3), np.uint8)) is None  # nothing on it
+    # a ring of dots fills little of its square, and its hull is a disc too
+    ring = np.zeros((300, 300, 3), np.uint8)
+    for angle in np.linspace(0, 2 * np.pi, 24, endpoint=False):
+        cv2.circle(ring, (int(150 + 120 * np.cos(angle)), int(150 + 120 * np.sin(angle))), 8, (40, 200, 90), -1)
+    assert _on_plain_canvas(ring) is None
     # upright on it: a plain border, left to the edges and the whole-frame look
     assert _on_plain_canvas(apply_transform("border10", _rgb(skimage.data.coffee()), 0)) is None
 

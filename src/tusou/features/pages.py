@@ -109,10 +109,13 @@ Quad = np.ndarray  # (4, 2) float64 corners, clockwise from the one nearest the 
 # A picture turned on a plain canvas (a tilted scan, a rotated paste: the canvas's four
 # corners one colour, within _FILL_TOLERANCE on 0..255 in every channel) is outlined by
 # the smallest turned rectangle around what differs from that colour by more than
-# _CONTENT_CONTRAST (JPEG rings a few levels out from the picture's edge), if the content
-# fills at least _MIN_FILL of it (a disc on the canvas fills 0.79 of its square, and says
-# nothing of a turn). Its edges need not be found: a stripe parallel to a side has as
-# straight an edge as the side.
+# _CONTENT_CONTRAST (JPEG rings a few levels out from the picture's edge), if the content's
+# convex hull fills at least _MIN_FILL of it (a disc on the canvas fills 0.79 of its square,
+# and says nothing of a turn). The hull, not the content itself: a picture's parts in the
+# canvas's colour (black stripes or squares on a black canvas) leave it half filled, while
+# what is not in that colour still reaches its sides (2026-12-05: the same suite's 8-degree
+# turns of a chessboard and of black-and-blue stripes, outlined and found so). Its edges
+# need not be found: a stripe parallel to a side has as straight an edge as the side.
 _FILL_TOLERANCE = 12
 _CONTENT_CONTRAST = 40
 _CORNER = 3
@@ -434,7 +437,8 @@ def _on_plain_canvas(pixels: np.ndarray) -> Quad | None:
     if min(turn, 90.0 - turn) < _MIN_TURN_DEG:
         return None  # upright: a plain border, which the edges and the whole-frame look handle
     area = rect[1][0] * rect[1][1]
-    if area < MIN_PAGE_SHARE * content.size or int(content.sum()) < _MIN_FILL * area:
+    hull = cv2.contourArea(cv2.convexHull(points))
+    if area < MIN_PAGE_SHARE * content.size or hull < _MIN_FILL * area:
         return None
     # The box runs through the outermost content pixels' centres, half a pixel inside the
     # outline; JPEG's ringing usually adds about that much, and the content check refines it.
