@@ -346,9 +346,51 @@ def _laid(query: Keypoints, ref: Keypoints, homography: np.ndarray, ref_blur: fl
     if laid is None:
         return None
     thumb, warped, mask = laid
-    grey_a, grad_a = _smoothed(thumb, float(np.hypot(_SMOOTHING, ref_blur)))
+    grey_a, grad_a = _smoothed(_exposed_as(thumb, warped, mask), float(np.hypot(_SMOOTHING, ref_blur)))
     grey_b, grad_b = _smoothed(warped)
     return grey_a, grad_a, grey_b, grad_b, mask
+
+
+# A photo's exposure can push a bright picture past white (or a dark one past black): the
+# query is then flat where the reference still has content, and disagrees there by nothing
+# but the clipping. Where at least _MIN_CLIPPED of the overlap is at the query's white or
+# black (within _CLIP_MARGIN levels), the reference is compared as such a photo shows it.
+_CLIP_MARGIN = 5.0
+_MIN_CLIPPED = 0.05
+
+
+def _exposed_as(thumb: np.ndarray, warped: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """``thumb`` as the photo ``warped`` would show it where the photo's exposure clipped:
+    its grey levels mapped by the line that fits the photo's unclipped ones (least squares
+    over the overlap ``mask``) and clipped to 0..255 too; ``thumb`` itself where little is
+    clipped, or where that line says the photo's white and black are the picture's own.
+
+    Correlation is blind to a line (exposure and contrast), not to where it saturates: a
+    washed-out photo of a soft texture (three quarters at white) agreed 0.55 with its
+    original laid by 45 inliers, 0.62 compared so. A wrong placement gains little: the
+    line fitted to it is flat, and a flat line clips nothing."""
+    clipped = mask & ((warped >= 255.0 - _CLIP_MARGIN) | (warped <= _CLIP_MARGIN))
+    count = int(clipped.sum())
+    if count < _MIN_CLIPPED * int(mask.sum()):
+        return thumb
+    free = mask & ~clipped
+    if int(free.sum()) < _MIN_OVERLAP:
+        return thumb
+    # NumPy's own sums, as in _ncc: the same scores run after run.
+    ref = thumb[free].astype(np.float64)
+    photo = warped[free].astype(np.float64)
+    ref_centred = ref - ref.mean()
+    spread = float(np.sum(ref_centred * ref_centred))
+    if spread < 1e-6:
+        return thumb
+    slope = float(np.sum(ref_centred * (photo - photo.mean()))) / spread
+    if slope <= 0.0:
+        return thumb  # no photo inverts its picture: nothing to show that way
+    offset = float(photo.mean()) - slope * float(ref.mean())
+    shown = slope * thumb.astype(np.float64) + offset
+    if float(shown.max()) <= 255.0 and float(shown.min()) >= 0.0:
+        return thumb  # the line clips nothing: correlation is the same either way
+    return np.clip(shown, 0.0, 255.0).astype(np.float32)
 
 
 def _overlay(image: np.ndarray | None, query: Keypoints, thumb: np.ndarray | None, ref: Keypoints,
