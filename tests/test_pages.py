@@ -23,7 +23,7 @@ from tusou.engine.sources import ImageSource
 from tusou.evaluation import synthetic
 from tusou.evaluation.dataset import decode_rgb, generated_distractors, generated_pages
 from tusou.evaluation.transforms import apply_transform, phone_photo
-from tusou.features import alignment
+from tusou.features import alignment, pages
 from tusou.features.keypoints import Keypoints, _smoothed, agreement, extract_keypoints, weakest_cells
 from tusou.features.pages import (
     MIN_QUICK,
@@ -485,3 +485,21 @@ def test_same_finds_a_tilted_copy_of_stripes_in_their_colours(engine: Engine) ->
     hits = library.search(ImageSource(data=query)).hits
     assert [h.image.brief for h in hits] == ["brown"] and hits[0].inliers is None
 
+
+@pytest.mark.parametrize("period", [8, 10, 12])
+def test_a_turned_copy_of_stripes_finer_than_the_quick_comparison_is_found(
+        engine: Engine, period: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    # At the quick comparison's 48 px fine stripes average out (or alias one way in the page
+    # and another in the thumbnail): every assignment compared about 0 there, and none went on.
+    brown, blue = stripes(period, BROWN), stripes(period, BLUE)
+    engine.create_library("fine", "same")
+    library = engine.library("fine")
+    library.add(ImageSource(data=encode(brown)), brief="brown")
+    library.add(ImageSource(data=encode(blue)), brief="blue")
+    for n, other in enumerate(OTHERS):
+        library.add(ImageSource(data=encode(other)), brief=f"other{n}")
+    query = ImageSource(data=encode(apply_transform("rot8", brown, 0), "JPEG", quality=90))
+    hits = library.search(query).hits
+    assert [h.image.brief for h in hits] == ["brown"] and hits[0].inliers is None
+    monkeypatch.setattr(pages, "_FINE_DETAIL", 0.0)
+    assert library.search(query).hits == []
