@@ -86,3 +86,48 @@ def test_same_finds_a_washed_out_crop_by_its_keypoints(engine: Engine) -> None:
     query = _washed(_grey_rgb("camera")[_CROP], 1.6, 60)
     hits = library.search(ImageSource(data=encode(query, "JPEG", quality=90))).hits
     assert [h.image.brief for h in hits] == ["camera"] and hits[0].inliers is not None
+
+
+def _wheel() -> np.ndarray:
+    return np.ascontiguousarray(skimage.data.colorwheel()[..., :3])
+
+
+def _exposed(pixels: np.ndarray, gain: float, lift: float) -> np.ndarray:
+    return np.clip(pixels.astype(np.float32) * gain + lift + 0.5, 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize(("gain", "lift"), [(0.72, 0.0), (0.8, -20.0), (1.1, 10.0)])
+def test_colours_are_compared_as_the_photos_exposure_shows_them(
+        gain: float, lift: float, monkeypatch: pytest.MonkeyPatch) -> None:
+    # CIELAB chroma grows and shrinks with exposure: a darker photo of vivid colours is
+    # tens of units off in a* b*, more than the colour tolerance
+    wheel = _wheel()
+    h, w = wheel.shape[:2]
+    part = wheel[h // 4:h // 4 + h // 2, w // 4:w // 4 + w // 2]
+    placed = np.array([[1.0, 0, w // 4], [0, 1.0, h // 4], [0, 0, 1]])
+    ref = _stored(wheel)
+    query = extract_keypoints(_exposed(part, gain, lift), "orb")
+    own = keypoints.colour_agreement(query, ref, placed)
+    hue = cv2.cvtColor(part, cv2.COLOR_RGB2HSV)
+    hue[..., 0] = (hue[..., 0].astype(np.int32) + 60) % 180
+    turned = extract_keypoints(_exposed(cv2.cvtColor(hue, cv2.COLOR_HSV2RGB), gain, lift), "orb")
+    other = keypoints.colour_agreement(turned, ref, placed)
+    assert own is not None and own >= 0.95
+    assert other is not None and other < 0.3
+    monkeypatch.setattr(keypoints, "_exposed_colours", lambda thumb, warped, mask: thumb.astype(np.float32))
+    before = keypoints.colour_agreement(query, ref, placed)
+    assert before is not None and before < own
+
+
+def test_a_lighter_colourway_is_no_exposure(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Blue stripes on white and the same stripes a much lighter blue: a line maps one's grey
+    # levels onto the other's, but one that no camera's exposure makes (slope 0.37), so
+    # their colours are compared as they are.
+    navy = np.full((300, 300, 3), 255, np.uint8)
+    navy[:, (np.arange(300) % 30) < 15] = (20, 30, 110)
+    light = navy.copy()
+    light[:, (np.arange(300) % 30) < 15] = (150, 170, 230)
+    query, ref = extract_keypoints(light, "orb"), _stored(navy)
+    as_they_are = keypoints.colour_agreement(query, ref, np.eye(3))
+    monkeypatch.setattr(keypoints, "_exposed_colours", lambda thumb, warped, mask: thumb.astype(np.float32))
+    assert keypoints.colour_agreement(query, ref, np.eye(3)) == as_they_are

@@ -185,11 +185,14 @@ class KindSpec:
 #   >= matching.MIN_COLOUR_AGREEMENT 0.9 (benchmarks/studies/dense/periodic_colour.py,
 #   2026-12-03): over the same suite's 433 periodic library images against their 40 nearest,
 #   the 110 wrong parts lining up at 0.95+ in grey levels agreed in colour at most 0.778;
-#   the suite's 7 true ones 0.981-1.0. Too grey to tell (median chroma < 8): the query must
-#   be grey there too, and then a photographed page (the whole picture: only a pattern of
-#   as many periods lines up) is answered, and a part only where no other picture the look
-#   judges lines up with it too (2026-12-05: the suite's chessboard and black-and-white
-#   stripes, 7 more found; the other grey stripes of the library lined up at 0.70 or less).
+#   the suite's 7 true ones 0.981-1.0 (re-run 2026-12-05 with colours compared as the
+#   photo's exposure shows them, keypoints._exposed_colours: 178 wrong parts at 0.95+ with
+#   today's alignment, their colours at most 0.778 again, the same pair). Too grey to tell
+#   (median chroma < 8): the query must be grey there too, and then a photographed page
+#   (the whole picture: only a pattern of as many periods lines up) is answered, and a
+#   part only where no other picture the look judges lines up with it too (2026-12-05: the
+#   suite's chessboard and black-and-white stripes, 7 more found; the other grey stripes of
+#   the library lined up at 0.70 or less).
 # * fabric 0.8: 93 % of the results above it were relevant on the texture set (recipe v3).
 # * similar 0.86: its 1600-d vector (bottleneck + head) scores higher overall; at 0.8 only
 #   92.5 % of the results above were relevant, at 0.86 94 % (the same texture set).

@@ -301,12 +301,14 @@ def colour_agreement(query: Keypoints, ref: Keypoints, homography: np.ndarray, *
     grey there too.
 
     Chroma only, not lightness: exposure and contrast are already judged in grey levels,
-    and a photo changes them more than it changes colour."""
+    and a photo changes them more than it changes colour. But not nothing: CIELAB chroma
+    grows and shrinks with exposure, so the reference's colours are compared as the photo's
+    exposure shows them (``_exposed_colours``)."""
     laid = _overlay(query.colour, query, ref.colour, ref, homography)
     if laid is None:
         return None
     thumb, warped, mask = laid
-    chroma_ref, chroma_query = _chroma(thumb.astype(np.float32))[mask], _chroma(warped)[mask]
+    chroma_ref, chroma_query = _chroma(_exposed_colours(thumb, warped, mask))[mask], _chroma(warped)[mask]
     if not greys and float(np.median(np.hypot(chroma_ref[:, 0], chroma_ref[:, 1]))) < MIN_CHROMA:
         return None
     difference = chroma_ref - chroma_query
@@ -325,6 +327,37 @@ def colour_spread(query: Keypoints, ref: Keypoints, homography: np.ndarray) -> f
     chroma = _chroma(thumb.astype(np.float32))[mask]
     offsets = chroma - chroma.mean(axis=0)
     return float(np.median(np.hypot(offsets[:, 0], offsets[:, 1])))
+
+
+# A photo's exposure as _exposed_colours accepts it: the reference's grey levels mapped to
+# the photo's by a line of slope within EXPOSURE_SLOPE and offset within EXPOSURE_OFFSET
+# (0..255; the suite's phone photos scale by 0.75-1.2 and lift by up to 20 levels, then
+# blur). Beyond it a lighter or darker colourway of a pattern would pass as an exposure.
+EXPOSURE_SLOPE = (0.6, 1.6)
+EXPOSURE_OFFSET = 48.0
+# The line is fitted to both copies blurred this much (sigma, COLOUR_SIDE px).
+_EXPOSURE_BLUR = 3.0
+
+
+def _exposed_colours(thumb: np.ndarray, warped: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """The reference's colour copy ``thumb`` as the photo ``warped`` (laid on it, ``mask``
+    where they overlap) shows it: mapped channel by channel by the line fitting their grey
+    levels and clipped, as float32; unchanged (as float32) where that line is not an
+    exposure (EXPOSURE_SLOPE, EXPOSURE_OFFSET). The colour wheel's partial photo, 0.72 as
+    bright as its original, had its colours in 0.63 of the overlap, 1.0 compared so."""
+    out = thumb.astype(np.float32)
+    # Both blurred alike first: a photo's blur flattens the fitted line (its detail has less
+    # contrast than the sharp thumbnail's) where its exposure did not (a generated page's
+    # partial photo: 0.83 x + 35 fitted sharp, which took its colours from 0.997 to 0.83).
+    # The overlap's edge is left out, where the blur mixes in what lies outside it.
+    reach = 2 * round(2 * _EXPOSURE_BLUR) + 1
+    inside = cv2.erode(mask.astype(np.uint8), np.ones((reach, reach), np.uint8)) > 0
+    line = _exposure_line(cv2.GaussianBlur(_grey(out), (0, 0), _EXPOSURE_BLUR),
+                          cv2.GaussianBlur(_grey(warped), (0, 0), _EXPOSURE_BLUR), inside)
+    if line is None or not EXPOSURE_SLOPE[0] <= line[0] <= EXPOSURE_SLOPE[1] or abs(line[1]) > EXPOSURE_OFFSET:
+        return out
+    shown: np.ndarray = np.clip(line[0] * out + np.float32(line[1]), 0.0, 255.0).astype(np.float32)
+    return shown
 
 
 def _chroma(rgb: np.ndarray) -> np.ndarray:
@@ -361,8 +394,8 @@ _MIN_CLIPPED = 0.05
 
 def _exposed_as(thumb: np.ndarray, warped: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """``thumb`` as the photo ``warped`` would show it where the photo's exposure clipped:
-    its grey levels mapped by the line that fits the photo's unclipped ones (least squares
-    over the overlap ``mask``) and clipped to 0..255 too; ``thumb`` itself where little is
+    its grey levels mapped by the line that fits the photo's unclipped ones
+    (``_exposure_line``) and clipped to 0..255 too; ``thumb`` itself where little is
     clipped, or where that line says the photo's white and black are the picture's own.
 
     Correlation is blind to a line (exposure and contrast), not to where it saturates: a
@@ -370,27 +403,37 @@ def _exposed_as(thumb: np.ndarray, warped: np.ndarray, mask: np.ndarray) -> np.n
     original laid by 45 inliers, 0.62 compared so. A wrong placement gains little: the
     line fitted to it is flat, and a flat line clips nothing."""
     clipped = mask & ((warped >= 255.0 - _CLIP_MARGIN) | (warped <= _CLIP_MARGIN))
-    count = int(clipped.sum())
-    if count < _MIN_CLIPPED * int(mask.sum()):
+    if int(clipped.sum()) < _MIN_CLIPPED * int(mask.sum()):
         return thumb
-    free = mask & ~clipped
+    line = _exposure_line(thumb, warped, mask)
+    if line is None:
+        return thumb
+    shown = line[0] * thumb.astype(np.float64) + line[1]
+    if float(shown.max()) <= 255.0 and float(shown.min()) >= 0.0:
+        return thumb  # the line clips nothing: correlation is the same either way
+    return np.clip(shown, 0.0, 255.0).astype(np.float32)
+
+
+def _exposure_line(thumb: np.ndarray, warped: np.ndarray, mask: np.ndarray
+                   ) -> tuple[float, float] | None:
+    """(slope, offset) of the line that maps the reference's grey levels ``thumb`` to the
+    photo's ``warped`` (least squares over the overlap ``mask``, leaving out what the photo
+    clipped), or None where too little is left or the line does not rise: no photo inverts
+    its picture."""
+    free = mask & (warped < 255.0 - _CLIP_MARGIN) & (warped > _CLIP_MARGIN)
     if int(free.sum()) < _MIN_OVERLAP:
-        return thumb
+        return None
     # NumPy's own sums, as in _ncc: the same scores run after run.
     ref = thumb[free].astype(np.float64)
     photo = warped[free].astype(np.float64)
     ref_centred = ref - ref.mean()
     spread = float(np.sum(ref_centred * ref_centred))
     if spread < 1e-6:
-        return thumb
+        return None
     slope = float(np.sum(ref_centred * (photo - photo.mean()))) / spread
     if slope <= 0.0:
-        return thumb  # no photo inverts its picture: nothing to show that way
-    offset = float(photo.mean()) - slope * float(ref.mean())
-    shown = slope * thumb.astype(np.float64) + offset
-    if float(shown.max()) <= 255.0 and float(shown.min()) >= 0.0:
-        return thumb  # the line clips nothing: correlation is the same either way
-    return np.clip(shown, 0.0, 255.0).astype(np.float32)
+        return None
+    return slope, float(photo.mean()) - slope * float(ref.mean())
 
 
 def _overlay(image: np.ndarray | None, query: Keypoints, thumb: np.ndarray | None, ref: Keypoints,
