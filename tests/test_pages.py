@@ -16,7 +16,7 @@ import skimage.data
 from conftest import BLUE, BROWN, encode, stripes
 from test_alignment import HORSE, OTHERS, _rgb, _stored
 from test_frames import bands
-from tusou.engine import Engine
+from tusou.engine import Engine, matching
 from tusou.engine.kinds import kind_spec
 from tusou.engine.matching import last_look, verify_geometry, verify_pages
 from tusou.engine.sources import ImageSource
@@ -503,3 +503,24 @@ def test_a_turned_copy_of_stripes_finer_than_the_quick_comparison_is_found(
     assert [h.image.brief for h in hits] == ["brown"] and hits[0].inliers is None
     monkeypatch.setattr(pages, "_FINE_DETAIL", 0.0)
     assert library.search(query).hits == []
+
+
+@pytest.mark.parametrize(("seed", "share"), [(0, 0.3), (1, 0.55), (3, 0.55), (7, 0.55)])
+def test_a_photographed_smooth_colourful_picture_counts_where_its_colours_pin_it(
+        seed: int, share: float, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The colour wheel's photos, laid right, agree a little under the page look's bar in
+    # content (a smooth picture has few gradients), in every part and colour
+    wheel = _rgb(skimage.data.colorwheel())
+    hue = cv2.cvtColor(wheel, cv2.COLOR_RGB2HSV)
+    hue[..., 0] = (hue[..., 0].astype(np.int32) + 60) % 180
+    blobs = {1: _stored(wheel).to_bytes(), 2: _stored(cv2.cvtColor(hue, cv2.COLOR_HSV2RGB)).to_bytes()}
+
+    def load(ids: list[int]) -> dict[int, bytes]:
+        return {i: blobs[i] for i in ids}
+
+    photo = _photo(wheel, seed, share)
+    views = [page_view(photo.pixels, quad) for quad in find_pages(photo.pixels)]
+    found = verify_pages(SAME, views, [1, 2], load)
+    assert [m.id for m in found] == [1] and found[0].score == 0.6
+    monkeypatch.setattr(matching, "COLOURFUL_AGREEMENT", 1.01)
+    assert verify_pages(SAME, views, [1, 2], load) == []

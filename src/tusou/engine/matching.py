@@ -70,9 +70,14 @@ MIN_ROUGH_AGREEMENT = 0.5
 # weakest cells (>= 0.9) and its colours (>= 0.9): the best wrong colours 0.934, with cells
 # -0.28 and spread 1.2; with cells >= 0.9 the best wrong colours 0.086
 # (benchmarks/studies/colourful_parts.py). Such a part scores dense_score's floor, 0.6.
+# A photographed page under the page look's bar counts the same way (``_page_counts``),
+# in every part as the keypoint-free look's parts must (COLOURFUL_CELLS, same's
+# dense_cells; the page look's own page_cells is lower): pages of one book that agree as a
+# whole kept their weakest cells at 0.705 or less (kinds.py).
 COLOURFUL_AGREEMENT = 0.75
 COLOURFUL_SPREAD = 2 * COLOUR_TOLERANCE
 COLOURFUL_SHARE = 0.95
+COLOURFUL_CELLS = 0.9
 # Inliers at which a verified match's score saturates.
 INLIERS_FOR_MAX = 100
 
@@ -388,14 +393,30 @@ def verify_pages(spec: KindSpec, pages: Sequence[PageView], ids: Sequence[int],
     if not ids or not pages or not spec.page_agreement:
         return []
     out = []
+    floor = min(spec.page_agreement, COLOURFUL_AGREEMENT)
     for image_id, ref in _stored(ids, load_keypoints):
         found = [m for page in pages
-                 if (m := page_match(page, ref, spec.page_agreement, spec.page_cells)) is not None
-                 and _trusted(page.query, ref, m.homography @ page.to_photo, greys=True)]
+                 if (m := page_match(page, ref, floor, spec.page_cells)) is not None
+                 and _page_counts(m, page, ref, spec)]
         if found:
             best = max(found, key=lambda m: m.agreement)
             out.append(Match(image_id, dense_score(best.agreement, spec.page_agreement), best.box))
     return rank_matches(out)
+
+
+def _page_counts(match: ContentMatch, page: PageView, ref: Keypoints, spec: KindSpec) -> bool:
+    """Whether the page look's ``match`` of ``page`` on ``ref`` counts: it agrees
+    ``spec.page_agreement`` and may be trusted (greys as colours), or it is under that bar
+    but pinned by its colours as a colourful part is (``_colourful``), in every part
+    (COLOURFUL_CELLS) and colour (``_whole``). A photographed smooth picture agrees a little
+    under the bar in content for the same reason as its parts: the colour wheel's 55 %
+    photo, laid right, 0.88, its weakest cells 0.99 and colours 0.999."""
+    laid = match.homography @ page.to_photo
+    if match.agreement >= spec.page_agreement:
+        return _trusted(page.query, ref, laid, greys=True)
+    on_page = ContentMatch(match.agreement, laid, match.box)
+    return (_colourful(on_page, page.query, ref) and _trusted(page.query, ref, laid)
+            and _whole(COLOURFUL_CELLS, page.query, ref, laid))
 
 
 def verify_candidates(spec: KindSpec, query: Descriptors, *, exact_id: int | None,
