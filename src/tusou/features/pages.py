@@ -35,7 +35,7 @@ import numpy as np
 
 from .alignment import _MIN_GRADIENT, corner_move, ecc_step
 from .frames import ContentMatch
-from .keypoints import Keypoints, _smoothed, agreement, colour_copy, weakest_cells
+from .keypoints import _SMOOTHING, Keypoints, _smoothed, agreement, colour_copy, weakest_cells
 from .pixels import resize_max_side
 
 # The photo's long side while looking for the outline: textures finer than a few pixels
@@ -642,7 +642,12 @@ def _refined(view: PageView, ref: Keypoints, target: np.ndarray, guess: np.ndarr
 def _finer_than_quick(thumb: np.ndarray, squashed: np.ndarray) -> bool:
     """Whether the reference's detail is finer than the quick comparison's QUICK_SIDE: its
     ``squashed`` copy keeps under _FINE_DETAIL of the thumbnail's grey-level deviation."""
-    return float(_smoothed(squashed)[0].std()) < _FINE_DETAIL * float(_smoothed(thumb)[0].std())
+    # Grey levels smoothed as _smoothed smooths them, without its gradients: this is asked
+    # of every candidate, before the quick comparison turns most of them away.
+    def deviation(grey: np.ndarray) -> float:
+        return float(cv2.GaussianBlur(grey.astype(np.float32), (0, 0), _SMOOTHING).std())
+
+    return deviation(squashed) < _FINE_DETAIL * deviation(thumb)
 
 
 def page_match(view: PageView, ref: Keypoints, min_agreement: float,
