@@ -69,7 +69,9 @@ MIN_ROUGH_AGREEMENT = 0.5
 # (2026-12-05: 99 placements at 0.7+ after refining, 48 wrong), no wrong one kept both its
 # weakest cells (>= 0.9) and its colours (>= 0.9): the best wrong colours 0.934, with cells
 # -0.28 and spread 1.2; with cells >= 0.9 the best wrong colours 0.086
-# (benchmarks/studies/colourful_parts.py). Such a part scores dense_score's floor, 0.6.
+# (benchmarks/studies/colourful_parts.py; re-run with colours compared as the photo's
+# exposure shows them: the same placements, with cells >= 0.9 the best wrong colours
+# 0.445). Such a part scores dense_score's floor, 0.6.
 # A photographed page under the page look's bar counts the same way (``_page_counts``),
 # in every part as the keypoint-free look's parts must (COLOURFUL_CELLS, same's
 # dense_cells; the page look's own page_cells is lower): pages of one book that agree as a
