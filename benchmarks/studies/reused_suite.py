@@ -11,7 +11,7 @@ from tusou.config import Settings
 from tusou.engine import Engine
 from tusou.engine.kinds import KindSpec
 from tusou.engine.library import Library
-from tusou.engine.matching import reached
+from tusou.engine.matching import _stored, reached
 from tusou.evaluation import suites
 from tusou.evaluation.runner import _copy_queries, _Harness, _Query, spread
 from tusou.features.alignment import DenseProbe
@@ -51,7 +51,4 @@ def last_look_candidates(spec: KindSpec, probe: DenseProbe, ids: Sequence[int], 
         blobs = load_keypoints(list(reach))
         judged += [i for _, i in reached(
             probe, ((i, thumbnail_from_bytes(b)) for i, b in blobs.items()), spec.reach_keep)]
-    stored = load_keypoints(judged)
-    for image_id in dict.fromkeys(judged):
-        if image_id in stored:
-            yield image_id, Keypoints.from_bytes(stored[image_id])
+    yield from _stored(list(dict.fromkeys(judged)), load_keypoints)

@@ -343,8 +343,8 @@ def _part(match: ContentMatch, spec: KindSpec, query: Keypoints, ref: Keypoints,
     it agrees ``spec.dense_agreement`` (or is pinned by its colours: ``_colourful``),
     covers at most MAX_DENSE_COVER of the reference, may be trusted (``_trusted``, with
     ``greys``) and agrees in every part and colour (``_whole``)."""
-    return ((match.agreement >= spec.dense_agreement or _colourful(match, query, ref))
-            and _cover(match.box, ref) <= MAX_DENSE_COVER
+    return (_cover(match.box, ref) <= MAX_DENSE_COVER
+            and (match.agreement >= spec.dense_agreement or _colourful(match, query, ref))
             and _trusted(query, ref, match.homography, greys=greys)
             and _whole(spec.dense_cells, query, ref, match.homography))
 
@@ -409,16 +409,16 @@ def verify_pages(spec: KindSpec, pages: Sequence[PageView], ids: Sequence[int],
 def _page_counts(match: ContentMatch, page: PageView, ref: Keypoints, spec: KindSpec) -> bool:
     """Whether the page look's ``match`` of ``page`` on ``ref`` counts: it agrees
     ``spec.page_agreement`` and may be trusted (greys as colours), or it is under that bar
-    but pinned by its colours as a colourful part is (``_colourful``), in every part
-    (COLOURFUL_CELLS) and colour (``_whole``). A photographed smooth picture agrees a little
-    under the bar in content for the same reason as its parts: the colour wheel's 55 %
-    photo, laid right, 0.88, its weakest cells 0.99 and colours 0.999."""
+    but pinned by its colours as a colourful part is (``_colourful``, whose colours also
+    make it trusted on a repeated pattern), in every part (COLOURFUL_CELLS, ``_whole``). A
+    photographed smooth picture agrees a little under the bar in content for the same
+    reason as its parts: the colour wheel's 55 % photo, laid right, 0.88, its weakest cells
+    0.99 and colours 0.999."""
     laid = match.homography @ page.to_photo
     if match.agreement >= spec.page_agreement:
         return _trusted(page.query, ref, laid, greys=True)
     on_page = ContentMatch(match.agreement, laid, match.box)
-    return (_colourful(on_page, page.query, ref) and _trusted(page.query, ref, laid)
-            and _whole(COLOURFUL_CELLS, page.query, ref, laid))
+    return _colourful(on_page, page.query, ref) and _whole(COLOURFUL_CELLS, page.query, ref, laid)
 
 
 def verify_candidates(spec: KindSpec, query: Descriptors, *, exact_id: int | None,
