@@ -458,7 +458,11 @@ def warp_onto(image: np.ndarray, warp: np.ndarray, size: tuple[int, int]
     """Grey (or colour) ``image`` warped by the 3x3 ``warp`` onto a ``size`` (width, height)
     canvas, as float32, and where it landed (uint8, 1 inside, eroded so that edges do not
     count); None if the warp sends the image's centre to infinity. Where the warp shrinks
-    the image a lot, it is blurred first, so that the comparison sees no aliasing."""
+    the image a lot, it is blurred first, so that the comparison sees no aliasing. Beyond
+    the footprint the image's edge is repeated, not black: content is compared smoothed
+    (``_smoothed``), and a black surround would blur a step into the footprint's edge that
+    outweighs a soft picture's own gradients (a quarter crop of a soft texture, grey levels
+    deviating 8, agreed 0.86 with the place it was cut from; 0.99 so)."""
     centre = np.array([image.shape[1] / 2, image.shape[0] / 2, 1.0])
     w = float(warp[2] @ centre)
     if abs(w) < 1e-12:
@@ -468,7 +472,8 @@ def warp_onto(image: np.ndarray, warp: np.ndarray, size: tuple[int, int]
     source: np.ndarray = image.astype(np.float32)
     if shrink > 1.5:
         source = cv2.GaussianBlur(source, (0, 0), 0.5 * shrink)
-    warped = cv2.warpPerspective(source, warp, size, flags=cv2.INTER_LINEAR)
+    warped = cv2.warpPerspective(source, warp, size, flags=cv2.INTER_LINEAR,
+                                 borderMode=cv2.BORDER_REPLICATE)
     footprint = cv2.warpPerspective(np.ones(source.shape[:2], np.uint8), warp, size,
                                     flags=cv2.INTER_NEAREST)
     return warped, cv2.erode(footprint, np.ones((5, 5), np.uint8))
