@@ -3,7 +3,8 @@ query of the `same` suite (``queries``) or every library image queried against t
 (``library``), the whole-frame agreement (features.frames, gradients and grey levels) with
 each of its candidates: PDQ near hits and the kind's verify_candidates nearest vectors, as the engine gathers
 them. Prints the best wrong candidates and how many of the engine's misses the look would
-find at several thresholds. A study, not run by CI.
+find at several thresholds, as compared and with both blurred ``FRAME_COARSER`` more (the
+look asks that from ``FRAME_FINE_FLOOR`` up). A study, not run by CI.
 
     tusou eval same --work-dir /tmp/ev --with-queries --json /tmp/ev/same.json
     python benchmarks/studies/same_frames.py /tmp/ev/same /tmp/ev/same.json queries
@@ -12,6 +13,7 @@ find at several thresholds. A study, not run by CI.
 from __future__ import annotations
 
 import json
+import math
 import sys
 from collections import Counter
 from pathlib import Path
@@ -22,9 +24,21 @@ from tusou.evaluation import suites
 from tusou.evaluation.dataset import decode_rgb
 from tusou.evaluation.runner import _copy_queries, _fit, _Harness, spread
 from tusou.features import PDQ_MATCH_DISTANCE, Keypoints, extract_keypoints, frame_match
-from tusou.features.frames import query_areas
+from tusou.features.frames import FRAME_BLUR, FRAME_COARSER, FRAME_FINE_FLOOR, _enlargement, _frames, query_areas
+from tusou.features.keypoints import agreement
 
 THRESHOLDS = (0.85, 0.9, 0.95)
+
+
+def coarser(query: Keypoints, ref: Keypoints, areas: list) -> float:
+    """The best whole-frame agreement with both blurred FRAME_COARSER more."""
+    best = -1.0
+    for homography in _frames(query, ref, areas):
+        enlarged = _enlargement(ref, homography)
+        blur = FRAME_BLUR * math.sqrt(enlarged * enlarged - 1.0) if enlarged > 1.0 else 0.0
+        score = agreement(query, ref, homography, levels=True, ref_blur=blur, coarser=FRAME_COARSER)
+        best = max(best, -1.0 if score is None else score)
+    return best
 
 
 def main(work: Path, results: Path, mode: str) -> None:
@@ -45,7 +59,9 @@ def main(work: Path, results: Path, mode: str) -> None:
     missed = {q["query"] for q in answers
               if q["relevant"] and not (q["hits"] and q["hits"][0]["key"] in q["relevant"])}
     wrong: list[tuple[float, str, str]] = []
+    wrong_coarse: list[tuple[float, float, str, str]] = []
     best_true: dict[str, tuple[str, float]] = {}
+    gained: list[tuple[str, float, float]] = []  # true frames under the bar, over it coarser
     for key, set_name, relevant, tolerated, load in items:
         desc = library._describe(decode_rgb(_fit(load())), query=True)
         assert desc.keypoints is not None
@@ -62,17 +78,28 @@ def main(work: Path, results: Path, mode: str) -> None:
             # Libraries built before thumbnails were kept for keypoint-less images lack them.
             blob = blobs.get(image_id) or extract_keypoints(
                 decode_rgb(_fit(by_key[other].load())), "orb").to_bytes()
-            match = frame_match(desc.keypoints, Keypoints.from_bytes(blob), -1.0, areas)
+            ref = Keypoints.from_bytes(blob)
+            match = frame_match(desc.keypoints, ref, -1.0, areas)  # as compared only
             score = match.agreement if match is not None else -1.0
+            coarse = coarser(desc.keypoints, ref, areas)
             if other in relevant:  # library mode: the query itself
                 if score > best_true.get(key, ("", -1.0))[1]:
                     best_true[key] = (set_name, score)
+                if FRAME_FINE_FLOOR <= score < THRESHOLDS[-1] <= coarse:
+                    gained.append((key, score, coarse))
             else:
                 wrong.append((score, key, other))
+                wrong_coarse.append((coarse, score, key, other))
     wrong.sort(reverse=True)
     print(f"{len(wrong)} wrong candidates; the best:")
     for score, key, other in wrong[:15]:
         print(f"  {score:.4f}  {key} -> {other}")
+    wrong_coarse.sort(reverse=True)
+    print(f"the best wrong with both blurred {FRAME_COARSER} more (coarser, as compared):")
+    for coarse, score, key, other in wrong_coarse[:10]:
+        print(f"  {coarse:.4f} {score:.4f}  {key} -> {other}")
+    print(f"true frames from {FRAME_FINE_FLOOR} under {THRESHOLDS[-1]} that agree over it coarser: "
+          f"{len(gained)}; missed by the engine: {[g for g in gained if g[0] in missed]}")
     for threshold in THRESHOLDS:
         found = Counter(s for k, (s, v) in best_true.items() if k in missed and v >= threshold)
         print(f"at {threshold}: {sum(found.values())} of {len(missed)} misses found {dict(found)}; "

@@ -234,7 +234,7 @@ _MIN_CELL_STD = 2.0
 
 
 def agreement(query: Keypoints, ref: Keypoints, homography: np.ndarray, *,
-              levels: bool = False, ref_blur: float = 0.0) -> float | None:
+              levels: bool = False, ref_blur: float = 0.0, coarser: float = 0.0) -> float | None:
     """How well the query, warped onto the reference thumbnail by ``homography``, agrees
     with it in content: the correlation of gradient magnitudes over the whole overlap or,
     if higher, the median of that correlation over textured cells of it (-1..1).
@@ -250,8 +250,10 @@ def agreement(query: Keypoints, ref: Keypoints, homography: np.ndarray, *,
 
     ``ref_blur``: the reference thumbnail blurred this much more (Gaussian sigma, thumbnail
     pixels) than the query, for a query known to be blurrier than its reference.
+
+    ``coarser``: both compared blurred this much more (sigma, thumbnail pixels).
     """
-    laid = _laid(query, ref, homography, ref_blur)
+    laid = _laid(query, ref, homography, ref_blur, coarser)
     if laid is None:
         return None if query.image is None or ref.image is None else 0.0
     grey_a, grad_a, grey_b, grad_b, mask = laid
@@ -370,17 +372,18 @@ def _chroma(rgb: np.ndarray) -> np.ndarray:
 Laid = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 
-def _laid(query: Keypoints, ref: Keypoints, homography: np.ndarray, ref_blur: float = 0.0
-          ) -> Laid | None:
+def _laid(query: Keypoints, ref: Keypoints, homography: np.ndarray, ref_blur: float = 0.0,
+          coarser: float = 0.0) -> Laid | None:
     """The reference thumbnail's (blurred ``ref_blur`` more) and the warped query's grey
-    levels and gradients, and where they overlap; None without images or when the overlap
-    is too small to judge."""
+    levels and gradients (both blurred ``coarser`` more), and where they overlap; None
+    without images or when the overlap is too small to judge."""
     laid = _overlay(query.image, query, ref.image, ref, homography)
     if laid is None:
         return None
     thumb, warped, mask = laid
-    grey_a, grad_a = _smoothed(_exposed_as(thumb, warped, mask), float(np.hypot(_SMOOTHING, ref_blur)))
-    grey_b, grad_b = _smoothed(warped)
+    sigma = float(np.hypot(_SMOOTHING, coarser))
+    grey_a, grad_a = _smoothed(_exposed_as(thumb, warped, mask), float(np.hypot(sigma, ref_blur)))
+    grey_b, grad_b = _smoothed(warped, sigma)
     return grey_a, grad_a, grey_b, grad_b, mask
 
 
