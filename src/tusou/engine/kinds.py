@@ -153,6 +153,8 @@ class KindSpec:
 #   candidates (the suite's queries, and every library image queried against the rest) none
 #   agreed above 0.876 (two generated pages of one template) but two true duplicate pairs
 #   in the texture set; 33 of the 157 copies keypoints missed agreed at 0.95 or more.
+#   From 0.9 a frame is also compared coarser (frames.FRAME_COARSER; 2026-12-05, 25,538
+#   wrong pairs: none above 0.918 so, none of those at 0.9 as compared).
 # * same's keypoint-free alignment 0.95 (benchmarks/studies/dense/, 2026-12-03): of the 123
 #   queries nothing else found and 200 unrelated ones (6,440 candidates), no wrong
 #   candidate on a non-periodic reference agreed above 0.879; 18 of the misses agreed at
