@@ -13,7 +13,6 @@ look asks that from ``FRAME_FINE_FLOOR`` up). A study, not run by CI.
 from __future__ import annotations
 
 import json
-import math
 import sys
 from collections import Counter
 from pathlib import Path
@@ -24,19 +23,18 @@ from tusou.evaluation import suites
 from tusou.evaluation.dataset import decode_rgb
 from tusou.evaluation.runner import _copy_queries, _fit, _Harness, spread
 from tusou.features import PDQ_MATCH_DISTANCE, Keypoints, extract_keypoints, frame_match
-from tusou.features.frames import FRAME_BLUR, FRAME_COARSER, FRAME_FINE_FLOOR, _enlargement, _frames, query_areas
+from tusou.features.frames import FRAME_COARSER, FRAME_FINE_FLOOR, Area, _frames, frame_blur, query_areas
 from tusou.features.keypoints import agreement
 
 THRESHOLDS = (0.85, 0.9, 0.95)
 
 
-def coarser(query: Keypoints, ref: Keypoints, areas: list) -> float:
+def coarser(query: Keypoints, ref: Keypoints, areas: list[Area]) -> float:
     """The best whole-frame agreement with both blurred FRAME_COARSER more."""
     best = -1.0
     for homography in _frames(query, ref, areas):
-        enlarged = _enlargement(ref, homography)
-        blur = FRAME_BLUR * math.sqrt(enlarged * enlarged - 1.0) if enlarged > 1.0 else 0.0
-        score = agreement(query, ref, homography, levels=True, ref_blur=blur, coarser=FRAME_COARSER)
+        score = agreement(query, ref, homography, levels=True, ref_blur=frame_blur(ref, homography),
+                          coarser=FRAME_COARSER)
         best = max(best, -1.0 if score is None else score)
     return best
 

@@ -138,6 +138,13 @@ def _enlargement(ref: Keypoints, homography: np.ndarray) -> float:
     return math.sqrt(abs(float(np.linalg.det(linear))))
 
 
+def frame_blur(ref: Keypoints, homography: np.ndarray) -> float:
+    """How much more ``ref``'s thumbnail is blurred to a whole-frame query's resolution
+    (FRAME_BLUR)."""
+    enlarged = _enlargement(ref, homography)
+    return FRAME_BLUR * math.sqrt(enlarged * enlarged - 1.0) if enlarged > 1.0 else 0.0
+
+
 def frame_match(query: Keypoints, ref: Keypoints, min_agreement: float,
                 areas: Sequence[Area] | None = None) -> ContentMatch | None:
     """The best whole-frame alignment of ``query`` on ``ref`` (both with their grey images)
@@ -148,8 +155,7 @@ def frame_match(query: Keypoints, ref: Keypoints, min_agreement: float,
         return None
     best: ContentMatch | None = None
     for homography in _frames(query, ref, query_areas(query) if areas is None else areas):
-        enlarged = _enlargement(ref, homography)
-        blur = FRAME_BLUR * math.sqrt(enlarged * enlarged - 1.0) if enlarged > 1.0 else 0.0
+        blur = frame_blur(ref, homography)
         score = agreement(query, ref, homography, levels=True, ref_blur=blur)
         if score is not None and FRAME_FINE_FLOOR <= score < min_agreement:
             score = agreement(query, ref, homography, levels=True, ref_blur=blur,
