@@ -22,10 +22,13 @@ def _grey_rgb(name: str, side: int = 400) -> np.ndarray:
     return np.ascontiguousarray(np.stack([grey] * 3, axis=-1))
 
 
-def _washed(pixels: np.ndarray, gain: float, lift: float) -> np.ndarray:
-    """A photo's blur and an exposure that pushes the picture's light half past white."""
-    out = cv2.GaussianBlur(pixels.astype(np.float32), (0, 0), 1.0) * gain + lift
-    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+def _washed(pixels: np.ndarray, gain: float, lift: float, blur: float = 1.0) -> np.ndarray:
+    """A photo's blur (``blur``, 0 for none) and an exposure: ``gain`` and ``lift`` that
+    push a picture's light half past white, or any other."""
+    out = pixels.astype(np.float32)
+    if blur:
+        out = cv2.GaussianBlur(out, (0, 0), blur)
+    return np.clip(out * gain + lift + 0.5, 0, 255).astype(np.uint8)
 
 
 def _stored(pixels: np.ndarray) -> Keypoints:
@@ -92,8 +95,9 @@ def _wheel() -> np.ndarray:
     return np.ascontiguousarray(skimage.data.colorwheel()[..., :3])
 
 
-def _exposed(pixels: np.ndarray, gain: float, lift: float) -> np.ndarray:
-    return np.clip(pixels.astype(np.float32) * gain + lift + 0.5, 0, 255).astype(np.uint8)
+def _colours_as_stored(thumb: np.ndarray, warped: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """``keypoints._exposed_colours`` as it was not: the reference's colours as stored."""
+    return thumb.astype(np.float32)
 
 
 @pytest.mark.parametrize(("gain", "lift"), [(0.72, 0.0), (0.8, -20.0), (1.1, 10.0)])
@@ -106,15 +110,15 @@ def test_colours_are_compared_as_the_photos_exposure_shows_them(
     part = wheel[h // 4:h // 4 + h // 2, w // 4:w // 4 + w // 2]
     placed = np.array([[1.0, 0, w // 4], [0, 1.0, h // 4], [0, 0, 1]])
     ref = _stored(wheel)
-    query = extract_keypoints(_exposed(part, gain, lift), "orb")
+    query = extract_keypoints(_washed(part, gain, lift, blur=0), "orb")
     own = keypoints.colour_agreement(query, ref, placed)
     hue = cv2.cvtColor(part, cv2.COLOR_RGB2HSV)
     hue[..., 0] = (hue[..., 0].astype(np.int32) + 60) % 180
-    turned = extract_keypoints(_exposed(cv2.cvtColor(hue, cv2.COLOR_HSV2RGB), gain, lift), "orb")
+    turned = extract_keypoints(_washed(cv2.cvtColor(hue, cv2.COLOR_HSV2RGB), gain, lift, blur=0), "orb")
     other = keypoints.colour_agreement(turned, ref, placed)
     assert own is not None and own >= 0.95
     assert other is not None and other < 0.3
-    monkeypatch.setattr(keypoints, "_exposed_colours", lambda thumb, warped, mask: thumb.astype(np.float32))
+    monkeypatch.setattr(keypoints, "_exposed_colours", _colours_as_stored)
     before = keypoints.colour_agreement(query, ref, placed)
     assert before is not None and before < own
 
@@ -129,5 +133,5 @@ def test_a_lighter_colourway_is_no_exposure(monkeypatch: pytest.MonkeyPatch) -> 
     light[:, (np.arange(300) % 30) < 15] = (150, 170, 230)
     query, ref = extract_keypoints(light, "orb"), _stored(navy)
     as_they_are = keypoints.colour_agreement(query, ref, np.eye(3))
-    monkeypatch.setattr(keypoints, "_exposed_colours", lambda thumb, warped, mask: thumb.astype(np.float32))
+    monkeypatch.setattr(keypoints, "_exposed_colours", _colours_as_stored)
     assert keypoints.colour_agreement(query, ref, np.eye(3)) == as_they_are
