@@ -249,6 +249,37 @@ def test_the_reach_verifies_its_candidates_by_keypoints_first() -> None:
                         probes=[query]) == []
 
 
+def test_the_reach_verifies_more_of_its_best_sliding_by_keypoints_than_it_judges_whole() -> None:
+    # The turned quarter of a photo again, reached behind four pictures that share its
+    # coarse layout (its own colours blurred, with a grain of their own): they slide over
+    # it better than its original, which keypoints verify from fifth place.
+    coffee = skimage.data.coffee()
+    h, w = coffee.shape[:2]
+    turned = cv2.warpAffine(coffee, cv2.getRotationMatrix2D((w / 2, h / 2), 30, 1.0), (w, h),
+                            borderMode=cv2.BORDER_REFLECT)
+    part = centre_crop(turned, 0.25)
+    query = _query(part)
+
+    def alike(seed: int) -> np.ndarray:
+        grain = np.random.default_rng(seed).normal(0, 40, part.shape).astype(np.float32)
+        layout = cv2.GaussianBlur(part.astype(np.float32), (0, 0), 6)
+        return np.clip(layout + cv2.GaussianBlur(grain, (0, 0), 1.5), 0, 255).astype(np.uint8)
+
+    blobs = {1: _stored(coffee).to_bytes(), **{k: _stored(alike(k)).to_bytes() for k in range(2, 6)}}
+
+    def load(ids: list[int]) -> dict[int, bytes]:
+        return {i: blobs[i] for i in ids}
+
+    probe = DenseProbe(query)
+    slid = {i: probe.upright(Keypoints.from_bytes(b).image) for i, b in blobs.items()}
+    assert sorted(slid, key=lambda i: -slid[i])[-1] == 1
+    judging_one = replace(SAME, reach_keep=1, reach_verify=0)
+    assert last_look(judging_one, query, [], load, reach=list(blobs), probes=[query]) == []
+    found = last_look(replace(judging_one, reach_verify=5), query, [], load, reach=list(blobs),
+                      probes=[query])
+    assert [m.id for m in found] == [1] and (found[0].inliers or 0) >= SAME.min_inliers
+
+
 def _drawn_with_a_faint_half(grain_seed: int) -> np.ndarray:
     """Bold circles everywhere, but the left half of the middle quarter is a faint grain
     (grey-level deviation 6) drawn from ``grain_seed``."""

@@ -94,6 +94,9 @@ class KindSpec:
     # (kinds with dense_agreement). 0 = off.
     reach: int = 0
     reach_keep: int = 0
+    # More than reach_keep: this many of the best-sliding are verified by keypoints (a few
+    # ms each), only the best reach_keep also without them (the costly part).
+    reach_verify: int = 0
     # Not None: a reached candidate's keypoint match must also agree this much in its
     # weakest cells (as page_cells): the best-sliding of 250 candidates are the ones that
     # share the query's layout, and a page of a book verifies on another page's frame,
@@ -226,7 +229,12 @@ KINDS: dict[str, KindSpec] = {
         # of every crop, page-photo and partial miss of the suite, keypoints verified 3 true
         # originals (slide ranks 0, 0, 39; weakest cells 0.773-0.992) and nothing wrong among
         # the best 10 of those and of 200 unrelated queries; in the evaluation, 2 more found.
-        dense_agreement=0.95, reach=250, reach_keep=3, dense_cells=0.9,
+        # The best 20 by keypoints (benchmarks/studies/dense/reach_keypoints.py, 2026-12-05:
+        # the best 30 reached of all 1,526 queries of the suite, with its transforms drawn
+        # from seed 0 and from seed 1, each verified with the first look's rules and the
+        # reach's cells): no wrong candidate counted; the true originals that count slid
+        # 0th-26th, and four partial photos nothing else found (seed 1) 3rd, 5th, 9th, 12th.
+        dense_agreement=0.95, reach=250, reach_keep=3, reach_verify=20, dense_cells=0.9,
         reach_cells=0.75,
         # Few inliers refined by content (2026-12-05; every first-look keypoint fit of 5+
         # inliers of the suite's 1,526 queries, refined): no wrong fit kept its weakest cells
@@ -298,8 +306,11 @@ KINDS: dict[str, KindSpec] = {
         # best, 2nd-4th best (29-99 inliers, weakest cells 0.95-0.998); among the best 10
         # reached of every query one wrong page verified (an unrelated page on one of its
         # template, first, 35 inliers), its weakest cells 0.465. Pages of one book share
-        # their layout, so the slide ranks several alike: the best 5 are verified.
-        reach=250, reach_keep=5, reach_cells=0.75),
+        # their layout, so the slide ranks several alike: the best 5 are verified. The best
+        # 30 by keypoints (benchmarks/studies/dense/reach_keypoints.py, 2026-12-05, all 468
+        # queries with the suite's transforms drawn from seed 0 and from seed 1): no wrong
+        # page counted; four partial pages nothing else found (seed 1) slid 5th-23rd.
+        reach=250, reach_keep=5, reach_verify=30, reach_cells=0.75),
     "fabric": KindSpec(
         name="fabric", limits=ImageLimits(min_side=50, formats=ACCEPTED_FORMATS),
         vector="texture", pdq=False, keypoints=None, keypoint_budget=0, filter_style="tags",

@@ -286,10 +286,11 @@ def last_look(spec: KindSpec, query: Keypoints, ids: Sequence[int],
                  reach: Sequence[int] = (), probes: Sequence[Keypoints] = ()) -> list[Match]:
     """The last look, best first: the ``ids`` that the query lines up with, without
     keypoints, as a part (``spec.dense_agreement``, and ``spec.dense_cells`` in every part
-    and the colours: ``_whole``); and the ``spec.reach_keep`` of ``reach`` (more
+    and the colours: ``_whole``); and the ``spec.reach_verify`` of ``reach`` (more
     candidates) that the query, upright, slides over best at the coarse scale, each
-    verified first by keypoints with ``probes`` as the first look's candidates are (and in
-    its weakest cells, ``spec.reach_cells``), then as the ``ids``: a crop whose vector ranks
+    verified by keypoints with ``probes`` as the first look's candidates are (and in its
+    weakest cells, ``spec.reach_cells``), the best ``spec.reach_keep`` of them then also
+    as the ``ids``: a crop whose vector ranks
     its original far down can still have the corners to verify, where its content,
     resampled, agrees a little under the dense bar. References that repeat a pattern need
     the query's colours to agree too (``_trusted``): any pattern of the same period lines
@@ -298,15 +299,17 @@ def last_look(spec: KindSpec, query: Keypoints, ids: Sequence[int],
     if not (judged or reach) or query.image is None:
         return []
     probe = DenseProbe(query)
-    refs = [(image_id, ref, False) for image_id, ref in _stored(judged, load_keypoints)]
+    # (id, reference, verified by keypoints, judged without them)
+    refs = [(image_id, ref, False, True) for image_id, ref in _stored(judged, load_keypoints)]
     if reach and spec.reach_keep:
         blobs = load_keypoints(list(reach))
         kept = reached(probe, ((i, thumbnail_from_bytes(b)) for i, b in blobs.items()),
-                       spec.reach_keep)
-        refs += [(image_id, Keypoints.from_bytes(blobs[image_id]), True) for _, image_id in kept]
+                       max(spec.reach_keep, spec.reach_verify))
+        refs += [(image_id, Keypoints.from_bytes(blobs[image_id]), True, rank < spec.reach_keep)
+                 for rank, (_, image_id) in enumerate(kept)]
     out: list[Match] = []
     grey_patterns: list[Match] = []  # parts that count if grey patterns' greys are their colours
-    for image_id, ref, far in refs:
+    for image_id, ref, far, dense in refs:
         fits: Deferred = []
         geometric = _best_geometry(probes, ref, spec, spec.reach_cells, fits) if far else None
         weak = geometric is None and bool(fits)
@@ -317,7 +320,7 @@ def last_look(spec: KindSpec, query: Keypoints, ids: Sequence[int],
                              geometric.box, geometric.inliers, refined=weak))
             if not weak:  # a refined few may still align better as a part
                 continue
-        if not spec.dense_agreement:
+        if not (spec.dense_agreement and dense):
             continue
         match = probe.match(ref)
         if match is None:
