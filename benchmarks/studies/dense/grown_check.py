@@ -7,6 +7,7 @@ and every wrong answer at the kind's threshold, where every image of the grown l
 SET: only that transform's queries (e.g. crop25), each miss printed. SPEC in the
 environment changes KindSpec fields for the run, e.g. SPEC="reach=500,reach_keep=5" or
 SPEC="keypoint_cells=None" (`picturebook` as before 2026-12-04).
+SEED in the environment draws the suite's transforms from that seed (`tusou eval --seed`).
 
 (2026-12-04: picturebook grown to 6,392, same to 8,648; figures in the README.)
 """
@@ -34,7 +35,8 @@ if os.environ.get("SPEC"):
     harness.library.spec = dataclasses.replace(harness.library.spec, **fields)
     print("spec", fields)
 harness.key_of = {record.cont_sign: record.brief for record in harness.library.all_images()}
-config = suites.suite(kind, eval_dev=suites.find_eval_dev())
+config = dataclasses.replace(suites.suite(kind, eval_dev=suites.find_eval_dev()),
+                             seed=int(os.environ.get("SEED", "0")))
 queries = _copy_queries(config, harness, spread(list(config.library), config.query_originals))
 if only:
     queries = [q for q in queries if q.set_name == only]

@@ -89,13 +89,12 @@ class KindSpec:
     # The last look also reaches this many nearest vectors past the first look's
     # candidates (a quarter of a page can rank its original 200th), ranks them by how
     # well the query slides over them, upright, at the coarse scale (alignment.DenseProbe
-    # .upright: 1-2 ms each), and judges the best reach_keep of them: by keypoints
-    # first, as the first look's candidates (with reach_cells), then without keypoints
-    # (kinds with dense_agreement). 0 = off.
+    # .upright: 1-2 ms each), verifies the best of them by keypoints, as the first look's
+    # candidates (with reach_cells): reach_verify of them (a few ms each; at least
+    # reach_keep), and judges the best reach_keep also without keypoints (kinds with
+    # dense_agreement; the costly part). reach or reach_keep 0 = off.
     reach: int = 0
     reach_keep: int = 0
-    # More than reach_keep: this many of the best-sliding are verified by keypoints (a few
-    # ms each), only the best reach_keep also without them (the costly part).
     reach_verify: int = 0
     # Not None: a reached candidate's keypoint match must also agree this much in its
     # weakest cells (as page_cells): the best-sliding of 250 candidates are the ones that
