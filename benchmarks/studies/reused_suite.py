@@ -4,16 +4,18 @@ the last look judges. Studies run as scripts from this folder import it by name
 (``from reused_suite import reused``)."""
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from tusou.config import Settings
 from tusou.engine import Engine
+from tusou.engine.describe import Descriptors
 from tusou.engine.kinds import KindSpec
 from tusou.engine.library import Library
 from tusou.engine.matching import _stored, reached
 from tusou.evaluation import suites
 from tusou.evaluation.runner import _copy_queries, _Harness, _Query, spread
+from tusou.features import PDQ_MATCH_DISTANCE
 from tusou.features.alignment import DenseProbe
 from tusou.features.keypoints import Keypoints, thumbnail_from_bytes
 
@@ -28,9 +30,10 @@ class Reused:
     queries: list[_Query]
 
 
-def reused(kind: str, work: Path) -> Reused:
-    """The ``kind`` suite's library in ``work`` (an evaluation's data directory), opened."""
-    config = suites.suite(kind, eval_dev=suites.find_eval_dev())
+def reused(kind: str, work: Path, seed: int = 0) -> Reused:
+    """The ``kind`` suite's library in ``work`` (an evaluation's data directory), opened,
+    with its transforms drawn from ``seed`` (``tusou eval --seed``)."""
+    config = replace(suites.suite(kind, eval_dev=suites.find_eval_dev()), seed=seed)
     engine = Engine(Settings(data_dir=work, model_threads=0))
     harness = _Harness(engine, kind)
     library = harness.library
@@ -52,3 +55,13 @@ def last_look_candidates(spec: KindSpec, probe: DenseProbe, ids: Sequence[int], 
         judged += [i for _, i in reached(
             probe, ((i, thumbnail_from_bytes(b)) for i, b in blobs.items()), spec.reach_keep)]
     yield from _stored(list(dict.fromkeys(judged)), load_keypoints)
+
+
+def first_look(library: Library, desc: Descriptors, reach: int) -> tuple[set[int], list[int]]:
+    """The candidates the first look tries for a query described as ``desc`` (PDQ hits and
+    the nearest ``verify_candidates`` vectors), and the ``reach`` nearest past them."""
+    state = library._state
+    spec = library.spec
+    pdq = state.hashes.within([h.to_bytes() for h in desc.pdq], PDQ_MATCH_DISTANCE, None) if desc.pdq else {}
+    tried = set(pdq) | {i for i, _ in state.index.search(desc.vector, spec.verify_candidates, None)}
+    return tried, [i for i, _ in state.index.search(desc.vector, reach, None) if i not in tried]

@@ -228,7 +228,7 @@ KINDS: dict[str, KindSpec] = {
         # of every crop, page-photo and partial miss of the suite, keypoints verified 3 true
         # originals (slide ranks 0, 0, 39; weakest cells 0.773-0.992) and nothing wrong among
         # the best 10 of those and of 200 unrelated queries; in the evaluation, 2 more found.
-        # The best 20 by keypoints (benchmarks/studies/dense/reach_keypoints.py, 2026-12-05:
+        # The best 20 by keypoints (benchmarks/studies/reach_keypoints.py, 2026-12-05:
         # the best 30 reached of all 1,526 queries of the suite, with its transforms drawn
         # from seed 0 and from seed 1, each verified with the first look's rules and the
         # reach's cells): no wrong candidate counted; the true originals that count slid
@@ -306,7 +306,7 @@ KINDS: dict[str, KindSpec] = {
         # reached of every query one wrong page verified (an unrelated page on one of its
         # template, first, 35 inliers), its weakest cells 0.465. Pages of one book share
         # their layout, so the slide ranks several alike: the best 5 are verified. The best
-        # 30 by keypoints (benchmarks/studies/dense/reach_keypoints.py, 2026-12-05, all 468
+        # 30 by keypoints (benchmarks/studies/reach_keypoints.py, 2026-12-05, all 468
         # queries with the suite's transforms drawn from seed 0 and from seed 1): no wrong
         # page counted; four partial pages nothing else found (seed 1) slid 5th-23rd.
         reach=250, reach_keep=5, reach_verify=30, reach_cells=0.75),

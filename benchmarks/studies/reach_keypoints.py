@@ -10,7 +10,7 @@ original (or a tolerated group-mate), its inliers and whether it was refined. Ev
 judged, whether or not an earlier look found it: a wrong candidate counted here would be
 a wrong answer wherever the earlier looks miss. A study, not run by CI.
 
-    python benchmarks/studies/dense/reach_keypoints.py KIND WORK_DIR OUT.json KEEP [SEED [PART PARTS]]
+    python benchmarks/studies/reach_keypoints.py KIND WORK_DIR OUT.json KEEP [SEED [PART PARTS]]
 
 WORK_DIR: the folder of the suite's library (W/KIND after `tusou eval KIND --work-dir W`);
 SEED: the suite's transform seed (`tusou eval --seed`, default 0).
@@ -19,43 +19,32 @@ SEED: the suite's transform seed (`tusou eval --seed`, default 0).
 import json
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
-from tusou.config import Settings
-from tusou.engine import Engine
+from reused_suite import first_look, reused
+
 from tusou.engine.matching import Deferred, _best_geometry, _best_refined, reached
-from tusou.evaluation import suites
 from tusou.evaluation.dataset import decode_rgb
-from tusou.evaluation.runner import _copy_queries, _fit, _Harness, spread
-from tusou.features import PDQ_MATCH_DISTANCE, Keypoints
+from tusou.evaluation.runner import _fit
 from tusou.features.alignment import DenseProbe
-from tusou.features.keypoints import thumbnail_from_bytes
+from tusou.features.keypoints import Keypoints, thumbnail_from_bytes
 
 kind, work, out_path, keep = sys.argv[1], Path(sys.argv[2]), sys.argv[3], int(sys.argv[4])
 seed = int(sys.argv[5]) if len(sys.argv) > 5 else 0
 part, parts = (int(sys.argv[6]), int(sys.argv[7])) if len(sys.argv) > 7 else (0, 1)
-engine = Engine(Settings(data_dir=work, model_threads=0))
-harness = _Harness(engine, kind)
-library = harness.library
-spec = library.spec
-ids = harness.ids_by_brief()
-key_of = {i: brief for brief, i in ids.items()}
-harness.key_of = {brief: brief for brief in ids}  # the suite's keys are short: brief = key
-config = replace(suites.suite(kind, eval_dev=suites.find_eval_dev()), seed=seed)
-queries = _copy_queries(config, harness, spread(list(config.library), config.query_originals))[part::parts]
-state = library._state
+suite = reused(kind, work, seed)
+library, spec = suite.library, suite.spec
+id_of = {key[-256:]: i for i, key in suite.key_of_id.items()}
 rows = []
 started = time.time()
+queries = suite.queries[part::parts]
 for n, query in enumerate(queries):
     desc = library._describe(decode_rgb(_fit(query.load())), query=True)
     if desc.keypoints is None:
         continue
-    pdq = state.hashes.within([h.to_bytes() for h in desc.pdq], PDQ_MATCH_DISTANCE, None) if desc.pdq else {}
-    tried = set(pdq) | {i for i, _ in state.index.search(desc.vector, spec.verify_candidates, None)}
-    reach = [i for i, _ in state.index.search(desc.vector, spec.reach, None) if i not in tried]
-    true_ids = {ids[k[-256:]] for k in query.relevant if k[-256:] in ids}
-    mates = {ids[k[-256:]] for k in query.tolerated if k[-256:] in ids}
+    _, reach = first_look(library, desc, spec.reach)
+    true_ids = {id_of[k[-256:]] for k in query.relevant if k[-256:] in id_of}
+    mates = {id_of[k[-256:]] for k in query.tolerated if k[-256:] in id_of}
     blobs = library._store.keypoints(reach)
     t0 = time.perf_counter()
     order = [i for _, i in reached(DenseProbe(desc.keypoints),
@@ -71,7 +60,7 @@ for n, query in enumerate(queries):
             match = _best_refined(fits, spec, ref, spec.reach_cells)
         if match is not None:
             counted.append({"rank": rank, "true": image_id in true_ids, "mate": image_id in mates,
-                            "key": key_of[image_id], "inliers": match.inliers, "refined": weak})
+                            "key": suite.key_of_id[image_id], "inliers": match.inliers, "refined": weak})
     t2 = time.perf_counter()
     true_rank = next((order.index(i) for i in true_ids if i in order), None)
     rows.append({"query": query.key, "set": query.set_name, "true_slide_rank": true_rank,
@@ -86,4 +75,4 @@ print(f"{len(rows)} queries, best {keep} reached verified by keypoints: "
       f"{len(wrong)} wrong candidates counted")
 for query_key, c in wrong:
     print("  wrong:", query_key, c)
-engine.close()
+suite.engine.close()
