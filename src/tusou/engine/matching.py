@@ -286,14 +286,14 @@ def last_look(spec: KindSpec, query: Keypoints, ids: Sequence[int],
                  reach: Sequence[int] = (), probes: Sequence[Keypoints] = ()) -> list[Match]:
     """The last look, best first: the ``ids`` that the query lines up with, without
     keypoints, as a part (``spec.dense_agreement``, and ``spec.dense_cells`` in every part
-    and the colours: ``_whole``); and the ``spec.reach_verify`` of ``reach`` (more
-    candidates) that the query, upright, slides over best at the coarse scale, each
-    verified by keypoints with ``probes`` as the first look's candidates are (and in its
-    weakest cells, ``spec.reach_cells``), the best ``spec.reach_keep`` of them then also
-    as the ``ids``: a crop whose vector ranks its original far down can still have the
-    corners to verify, where its content, resampled, agrees a little under the dense bar.
-    References that repeat a pattern need the query's colours to agree too (``_trusted``):
-    any pattern of the same period lines up."""
+    and the colours: ``_whole``); and the ``max(spec.reach_keep, spec.reach_verify)`` of
+    ``reach`` (more candidates) that the query, upright, slides over best at the coarse
+    scale, each verified by keypoints with ``probes`` as the first look's candidates are
+    (and in its weakest cells, ``spec.reach_cells``), the best ``spec.reach_keep`` of them
+    then also as the ``ids``: a crop whose vector ranks its original far down can still
+    have the corners to verify, where its content, resampled, agrees a little under the
+    dense bar. References that repeat a pattern need the query's colours to agree too
+    (``_trusted``): any pattern of the same period lines up."""
     judged = ids if spec.dense_agreement else []
     if not (judged or reach) or query.image is None:
         return []
