@@ -17,6 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import cv2
 import httpx
 import numpy as np
 import pytest
@@ -162,6 +163,15 @@ def stripes(period: int, colour: tuple[int, int, int], size: int = 300) -> np.nd
     row = np.where(on[:, None], np.array(colour, np.float32), np.float32(255.0))
     noisy = np.repeat(row[None], size, axis=0) + np.random.default_rng(7).normal(0, 3, (size, size, 3))
     return np.clip(noisy, 0, 255).astype(np.uint8)
+
+
+def soft_texture(seed: int, side: int = 300, deviation: float = 6.0) -> np.ndarray:
+    """Blurred noise around mid grey, its grey levels deviating ``deviation``: a soft,
+    low-contrast texture, as a fabric or a retina photo is."""
+    rng = np.random.default_rng(seed)
+    noise = cv2.GaussianBlur(rng.normal(0.0, 1.0, (side, side)).astype(np.float32), (0, 0), 3.0)
+    grey = np.clip(128.0 + noise * (deviation / float(noise.std())), 0, 255).astype(np.uint8)
+    return np.ascontiguousarray(np.stack([grey] * 3, axis=-1))
 
 
 def noise_image(seed: int, w: int = 320, h: int = 240) -> np.ndarray:

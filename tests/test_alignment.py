@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import skimage.data
 
-from conftest import encode
+from conftest import encode, soft_texture
 from test_frames import bands
 from tusou.engine import Engine, matching
 from tusou.engine.kinds import kind_spec
@@ -142,15 +142,6 @@ def test_same_library_finds_a_crop_of_a_silhouette(engine: Engine) -> None:
     assert library.search(ImageSource(data=encode(_rgb(skimage.data.clock())))).hits == []
 
 
-def _soft_texture(seed: int, side: int = 300, deviation: float = 6.0) -> np.ndarray:
-    """Blurred noise around mid grey: a soft, low-contrast texture, as a fabric or a
-    retina photo is."""
-    rng = np.random.default_rng(seed)
-    noise = cv2.GaussianBlur(rng.normal(0.0, 1.0, (side, side)).astype(np.float32), (0, 0), 3.0)
-    grey = np.clip(128.0 + noise * (deviation / float(noise.std())), 0, 255).astype(np.uint8)
-    return np.ascontiguousarray(np.stack([grey] * 3, axis=-1))
-
-
 def test_a_warped_part_repeats_its_edge_beyond_its_footprint() -> None:
     part = np.full((40, 40), 200.0, np.float32)
     laid = warp_onto(part, np.array([[1.0, 0, 30], [0, 1.0, 30], [0, 0, 1]]), (100, 100))
@@ -164,7 +155,7 @@ def test_a_warped_part_repeats_its_edge_beyond_its_footprint() -> None:
 def test_a_part_of_a_soft_texture_agrees_where_it_was_cut_from(seed: int) -> None:
     # Compared smoothed, a black surround blurred a step into the footprint's edge that
     # outweighed this texture's own gradients: 0.85-0.88 where it was cut from.
-    picture, other = _soft_texture(seed), _soft_texture(seed + 100)
+    picture, other = soft_texture(seed), soft_texture(seed + 100)
     query = _query(np.ascontiguousarray(picture[75:225, 75:225]))
     placed = np.array([[1.0, 0, 75], [0, 1.0, 75], [0, 0, 1]])
     score = agreement(query, _stored(picture), placed, levels=True)
@@ -173,16 +164,16 @@ def test_a_part_of_a_soft_texture_agrees_where_it_was_cut_from(seed: int) -> Non
     assert wrong is not None and wrong < 0.1
 
 
-def test_same_library_finds_a_quarter_crop_of_a_soft_texture(engine: Engine) -> None:
+def test_same_library_finds_a_quarter_crop_of_asoft_texture(engine: Engine) -> None:
     engine.create_library("soft", "same")
     library = engine.library("soft")
     for seed in range(6):
-        library.add(ImageSource(data=encode(_soft_texture(seed))), brief=f"soft{seed}")
+        library.add(ImageSource(data=encode(soft_texture(seed))), brief=f"soft{seed}")
     for seed in (1, 2):  # too few keypoints agree on these crops: found by their content
-        query = encode(apply_transform("crop25", _soft_texture(seed), 3), "JPEG", quality=90)
+        query = encode(apply_transform("crop25", soft_texture(seed), 3), "JPEG", quality=90)
         hits = library.search(ImageSource(data=query)).hits
         assert [(h.image.brief, h.inliers) for h in hits] == [(f"soft{seed}", None)]
-    stranger = encode(apply_transform("crop25", _soft_texture(50), 3), "JPEG", quality=90)
+    stranger = encode(apply_transform("crop25", soft_texture(50), 3), "JPEG", quality=90)
     assert library.search(ImageSource(data=stranger)).hits == []
 
 

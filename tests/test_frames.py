@@ -8,14 +8,13 @@ import base64
 import io
 from dataclasses import replace
 
-import cv2
 import httpx
 import numpy as np
 import pytest
 import skimage.data
 from PIL import Image
 
-from conftest import BROWN, encode, stripes
+from conftest import BROWN, encode, soft_texture, stripes
 from tusou.engine import Engine
 from tusou.engine.kinds import kind_spec
 from tusou.engine.library import Library
@@ -119,14 +118,6 @@ def test_a_query_with_more_pixels_than_the_thumbnail_is_compared_sharp(monkeypat
     assert blurred is not None and sharp is not None and blurred.agreement == sharp.agreement
 
 
-def _soft(seed: int, blur: float = 3.0) -> np.ndarray:
-    """Blurred noise, its grey levels deviating 12 around mid grey: a soft texture."""
-    noise = cv2.GaussianBlur(np.random.default_rng(seed).normal(0.0, 1.0, (300, 300)).astype(np.float32),
-                             (0, 0), blur)
-    grey = np.clip(128.0 + noise * (12.0 / float(noise.std())), 0, 255).astype(np.uint8)
-    return np.ascontiguousarray(np.stack([grey] * 3, axis=-1))
-
-
 def _jpeg(pixels: np.ndarray, quality: int) -> np.ndarray:
     with Image.open(io.BytesIO(encode(pixels, "JPEG", quality=quality))) as image:
         return np.asarray(image.convert("RGB"))
@@ -137,13 +128,13 @@ def test_a_copy_compressed_hard_agrees_at_the_coarser_scale(seed: int,
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     # JPEG at quality 15 drops a soft texture's fine detail and adds block edges: 0.92-0.94
     # as compared, 0.96+ with both blurred FRAME_COARSER more.
-    original = _soft(seed)
+    original = soft_texture(seed, deviation=12.0)
     query, ref = _query(_jpeg(original, 15)), _stored(original)
     match = frame_match(query, ref, SAME.frame_agreement)
     assert match is not None and match.agreement >= 0.96
     assert match.box == (0, 0, 300, 300)
     for other in (seed + 10, seed + 20):  # other soft textures, at any scale
-        assert frame_match(query, _stored(_soft(other)), 0.5) is None
+        assert frame_match(query, _stored(soft_texture(other, deviation=12.0)), 0.5) is None
     monkeypatch.setattr(frames, "FRAME_FINE_FLOOR", 1.01)  # the coarser scale never asked
     assert frame_match(query, ref, SAME.frame_agreement) is None
     assert frame_match(query, ref, -1.0).agreement < SAME.frame_agreement  # type: ignore[union-attr]
