@@ -23,8 +23,7 @@ from tusou.evaluation import suites
 from tusou.evaluation.dataset import decode_rgb
 from tusou.evaluation.runner import _copy_queries, _fit, _Harness, spread
 from tusou.features import PDQ_MATCH_DISTANCE, Keypoints, extract_keypoints, frame_match
-from tusou.features.frames import FRAME_COARSER, FRAME_FINE_FLOOR, Area, _frames, frame_blur, query_areas
-from tusou.features.keypoints import agreement
+from tusou.features.frames import FRAME_COARSER, FRAME_FINE_FLOOR, Area, _frames, frame_agreement, query_areas
 
 THRESHOLDS = (0.85, 0.9, 0.95)
 
@@ -33,8 +32,7 @@ def coarser(query: Keypoints, ref: Keypoints, areas: list[Area]) -> float:
     """The best whole-frame agreement with both blurred FRAME_COARSER more."""
     best = -1.0
     for homography in _frames(query, ref, areas):
-        score = agreement(query, ref, homography, levels=True, ref_blur=frame_blur(ref, homography),
-                          coarser=FRAME_COARSER)
+        score = frame_agreement(query, ref, homography, FRAME_COARSER)
         best = max(best, -1.0 if score is None else score)
     return best
 

@@ -138,11 +138,14 @@ def _enlargement(ref: Keypoints, homography: np.ndarray) -> float:
     return math.sqrt(abs(float(np.linalg.det(linear))))
 
 
-def frame_blur(ref: Keypoints, homography: np.ndarray) -> float:
-    """How much more ``ref``'s thumbnail is blurred to a whole-frame query's resolution
-    (FRAME_BLUR)."""
+def frame_agreement(query: Keypoints, ref: Keypoints, homography: np.ndarray,
+                    coarser: float = 0.0) -> float | None:
+    """How well ``query`` laid on ``ref``'s whole frame by ``homography`` agrees, as the
+    whole-frame look compares them: in gradients and grey levels, the thumbnail blurred to
+    the query's resolution (FRAME_BLUR), and both ``coarser`` more."""
     enlarged = _enlargement(ref, homography)
-    return FRAME_BLUR * math.sqrt(enlarged * enlarged - 1.0) if enlarged > 1.0 else 0.0
+    blur = FRAME_BLUR * math.sqrt(enlarged * enlarged - 1.0) if enlarged > 1.0 else 0.0
+    return agreement(query, ref, homography, levels=True, ref_blur=blur, coarser=coarser)
 
 
 def frame_match(query: Keypoints, ref: Keypoints, min_agreement: float,
@@ -155,11 +158,9 @@ def frame_match(query: Keypoints, ref: Keypoints, min_agreement: float,
         return None
     best: ContentMatch | None = None
     for homography in _frames(query, ref, query_areas(query) if areas is None else areas):
-        blur = frame_blur(ref, homography)
-        score = agreement(query, ref, homography, levels=True, ref_blur=blur)
+        score = frame_agreement(query, ref, homography)
         if score is not None and FRAME_FINE_FLOOR <= score < min_agreement:
-            score = agreement(query, ref, homography, levels=True, ref_blur=blur,
-                              coarser=FRAME_COARSER)
+            score = frame_agreement(query, ref, homography, FRAME_COARSER)
         if score is not None and score >= min_agreement and (best is None or score > best.agreement):
             best = ContentMatch(score, homography, (0, 0, ref.width, ref.height))
     return best
