@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import skimage.data
@@ -12,8 +13,10 @@ from PIL import Image
 
 from tusou.cli import main
 from tusou.engine import Engine
+from tusou.engine.params import Page
 from tusou.engine.sources import ImageSource
 from tusou.evaluation import synthetic
+from tusou.evaluation.dataset import decode_rgb, encode_jpeg
 from tusou.evaluation.metrics import (
     Ranked,
     average_precision_at,
@@ -21,7 +24,7 @@ from tusou.evaluation.metrics import (
     summarise_copies,
     summarise_rankings,
 )
-from tusou.evaluation.runner import _Harness
+from tusou.evaluation.runner import _fit, _Harness
 from tusou.evaluation.transforms import apply_transform
 
 # --- metrics --------------------------------------------------------------------------
@@ -166,3 +169,25 @@ def test_harness_finds_every_image_by_its_brief(engine: Engine) -> None:
         data = (Path(skimage.data.data_dir) / f"{name}.png").read_bytes()
         added[name] = harness.library.add(ImageSource(data=data), brief=name).id
     assert harness.ids_by_brief() == added
+
+
+def test_harness_enlarges_what_is_under_the_kinds_minimum_and_sends_the_rest_as_is(
+        engine: Engine) -> None:
+    harness = _Harness(engine, "picturebook")
+    limits = harness.spec.limits
+    coffee = skimage.data.coffee()  # 400 x 600
+    at_limit = encode_jpeg(np.ascontiguousarray(coffee[:limits.min_side, :223]))
+    assert _fit(at_limit, limits) == at_limit
+    under = np.ascontiguousarray(coffee[:limits.min_side - 1, :211])
+    sent = _fit(encode_jpeg(under), limits)
+    pixels = decode_rgb(sent)
+    assert pixels.shape[:2] == (limits.min_side, 212)  # 211 * 150 / 149
+    # Enlarged, not otherwise changed: shrunk back it is the picture that was asked for.
+    back = cv2.resize(pixels, (211, 149), interpolation=cv2.INTER_AREA).astype(np.float32)
+    original = decode_rgb(encode_jpeg(under)).astype(np.float32)
+    assert np.abs(back - original).mean() < 3.0
+    # The kind takes it as sent, and a search with it finds it.
+    added = harness.library.add(ImageSource(data=sent), brief="small")
+    page = harness.library.search(ImageSource(data=sent), tag_filter=None,
+                                  page=Page(0, 5), threshold=0.0)
+    assert page.hits and page.hits[0].cont_sign == added.cont_sign

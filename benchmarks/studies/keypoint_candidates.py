@@ -80,7 +80,7 @@ wanted = {r["query"] for r in json.load(open(losses)) if r["acc1"] or r["acc2"]}
 chosen = [q for q in queries if q.key in wanted] + [q for q in queries if q.set_name == "unrelated"][::10]
 spec = lib.spec
 for query in chosen:
-    pixels = decode_rgb(_fit(query.load()))
+    pixels = decode_rgb(_fit(query.load(), spec.limits))
     looks = {"first": lib._describe(pixels, query=True).keypoints,
              "second": lib._describer.closer_look(spec, lib.record.pipeline, pixels).keypoints[0]}
     for look, points in looks.items():

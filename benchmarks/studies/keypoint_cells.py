@@ -75,7 +75,7 @@ def judged(look: str, probes: list[Keypoints], candidates: list[int], relevant: 
 rows = []
 started = time.time()
 for n, query in enumerate(queries):
-    pixels = decode_rgb(_fit(query.load()))
+    pixels = decode_rgb(_fit(query.load(), spec.limits))
     desc = library._describe(pixels, query=True)
     if desc.keypoints is None:
         continue

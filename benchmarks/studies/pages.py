@@ -43,7 +43,7 @@ DRAWN = {"cells": MIN_DRAWN_STD, "cells_either": 2.0, "cells_ref": float("inf")}
 rows = []
 started = time.time()
 for n, query in enumerate(queries):
-    pixels = decode_rgb(_fit(query.load()))
+    pixels = decode_rgb(_fit(query.load(), spec.limits))
     desc = lib._describe(pixels, query=True)
     state = lib._state
     pdq = state.hashes.within([h.to_bytes() for h in desc.pdq], PDQ_MATCH_DISTANCE, None) if desc.pdq else {}

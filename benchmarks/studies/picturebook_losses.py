@@ -56,7 +56,7 @@ t0 = time.time()
 for n, q in enumerate(queries):
     true_key = next(iter(q.relevant))
     tid = id_of.get(true_key)
-    pixels = decode_rgb(_fit(q.load()))
+    pixels = decode_rgb(_fit(q.load(), spec.limits))
     desc = lib._describe(pixels, query=True)
     first = rank(desc.vector, tid)
     closer = lib._describer.closer_look(spec, lib.record.pipeline, pixels)

@@ -39,7 +39,7 @@ rows = []
 started = time.time()
 queries = suite.queries[part::parts]
 for n, query in enumerate(queries):
-    desc = library._describe(decode_rgb(_fit(query.load())), query=True)
+    desc = library._describe(decode_rgb(_fit(query.load(), spec.limits)), query=True)
     if desc.keypoints is None:
         continue
     _, reach = first_look(library, desc, spec.reach)

@@ -34,7 +34,7 @@ rows = []
 started = time.time()
 for n, query in enumerate(queries[:limit]):
     try:
-        desc = library._describe(decode_rgb(_fit(query.load())), query=True)
+        desc = library._describe(decode_rgb(_fit(query.load(), spec.limits)), query=True)
     except Exception:  # refused by the kind's limits
         continue
     candidates = [i for i, _ in library._state.index.search(desc.vector, spec.verify_candidates, None)]

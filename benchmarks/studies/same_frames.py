@@ -59,7 +59,7 @@ def main(work: Path, results: Path, mode: str) -> None:
     best_true: dict[str, tuple[str, float]] = {}
     gained: list[tuple[str, float, float]] = []  # true frames under the bar, over it coarser
     for key, set_name, relevant, tolerated, load in items:
-        desc = library._describe(decode_rgb(_fit(load())), query=True)
+        desc = library._describe(decode_rgb(_fit(load(), library.spec.limits)), query=True)
         assert desc.keypoints is not None
         near = state.hashes.within([h.to_bytes() for h in desc.pdq], PDQ_MATCH_DISTANCE, None)
         nearest = state.index.search(desc.vector, library.spec.verify_candidates, None)
@@ -73,7 +73,7 @@ def main(work: Path, results: Path, mode: str) -> None:
                 continue
             # Libraries built before thumbnails were kept for keypoint-less images lack them.
             blob = blobs.get(image_id) or extract_keypoints(
-                decode_rgb(_fit(by_key[other].load())), "orb").to_bytes()
+                decode_rgb(_fit(by_key[other].load(), library.spec.limits)), "orb").to_bytes()
             ref = Keypoints.from_bytes(blob)
             match = frame_match(desc.keypoints, ref, -1.0, areas)  # as compared only
             score = match.agreement if match is not None else -1.0

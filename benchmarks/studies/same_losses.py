@@ -62,7 +62,7 @@ t0 = time.time()
 for query in queries:
     true_key = next(iter(query.relevant))[-256:]
     true_id = id_of.get(true_key)
-    data = _fit(query.load())
+    data = _fit(query.load(), spec.limits)
     page = lib.search(ImageSource(data=data), threshold=0.0)
     if page.hits and page.hits[0].image.brief == true_key:
         continue

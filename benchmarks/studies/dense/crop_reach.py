@@ -45,7 +45,7 @@ for query in queries:
     true_ref = Keypoints.from_bytes(library._store.keypoints([true_id])[true_id])
     if true_ref.image is None or periodicity(true_ref.image) >= MAX_PERIODICITY:
         continue  # answered only in colour; another question
-    desc = library._describe(decode_rgb(_fit(query.load())), query=True)
+    desc = library._describe(decode_rgb(_fit(query.load(), library.spec.limits)), query=True)
     if desc.keypoints is None:
         continue
     nearest = [i for i, _ in library._state.index.search(desc.vector, count, None)]

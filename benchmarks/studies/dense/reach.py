@@ -48,7 +48,7 @@ state = library._state
 rows = []
 started = time.time()
 for n, query in enumerate(queries):
-    desc = library._describe(decode_rgb(_fit(query.load())), query=True)
+    desc = library._describe(decode_rgb(_fit(query.load(), spec.limits)), query=True)
     if desc.keypoints is None:
         continue
     pdq = state.hashes.within([h.to_bytes() for h in desc.pdq], PDQ_MATCH_DISTANCE, None) if desc.pdq else {}

@@ -28,7 +28,8 @@ fields = sys.argv[3:] or ["reach", "reach_keep"]
 engine = Engine(Settings(data_dir=work, model_threads=0))
 library = _Harness(engine, kind).library
 config = suites.suite(kind, eval_dev=suites.find_eval_dev())
-queries = [_fit(image.load()) for image in config.negatives[: int(sys.argv[2]) if len(sys.argv) > 2 else 60]]
+count = int(sys.argv[2]) if len(sys.argv) > 2 else 60
+queries = [_fit(image.load(), library.spec.limits) for image in config.negatives[:count]]
 on = library.spec
 off = replace(on, **{field: 0 for field in fields})
 for label, spec in (("on", on), ("off", off), ("on", on)):

@@ -38,7 +38,7 @@ out = []
 t0 = time.time()
 ncand = 0
 for n, q in enumerate(queries):
-    pixels = decode_rgb(_fit(q.load()))
+    pixels = decode_rgb(_fit(q.load(), lib.spec.limits))
     desc = lib._describe(pixels, query=True)
     state = lib._state
     pdq = state.hashes.within([x.to_bytes() for x in desc.pdq], PDQ_MATCH_DISTANCE, None)

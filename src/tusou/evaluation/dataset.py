@@ -32,6 +32,12 @@ def encode_jpeg(pixels: np.ndarray, quality: int = 92) -> bytes:
     return buf.getvalue()
 
 
+def encode_png(pixels: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(pixels).save(buf, format="PNG")
+    return buf.getvalue()
+
+
 def decode_rgb(data: bytes) -> np.ndarray:
     """RGB pixels the way the engine sees them (EXIF orientation applied)."""
     with Image.open(io.BytesIO(data)) as img:

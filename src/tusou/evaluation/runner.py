@@ -37,11 +37,11 @@ from tusou.engine.params import Page
 from tusou.engine.sources import ImageSource
 from tusou.errors import DuplicateImage, TusouError
 from tusou.evaluation import synthetic
-from tusou.evaluation.dataset import EvalImage, decode_rgb, encode_jpeg, spread
+from tusou.evaluation.dataset import EvalImage, decode_rgb, encode_jpeg, encode_png, spread
 from tusou.evaluation.metrics import Ranked, summarise_copies, summarise_rankings
 from tusou.evaluation.transforms import COPY_TRANSFORMS, apply_transform
 from tusou.features import l2n
-from tusou.images.limits import MAX_IMAGE_BYTES, MAX_SIDE
+from tusou.images.limits import MAX_IMAGE_BYTES, MAX_SIDE, ImageLimits
 
 log = logging.getLogger(__name__)
 
@@ -113,8 +113,11 @@ class _Query:
     tolerated: frozenset[str] = frozenset()
 
 
-# What the harness sends is kept within the engine's upload limits, as a client would do:
-# larger files are re-encoded, and transforms work on originals of at most this side.
+# What the harness sends is kept within the kind's upload limits, as a client would do:
+# larger files are re-encoded, and transforms work on originals of at most this side; a
+# picture under the kind's minimum side is enlarged to it (a phone photo of a small page is
+# rendered at the page's own resolution, which may fall a few pixels under picturebook's
+# 150 px, and the vendor refuses what a client does not enlarge).
 SEND_SIDE = 3000
 TRANSFORM_SIDE = 2048
 
@@ -127,10 +130,20 @@ def _shrunk(pixels: np.ndarray, side: int) -> np.ndarray:
     return cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)
 
 
-def _fit(data: bytes) -> bytes:
-    """``data`` as is when the engine takes it, else a smaller JPEG of it."""
+def _enlarged(pixels: np.ndarray, side: int) -> np.ndarray:
+    scale = side / min(pixels.shape[:2])
+    size = (max(side, round(pixels.shape[1] * scale)), max(side, round(pixels.shape[0] * scale)))
+    return cv2.resize(pixels, size, interpolation=cv2.INTER_CUBIC)
+
+
+def _fit(data: bytes, limits: ImageLimits) -> bytes:
+    """``data`` as is when the engine takes it, else a smaller JPEG of it, or an enlarged
+    (lossless) copy where its shorter side is under ``limits.min_side``."""
     with Image.open(io.BytesIO(data)) as img:
         large = max(img.size) > MAX_SIDE
+        small = min(img.size) < limits.min_side
+    if small:
+        return encode_png(_enlarged(decode_rgb(data), limits.min_side))
     if len(data) <= MAX_IMAGE_BYTES and not large:
         return data
     return encode_jpeg(_shrunk(decode_rgb(data), SEND_SIDE), 90)
@@ -167,7 +180,7 @@ class _Harness:
                 class_ids = (n % PRODUCT_CLASSES + 1, None)
                 self.class_of[image.key] = class_ids[0]
             try:
-                data = _fit(image.load())
+                data = _fit(image.load(), self.spec.limits)
             except Exception as exc:  # an unreadable file is reported, not fatal
                 self.rejected.append(f"{image.key}: {exc}")
                 return
@@ -197,7 +210,7 @@ class _Harness:
         if query.class_id is not None:
             tag_filter = make_filter(self.spec, class_ids=(query.class_id, None))
         try:
-            data = _fit(query.load())
+            data = _fit(query.load(), self.spec.limits)
         except Exception as exc:  # a query that cannot be made is reported, not fatal
             self.rejected.append(f"query {query.key}: {exc}")
             return Ranked([], [], []), 0.0
