@@ -524,3 +524,29 @@ def test_a_photographed_smooth_colourful_picture_counts_where_its_colours_pin_it
     assert [m.id for m in found] == [1] and found[0].score == 0.6
     monkeypatch.setattr(matching, "COLOURFUL_AGREEMENT", 1.01)
     assert verify_pages(SAME, views, [1, 2], load) == []
+
+
+def test_each_outline_is_looked_at_square_on_until_one_verifies(engine: Engine) -> None:
+    # Two prints on a table: the photographed page, and beside it another picture (not in
+    # the library) whose surroundings give the best-supported outline. Only the page's
+    # own outline, second, verifies by keypoints square-on.
+    picture = skimage.data.immunohistochemistry()
+    photo = _photo(picture, 3, 0.3)
+    h, w = photo.pixels.shape[:2]
+    table = synthetic.background(np.random.default_rng(13), h, w).copy()
+    decoy = cv2.resize(skimage.data.astronaut(), (w // 2, h // 2))
+    table[h // 10:h // 10 + decoy.shape[0], w * 15 // 100:w * 15 // 100 + decoy.shape[1]] = decoy
+    both = np.ascontiguousarray(np.hstack([photo.pixels, table]))
+    quads = find_pages(both)
+    on_page = [float(np.abs(quad - photo.quad).max()) < 0.02 * w for quad in quads]
+    assert on_page[:2] == [False, True]
+    engine.create_library("prints", "same")
+    library = engine.library("prints")
+    library.add(ImageSource(data=encode(picture)), brief="ihc")
+    for n, other in enumerate(OTHERS):
+        library.add(ImageSource(data=encode(other)), brief=f"other{n}")
+    # The page's content is not asked (its bar out of reach), nor the photo's few keypoints.
+    library.spec = replace(SAME, page_agreement=1.01, refined_min_inliers=0)
+    hits = library.search(ImageSource(data=encode(both, "JPEG", quality=90))).hits
+    assert [h.image.brief for h in hits] == ["ihc"]
+    assert hits[0].inliers is not None and hits[0].inliers >= SAME.min_inliers

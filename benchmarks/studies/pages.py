@@ -5,7 +5,7 @@ agreement of every candidate the engine's page look would compare: its PDQ hits,
 the quick comparison passes are judged, as in the engine, each with its agreement and the
 agreement of its weakest cells (``keypoints.weakest_cells``). A study, not run by CI.
 
-    python benchmarks/studies/pages.py KIND WORK_DIR OUT.json [PART PARTS]
+    [SEED=N] python benchmarks/studies/pages.py KIND WORK_DIR OUT.json [PART PARTS]
 
 WORK_DIR holds the suite's library (``tusou eval KIND --work-dir W`` leaves one in W/KIND;
 the suite is ingested there if it is not). Prints the true and wrong agreements; OUT.json
@@ -14,8 +14,10 @@ cells by three vote rules, the reference's periodicity).
 """
 
 import json
+import os
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from tusou.config import Settings
@@ -29,7 +31,7 @@ from tusou.features.pages import WEAKEST_SHARE, find_pages, page_match, page_vie
 
 kind, work, out_path = sys.argv[1], Path(sys.argv[2]), sys.argv[3]
 part, parts = (int(sys.argv[4]), int(sys.argv[5])) if len(sys.argv) > 5 else (0, 1)
-config = suites.suite(kind, eval_dev=suites.find_eval_dev())
+config = replace(suites.suite(kind, eval_dev=suites.find_eval_dev()), seed=int(os.environ.get("SEED", "0")))
 engine = Engine(Settings(data_dir=work, model_threads=0))
 harness = _Harness(engine, kind)
 harness.ingest([*config.library, *config.distractors], workers=2, with_classes=False)

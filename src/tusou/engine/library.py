@@ -479,8 +479,9 @@ class Library:
         outline found in it is compared whole with the candidates tried so far and with the
         nearest vectors of the page seen square-on (a small page on a textured table can
         leave the original far down the whole photo's ranking); failing that (kinds with
-        ``page_keypoints``), the best outline's page square-on is verified by keypoints
-        against the candidates tried and its own nearest vectors."""
+        ``page_keypoints``), each outline's page square-on in turn, best outline first, is
+        verified by keypoints against the candidates tried and its own nearest vectors (on a
+        busy table the best-supported outline may be the table's pattern, not the page)."""
         spec = self.spec
         quads = self._extracting(lambda: find_pages(pixels))
         if not quads:
@@ -494,9 +495,13 @@ class Library:
                              self._store.keypoints)
         if found or not spec.page_keypoints:
             return found
-        probes = self._extracting(lambda: self._describer.page_keypoints(spec, pixels, quads[0]))
-        return rank_matches(verify_geometry(spec, probes, list(dict.fromkeys([*tried, *nearest[0]])),
-                                            self._store.keypoints, spec.page_cells))
+        for quad, ids in zip(quads, nearest, strict=True):
+            probes = self._extracting(partial(self._describer.page_keypoints, spec, pixels, quad))
+            found = rank_matches(verify_geometry(spec, probes, list(dict.fromkeys([*tried, *ids])),
+                                                 self._store.keypoints, spec.page_cells))
+            if found:
+                break
+        return found
 
     def _region_candidates(self, vectors: list[np.ndarray], allowed: np.ndarray | None
                            ) -> list[int]:
