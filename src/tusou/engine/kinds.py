@@ -117,8 +117,9 @@ class KindSpec:
     # (features.pages.WEAKEST_SHARE of a finer split, keypoints.weakest_cells): pages of
     # one book share margins, frame and type, which can outvote a different illustration.
     page_cells: float | None = None
-    # > 0: when the page look's content check answers nothing, the best outline's page seen
-    # square-on is verified by this many keypoints against the same candidates. A textured
+    # > 0: when the page look's content check answers nothing, each outline's page seen
+    # square-on (best outline first, until one verifies) is verified by this many keypoints
+    # against the candidates tried and its own nearest vectors. A textured
     # page photographed small on a textured table keeps its keypoints, but in perspective
     # and among the table's they miss, and its blurred fine texture agrees too little with
     # the sharp thumbnail for the content check.
