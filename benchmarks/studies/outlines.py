@@ -20,7 +20,7 @@ import numpy as np
 from tusou.evaluation import suites
 from tusou.evaluation.dataset import decode_rgb, encode_jpeg
 from tusou.evaluation.runner import _original, spread
-from tusou.evaluation.transforms import _min_side, phone_photo
+from tusou.evaluation.transforms import enlarged_to, phone_photo
 from tusou.features.pages import find_pages
 
 TOLERANCE = 0.03
@@ -47,7 +47,7 @@ def main() -> None:
                 continue
             seed = config.seed * 1_000_003 + n * 101 + t
             photo = phone_photo(pixels, np.random.default_rng(seed), share=SHARES[name])
-            shown = _min_side(photo.pixels)
+            shown = enlarged_to(photo.pixels)
             scale = shown.shape[1] / photo.pixels.shape[1]
             # the query as the engine gets it: the suite's JPEG of the photo
             query = decode_rgb(encode_jpeg(shown))

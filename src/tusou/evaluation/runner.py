@@ -39,7 +39,7 @@ from tusou.errors import DuplicateImage, TusouError
 from tusou.evaluation import synthetic
 from tusou.evaluation.dataset import EvalImage, decode_rgb, encode_jpeg, encode_png, spread
 from tusou.evaluation.metrics import Ranked, summarise_copies, summarise_rankings
-from tusou.evaluation.transforms import COPY_TRANSFORMS, apply_transform
+from tusou.evaluation.transforms import COPY_TRANSFORMS, apply_transform, enlarged_to
 from tusou.features import l2n
 from tusou.images.limits import MAX_IMAGE_BYTES, MAX_SIDE, ImageLimits
 
@@ -130,12 +130,6 @@ def _shrunk(pixels: np.ndarray, side: int) -> np.ndarray:
     return cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)
 
 
-def _enlarged(pixels: np.ndarray, side: int) -> np.ndarray:
-    scale = side / min(pixels.shape[:2])
-    size = (max(side, round(pixels.shape[1] * scale)), max(side, round(pixels.shape[0] * scale)))
-    return cv2.resize(pixels, size, interpolation=cv2.INTER_CUBIC)
-
-
 def _fit(data: bytes, limits: ImageLimits) -> bytes:
     """``data`` as is when the engine takes it, else a smaller JPEG of it, or an enlarged
     (lossless) copy where its shorter side is under ``limits.min_side``."""
@@ -143,7 +137,7 @@ def _fit(data: bytes, limits: ImageLimits) -> bytes:
         large = max(img.size) > MAX_SIDE
         small = min(img.size) < limits.min_side
     if small:
-        return encode_png(_enlarged(decode_rgb(data), limits.min_side))
+        return encode_png(enlarged_to(decode_rgb(data), limits.min_side))
     if len(data) <= MAX_IMAGE_BYTES and not large:
         return data
     return encode_jpeg(_shrunk(decode_rgb(data), SEND_SIDE), 90)

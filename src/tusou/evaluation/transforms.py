@@ -43,13 +43,15 @@ def _check(pixels: np.ndarray) -> None:
         raise ValueError(f"empty image: {pixels.shape}")
 
 
-def _min_side(pixels: np.ndarray, side: int = MIN_SIDE) -> np.ndarray:
+def enlarged_to(pixels: np.ndarray, side: int = MIN_SIDE) -> np.ndarray:
+    """``pixels`` with its shorter side enlarged to ``side`` (aspect kept, bicubic, as a client
+    would before an upload), or as they are where it is already that long."""
     h, w = pixels.shape[:2]
     if min(h, w) >= side:
         return np.ascontiguousarray(pixels)
     s = side / min(h, w)
-    size = (max(side, int(math.ceil(w * s))), max(side, int(math.ceil(h * s))))
-    return np.ascontiguousarray(cv2.resize(pixels, size, interpolation=cv2.INTER_LINEAR))
+    size = (max(side, round(w * s)), max(side, round(h * s)))
+    return np.ascontiguousarray(cv2.resize(pixels, size, interpolation=cv2.INTER_CUBIC))
 
 
 def _jpeg(pixels: np.ndarray, quality: int) -> np.ndarray:
@@ -379,7 +381,7 @@ def _finished(fn: Transform, name: str) -> Transform:
     @functools.wraps(fn)
     def run(pixels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         _check(pixels)
-        return _min_side(fn(pixels, rng))
+        return enlarged_to(fn(pixels, rng))
 
     run.__name__ = run.__qualname__ = name
     return run
