@@ -87,13 +87,19 @@ MIN_QUICK = 0.5
 # deviation has its detail finer than that (fine stripes: there they average out, or alias
 # differently in the page and the thumbnail, and even the true assignment can compare at
 # about 0): its assignments are also judged at the thumbnail's size, and the best
-# QUICK_KEEP of those reaching MIN_GUESS go on too. Not instead: as they lie, before
+# _FINE_KEEP of those reaching MIN_GUESS go on too. Not instead: as they lie, before
 # refining, a photo's perspective can rank symmetric stripes' other assignments first.
 # Measured on the same suite's library (2026-12-05): 18 of its 2,648 images (fine stripes,
 # a brick wall, generated patterns); banded_0002's 8-degree turn (0.25) compared 0.005
 # quick and 0.97 as it lies; its 30 % photo 0.58 quick (the true assignment) and 0.68 as
 # it lies (the turned one, refined 0.85 against the true one's 0.954).
 _FINE_DETAIL = 0.3
+# Four, not QUICK_KEEP: stripes look alike mirrored along them, so the 8 assignments come
+# in look-alike pairs and the best two as they lie can be one pair that is not the true one
+# (2026-12-06: banded_0002's 30 % photo at seed 1, its outline 3 px off, lay 0.355 the true way and
+# 0.459 twice the other, refined 0.977 and 0.872). It costs only fine references, and only
+# the assignments that reach MIN_GUESS.
+_FINE_KEEP = 4
 # Corner assignments whose unrefined agreement is below this are not refined: a true
 # page, found a few pixels off, starts above 0.2 (calibration); most wrong ones below.
 MIN_GUESS = 0.2
@@ -669,7 +675,7 @@ def page_match(view: PageView, ref: Keypoints, min_agreement: float,
         # they lie go on too.
         judged = [agreement(view.query, ref, guess, levels=True) for guess in guesses]
         lying = [-1.0 if score is None else score for score in judged]
-        kept += [k for k in np.argsort(lying, kind="stable")[::-1][:QUICK_KEEP]
+        kept += [k for k in np.argsort(lying, kind="stable")[::-1][:_FINE_KEEP]
                  if lying[k] >= MIN_GUESS and k not in kept]
     if not kept:  # most wrong candidates: nothing more to compute for them
         return None
