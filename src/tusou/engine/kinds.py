@@ -259,7 +259,8 @@ KINDS: dict[str, KindSpec] = {
         # 30 %, 244 inliers; clock_motion at 30 %), 1 / 1 in picturebook (seed 3 not measured
         # apart from the harness change), none wrong;
         # it costs an unanswered query with several outlines about 0.1 s more in same and
-        # 0.35 s in picturebook (README, Benchmarks).
+        # 0.35 s in picturebook (README, Benchmarks); about 0.07-0.1 s of that saved since
+        # 2026-12-06, a later outline verified against its own nearest only.
         page_keypoints=1000),
     "similar": KindSpec(
         name="similar", limits=ImageLimits(min_side=50, formats=ACCEPTED_FORMATS),
@@ -319,8 +320,8 @@ KINDS: dict[str, KindSpec] = {
         # page counted; four partial pages nothing else found (seed 1) slid 5th-23rd. The
         # best 60 since 2026-12-06: partial pages of the book nothing else found slid 32nd
         # (seed 1), 51st (seed 2) and 56th (seed 3), 62-157 inliers; the best 80 of all 472
-        # queries at seed 2 counted no wrong page. About 5 ms a candidate on a query nothing
-        # answers (README, Benchmarks).
+        # queries at seed 2 counted no wrong page. About 6 ms a candidate on a query nothing
+        # answers (0.18 s for the 30 more; README, Benchmarks).
         reach=250, reach_keep=5, reach_verify=60, reach_cells=0.75),
     "fabric": KindSpec(
         name="fabric", limits=ImageLimits(min_side=50, formats=ACCEPTED_FORMATS),
