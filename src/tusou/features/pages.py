@@ -96,9 +96,10 @@ MIN_QUICK = 0.5
 _FINE_DETAIL = 0.3
 # Four, not QUICK_KEEP: stripes look alike mirrored along them, so the 8 assignments come
 # in look-alike pairs and the best two as they lie can be one pair that is not the true one
-# (2026-12-06: banded_0002's 30 % photo at seed 1, its outline 3 px off, lay 0.355 the true way and
-# 0.459 twice the other, refined 0.977 and 0.872). It costs only fine references, and only
-# the assignments that reach MIN_GUESS.
+# (2026-12-06: banded_0002's 30 % photo at seed 1, its outline 3 px off, lay 0.355 the true
+# way and 0.459 twice the other, refined 0.977 and 0.872; found now at seeds 1, 2 and 3, and
+# its 55 % photo at seed 1). It costs only fine references, and only the assignments that
+# reach MIN_GUESS.
 _FINE_KEEP = 4
 # Corner assignments whose unrefined agreement is below this are not refined: a true
 # page, found a few pixels off, starts above 0.2 (calibration); most wrong ones below.
