@@ -236,7 +236,7 @@ KINDS: dict[str, KindSpec] = {
         # 0th-26th, and four partial photos nothing else found (seed 1) 3rd, 5th, 9th, 12th.
         # The best 60 since 2026-12-06 (the best 60 of all 1,526 queries at seed 2: no wrong
         # candidate counted; partial photos nothing else found slid 30th and 31st there, 22
-        # and 36 inliers, and 23rd at seed 3). About 4 ms a candidate (README, Benchmarks).
+        # and 36 inliers, and 23rd at seed 3). About 4-5 ms a candidate (README, Benchmarks).
         dense_agreement=0.95, reach=250, reach_keep=3, reach_verify=60, dense_cells=0.9,
         reach_cells=0.75,
         # Few inliers refined by content (2026-12-05; every first-look keypoint fit of 5+
