@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from tusou.features.pixels import centre_crop
+from tusou.features.pixels import centre_crop, resize_short_side
 
 from .synthetic import FONTS, background, random_words
 
@@ -46,12 +46,10 @@ def _check(pixels: np.ndarray) -> None:
 def enlarged_to(pixels: np.ndarray, side: int = MIN_SIDE) -> np.ndarray:
     """``pixels`` with its shorter side enlarged to ``side`` (aspect kept, bicubic, as a client
     would before an upload), or as they are where it is already that long."""
-    h, w = pixels.shape[:2]
-    if min(h, w) >= side:
+    if min(pixels.shape[:2]) >= side:
         return np.ascontiguousarray(pixels)
-    s = side / min(h, w)
-    size = (max(side, round(w * s)), max(side, round(h * s)))
-    return np.ascontiguousarray(cv2.resize(pixels, size, interpolation=cv2.INTER_CUBIC))
+    return np.ascontiguousarray(resize_short_side(pixels, side, max_ratio=math.inf,
+                                                  enlarge_with=cv2.INTER_CUBIC))
 
 
 def _jpeg(pixels: np.ndarray, quality: int) -> np.ndarray:

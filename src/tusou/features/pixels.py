@@ -23,8 +23,10 @@ def as_rgb(pixels: np.ndarray) -> np.ndarray:
     return pixels
 
 
-def resize_short_side(pixels: np.ndarray, size: int, *, max_ratio: float = 2.0) -> np.ndarray:
-    """Short side to ``size`` keeping the aspect, long side capped at ``max_ratio * size``."""
+def resize_short_side(pixels: np.ndarray, size: int, *, max_ratio: float = 2.0,
+                      enlarge_with: int = cv2.INTER_LINEAR) -> np.ndarray:
+    """Short side to ``size`` keeping the aspect, long side capped at ``max_ratio * size``;
+    shrunk by area, enlarged with ``enlarge_with``."""
     h, w = pixels.shape[:2]
     scale = size / min(h, w)
     if max(h, w) * scale > max_ratio * size:
@@ -32,7 +34,7 @@ def resize_short_side(pixels: np.ndarray, size: int, *, max_ratio: float = 2.0) 
     nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
     if (nh, nw) == (h, w):
         return pixels
-    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    interp = cv2.INTER_AREA if scale < 1 else enlarge_with
     return cv2.resize(pixels, (nw, nh), interpolation=interp)
 
 
