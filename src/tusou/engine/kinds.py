@@ -119,7 +119,7 @@ class KindSpec:
     page_cells: float | None = None
     # > 0: when the page look's content check answers nothing, each outline's page seen
     # square-on (best outline first, until one verifies) is verified by this many keypoints
-    # against the candidates tried and its own nearest vectors. A textured
+    # against its own nearest vectors, the first also against the candidates tried. A textured
     # page photographed small on a textured table keeps its keypoints, but in perspective
     # and among the table's they miss, and its blurred fine texture agrees too little with
     # the sharp thumbnail for the content check.

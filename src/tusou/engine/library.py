@@ -496,17 +496,16 @@ class Library:
                              self._store.keypoints)
         if found or not spec.page_keypoints:
             return found
-        judged = tried
-        for quad, ids in zip(quads, nearest, strict=True):
+        # A later outline's page only against its own nearest, not the candidates tried
+        # again: the pages found by a later outline in the evaluations (2026-12-06, both
+        # suites, seeds 1 and 2) were among its own nearest too.
+        candidates = [[*tried, *nearest[0]], *nearest[1:]]
+        for quad, ids in zip(quads, candidates, strict=True):
             probes = self._extracting(partial(self._describer.page_keypoints, spec, pixels, quad))
-            found = rank_matches(verify_geometry(spec, probes, list(dict.fromkeys([*judged, *ids])),
+            found = rank_matches(verify_geometry(spec, probes, list(dict.fromkeys(ids)),
                                                  self._store.keypoints, spec.page_cells))
             if found:
                 break
-            # A later outline's page only against its own nearest, not the candidates tried
-            # again: the pages found by a later outline in the evaluations (2026-12-06, both
-            # suites, seeds 1 and 2) were among its own nearest too.
-            judged = []
         return found
 
     def _region_candidates(self, vectors: list[np.ndarray], allowed: np.ndarray | None
