@@ -444,13 +444,23 @@ def _black_diagonals(period: int = 40, size: int = 300) -> np.ndarray:
     return np.where(on[..., None], np.array([60, 70, 180], np.uint8), np.uint8(0)).astype(np.uint8)
 
 
-@pytest.mark.parametrize("name", ["coffee", "camera", "stripes", "black diagonals", "checkerboard"])
+def _black_bands(period: int = 40, size: int = 300) -> np.ndarray:
+    """Level bands, black and white, a black one along the top side: on a black canvas
+    nothing shows where that side is."""
+    on = (np.arange(size) % period) >= period // 2
+    return np.repeat(np.where(on[:, None, None], np.uint8(235), np.uint8(0)), size, axis=1).repeat(3, axis=2)
+
+
+@pytest.mark.parametrize("name", ["coffee", "camera", "stripes", "black diagonals", "checkerboard",
+                                  "black bands"])
 def test_a_picture_turned_on_a_plain_canvas_is_outlined_by_its_content(name: str) -> None:
     # stripes: their edges are as straight as the picture's sides; black diagonals and a
     # checkerboard: their black parts merge with the black canvas, so that the content fills
-    # about half of the turned rectangle, though its hull fills all of it
+    # about half of the turned rectangle, though its hull fills all of it; black bands: the
+    # top side shows nowhere, but the picture touches the canvas's four sides
     picture = {"stripes": lambda: stripes(36, BROWN), "black diagonals": _black_diagonals,
-               "checkerboard": lambda: _rgb(skimage.data.checkerboard())}.get(
+               "checkerboard": lambda: _rgb(skimage.data.checkerboard()),
+               "black bands": _black_bands}.get(
         name, lambda: _rgb(getattr(skimage.data, name)()))()
     turned = decode_rgb(encode(apply_transform("rot8", picture, 0), "JPEG", quality=90))
     quad = find_pages(turned)[0]
@@ -458,6 +468,21 @@ def test_a_picture_turned_on_a_plain_canvas_is_outlined_by_its_content(name: str
     true = np.roll(true, -int(np.argmin(true.sum(axis=1))), axis=0)
     # within 1.5 px, where a stripe parallel to a side used to be taken for the side
     assert np.abs(quad - true).max() <= 1.5
+
+
+@pytest.mark.parametrize("name", ["coffee", "black bands"])
+def test_a_turned_picture_pasted_on_a_larger_canvas_is_outlined_by_its_content_alone(name: str) -> None:
+    picture = _black_bands() if name == "black bands" else _rgb(skimage.data.coffee())
+    turned = apply_transform("rot8", picture, 0)
+    pasted = cv2.copyMakeBorder(turned, 30, 50, 40, 20, cv2.BORDER_CONSTANT, value=(0, 0, 0))
+    quad = _on_plain_canvas(decode_rgb(encode(pasted, "JPEG", quality=90)))
+    assert quad is not None
+    true = _turned_corners(picture.shape[1], picture.shape[0], turned) + [40, 30]
+    true = np.roll(true, -int(np.argmin(true.sum(axis=1))), axis=0)
+    if name == "coffee":
+        assert np.abs(quad - true).max() <= 1.5
+    else:  # no longer the canvas's whole turned rectangle: the content's own, a band in
+        assert np.abs(quad - true).max() > 10
 
 
 def test_a_plain_canvas_around_a_disc_or_a_shape_gives_no_outline_of_its_own() -> None:

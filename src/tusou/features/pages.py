@@ -139,6 +139,14 @@ _CONTENT_CONTRAST = 40
 _CORNER = 3
 _MIN_FILL = 0.9
 _MIN_TURN_DEG = 1.0
+# A picture turned on a canvas grown to hold it (an editor's rotate, ``rot8``) touches the
+# canvas's four sides: its outline is the turned rectangle that does, where its content's
+# box reaches two opposite sides of it (within _CANVAS_GAP px) and lies inside it, and at
+# most _CANVAS_STRAYS of the pixels outside it (that far out) differ from the canvas.
+# Stripes the canvas's colour along a side leave that side where no content shows (black
+# stripes along the top of a picture on black: its outline was found a stripe, 16 px, in).
+_CANVAS_GAP = 2.0
+_CANVAS_STRAYS = 0.01
 
 # A page on a textured table (wood grain, a woven cloth, a plaid) can leave its sides out of
 # the strongest lines, or among thousands of the table's quadrilaterals: it is also
@@ -460,7 +468,45 @@ def _on_plain_canvas(pixels: np.ndarray) -> Quad | None:
         return None
     # The box runs through the outermost content pixels' centres, half a pixel inside the
     # outline; JPEG's ringing usually adds about that much, and the content check refines it.
-    return _clockwise(cv2.boxPoints(rect).astype(np.float64))
+    box = _clockwise(cv2.boxPoints(rect).astype(np.float64))
+    whole = _grown_canvas(box, content)
+    return box if whole is None else whole
+
+
+def _grown_canvas(box: Quad, content: np.ndarray) -> Quad | None:
+    """The outline of a picture turned as ``box`` (its content's smallest rectangle, pixel
+    centres) on a canvas grown to hold it (see _CANVAS_GAP), or None when it is not on
+    such a canvas."""
+    h, w = content.shape
+    across = box[1] - box[0]
+    turn = math.degrees(math.atan2(-across[1], across[0]))  # counter-clockwise on screen
+    turn = (turn + 45.0) % 90.0 - 45.0  # a quarter turn more is the same outline
+    angle = math.radians(abs(turn))
+    c, s = math.cos(angle), math.sin(angle)
+    if c * c - s * s < 1e-6:
+        return None
+    width, height = (w * c - h * s) / (c * c - s * s), (h * c - w * s) / (c * c - s * s)
+    if width <= 2 or height <= 2:
+        return None
+    s = math.copysign(s, turn)
+    axes = np.array([[c, -s], [s, c]])  # the turned picture's across and down, on screen
+    centre = np.array([w / 2, h / 2]) - 0.5  # pixel centres
+    signs = np.array([[-1, -1], [1, -1], [1, 1], [-1, 1]])
+    outline = _clockwise(centre + (signs * [width / 2, height / 2]) @ axes)
+    # Where the content's box lies in the turned picture, as its distance in from each side
+    # (the outermost content pixels' centres lie half a pixel in).
+    u, v = ((box - centre) @ axes.T).T
+    gaps = np.array([u.min() + width / 2, width / 2 - u.max(), v.min() + height / 2,
+                     height / 2 - v.max()]) - 0.5
+    if gaps.min() < -_CANVAS_GAP or not (gaps[:2].max() <= _CANVAS_GAP or gaps[2:].max() <= _CANVAS_GAP):
+        return None
+    grown = centre + (signs * [width / 2 + _CANVAS_GAP, height / 2 + _CANVAS_GAP]) @ axes
+    inside = np.zeros(content.shape, np.uint8)
+    cv2.fillConvexPoly(inside, np.round(grown * 16).astype(np.int32), 1, shift=4)
+    outside = inside == 0
+    if outside.any() and float(content[outside].mean()) > _CANVAS_STRAYS:
+        return None
+    return outline
 
 
 def _segmented(pixels: np.ndarray) -> Quad | None:
