@@ -60,6 +60,11 @@ MAX_DENSE_COVER = 0.8
 # agreed at most 0.910 (their weakest cells 0.14 or less); the true ones it made count
 # started at 0.62 and 0.77.
 MIN_ROUGH_AGREEMENT = 0.5
+# ... keypoint-free placements from this much, as low as that study refined them: laid
+# affine, a flat picture's part seen in perspective agrees less than a keypoint fit of it
+# (the scanned page's 40 % photo, `same` seed 2: 0.494 laid affine, 0.989 refined, its
+# weakest cells 0.993).
+MIN_ROUGH_PLACEMENT = 0.4
 # A part that agrees under the dense bar in content still counts where its colours pin it:
 # they vary over the overlap by COLOURFUL_SPREAD or more (``keypoints.colour_spread``, twice
 # the colour tolerance) and the query has them in COLOURFUL_SHARE of it, from
@@ -325,7 +330,7 @@ def last_look(spec: KindSpec, query: Keypoints, ids: Sequence[int],
         if match is None:
             continue
         counts = _part(match, spec, query, ref, greys=True)
-        if not counts and MIN_ROUGH_AGREEMENT <= match.agreement:
+        if not counts and MIN_ROUGH_PLACEMENT <= match.agreement:
             better = probe.refine(match, ref)
             if better is not None and better.agreement >= match.agreement:
                 match, counts = better, _part(better, spec, query, ref, greys=True)
