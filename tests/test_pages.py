@@ -61,6 +61,19 @@ def test_the_page_outline_is_found(picture: np.ndarray, seed: int, share: float)
     assert np.abs(quads[0] - photo.quad).max() <= 0.02 * size
 
 
+@pytest.mark.parametrize(("name", "seed"), [("brick", 3_000_123), ("coins", 619), ("text", 1_001_935)])
+def test_a_page_is_outlined_before_the_quadrilaterals_of_a_patterned_table(
+        name: str, seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The suite's 30 % photos of these on woven and plaid tables (seeds 3, 0 and 1): the
+    # table's own lines close larger quadrilaterals as straight and as well supported as
+    # the page's sides, which only its colours, unlike the table's, tell apart.
+    photo = _photo(_rgb(getattr(skimage.data, name)()), seed, 0.3)
+    size = np.linalg.norm(photo.quad[2] - photo.quad[0])
+    assert np.abs(find_pages(photo.pixels)[0] - photo.quad).max() <= 0.02 * size
+    monkeypatch.setattr(pages, "_CONTRAST_WEIGHT", 0.0)
+    assert np.abs(find_pages(photo.pixels)[0] - photo.quad).max() > 0.1 * size
+
+
 def test_a_page_with_corners_cut_off_is_found() -> None:
     # A phone held close: two of the page's corners lie outside the frame.
     photo = _photo(HORSE, 3, 0.8)
@@ -184,10 +197,12 @@ def test_a_repeated_pattern_is_never_answered_by_its_outline() -> None:
     # A page whose illustration is a checkerboard, photographed close: the outline found is
     # the illustration's frame, and it lies on an unrelated generated checkerboard of as many
     # squares (orange and blue against green and cyan: the same grey contrast). The photo's
-    # seed is one where the frame is among the outlines found (checked just below).
+    # seed is one where the frame is among the outlines found (checked just below; since
+    # outlines are ranked by their colours against the ring around them too, of seeds 0-39
+    # only 38's).
     page = decode_rgb(generated_pages(1, first_seed=2500081)[0].load())
     board = _stored(decode_rgb(generated_distractors(1, first_seed=1001028)[0].load()))
-    photo = phone_photo(page, np.random.default_rng(10), share=0.8)
+    photo = phone_photo(page, np.random.default_rng(38), share=0.8)
     pages = [page_view(photo.pixels, q) for q in find_pages(photo.pixels)]
     fooled = [m for m in (page_match(p, board, SAME.page_agreement) for p in pages) if m is not None]
     assert fooled and fooled[0].agreement >= SAME.page_agreement
