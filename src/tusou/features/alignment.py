@@ -245,15 +245,22 @@ class DenseProbe:
     def match(self, ref: Keypoints) -> ContentMatch | None:
         """The best alignment of the query with ``ref``'s thumbnail, or None if nothing
         lines up (or either side has no image)."""
+        found = self.matches(ref)
+        return found[0] if found else None
+
+    def matches(self, ref: Keypoints) -> list[ContentMatch]:
+        """Every alignment of the query with ``ref``'s thumbnail judged, best first (the
+        best coarse placements, each as ECC corrected it and as it was); none if nothing
+        lines up (or either side has no image)."""
         thumb = ref.image
         if not self._views or thumb is None or min(thumb.shape[:2]) < 8:
-            return None
+            return []
         from_thumb = np.linalg.inv(_scale_to(thumb, ref.width, ref.height))
-        best: ContentMatch | None = None
+        found: list[ContentMatch] = []
         target: np.ndarray | None = None  # the thumbnail's gradients, once per reference
         placements = self._placements(thumb)
         if not placements or placements[0][0] < MIN_COARSE:
-            return None
+            return []
         periodic = periodicity(thumb) >= PERIODIC
         normal = stripes_normal(thumb)
         for value, n, guess in placements[:PERIODIC_HYPOTHESES if periodic else _tied(placements)]:
@@ -270,10 +277,11 @@ class DenseProbe:
                         homographies.append(phased)
                 for homography in homographies:
                     score = agreement(self.query, ref, homography, levels=True)
-                    if score is not None and (best is None or score > best.agreement):
-                        best = ContentMatch(score, homography,
-                                            _outline(homography, view, self.query, ref))
-        return best
+                    if score is not None:
+                        found.append(ContentMatch(score, homography,
+                                                  _outline(homography, view, self.query, ref)))
+        found.sort(key=lambda m: -m.agreement)
+        return found
 
     def refine(self, match: ContentMatch, ref: Keypoints) -> ContentMatch | None:
         """``match`` (of this query on ``ref``) refined by ECC homographies (``refined``),
