@@ -79,8 +79,9 @@ _SIDE_ENDS = 0.03
 # first 58 / 57 / 58 -> 68 / 65 / 66 at seeds 0, 1 and 3, 55 % 65 / 58 / 58 -> 66 / 62 / 62,
 # 80 % 13 / 22 / 25 -> 16 / 23 / 26; picturebook's (seed 0, 93 photos) 84 -> 88, 84 -> 84,
 # 46 -> 43 (among the outlines returned 48 -> 50). Of 702 `same` photos 7 fell from first
-# to second or third, none out. Weight 0.2 / 0.5 / 1 / 2 and 20 outlines or 50 at seed 3:
-# 30 % 63 / 64 / 65 / 64 (66 with 50 at 1).
+# to second or third, none out. Chosen at seed 3 (30 % photos found first with weight 0.2 /
+# 0.5 / 1 / 2 over the best 20: 63 / 64 / 65 / 64; weight 1 over the best 50: 66), then
+# checked at seeds 0 and 1 and on picturebook.
 _CONTRAST_WEIGHT = 1.0
 _CONTRASTED = 50
 _RING = 0.25
@@ -384,7 +385,7 @@ def find_pages(pixels: np.ndarray) -> list[Quad]:
     if len(lines) >= 4:
         quads, share, support = _quads(lines, _profiles(lines, views, w, h), w, h)
         rank = _outline_rank(support, share)
-    order = _by_contrast(resize_max_side(pixels, WORK_SIDE)[0], quads, rank)
+    order = _by_contrast(pixels, quads, rank)
     ranked: Iterator[Quad] = (_clockwise(quads[k]) for k in order)
     canvas, segmented = _on_plain_canvas(pixels), _segmented(pixels)
     first = [] if canvas is None else [(canvas + 0.5) * scale - 0.5]
@@ -409,14 +410,15 @@ def find_pages(pixels: np.ndarray) -> list[Quad]:
     return [(quad + 0.5) / scale - 0.5 for quad in out]
 
 
-def _by_contrast(small: np.ndarray, quads: np.ndarray, rank: np.ndarray) -> np.ndarray:
+def _by_contrast(pixels: np.ndarray, quads: np.ndarray, rank: np.ndarray) -> np.ndarray:
     """The order of ``quads`` (WORK_SIDE px) by ``rank``, the best _CONTRASTED of them
-    ranked again with their _region_contrast in the ``small`` photo added
+    ranked again with their _region_contrast in the photo ``pixels`` added
     (_CONTRAST_WEIGHT times)."""
     order = np.argsort(-rank, kind="stable")
     top = order[:_CONTRASTED]
     if not len(top):
         return order
+    small, _ = resize_max_side(pixels, WORK_SIDE)
     contrast = np.array([_region_contrast(small, quads[k]) for k in top])
     again = top[np.argsort(-(rank[top] + _CONTRAST_WEIGHT * contrast), kind="stable")]
     return np.concatenate([again, order[_CONTRASTED:]])
