@@ -191,13 +191,10 @@ _SEGMENT_RANK_MARGIN = 0.05
 _SNAP_OUTLINE = 0.015
 
 
-def _edges(pixels: np.ndarray, blur: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
-    """Canny edges of the photo's colour gradient at WORK_SIDE smoothed by ``blur``, the
-    gradient itself (the strongest Lab channel's, per pixel) and the scale from the photo
-    to it."""
-    small, scale = resize_max_side(pixels, WORK_SIDE)
-    if small.ndim == 2:
-        small = cv2.cvtColor(small, cv2.COLOR_GRAY2RGB)
+def _edges(small: np.ndarray, blur: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Canny edges of the colour gradient of ``small`` (the photo at WORK_SIDE, RGB)
+    smoothed by ``blur``, and the gradient itself (the strongest Lab channel's, per
+    pixel)."""
     lab = cv2.GaussianBlur(cv2.cvtColor(small, cv2.COLOR_RGB2LAB).astype(np.float32), (0, 0), blur)
     gx = np.stack([cv2.Sobel(lab[..., c], cv2.CV_32F, 1, 0) for c in range(3)], axis=-1)
     gy = np.stack([cv2.Sobel(lab[..., c], cv2.CV_32F, 0, 1) for c in range(3)], axis=-1)
@@ -207,7 +204,7 @@ def _edges(pixels: np.ndarray, blur: float) -> tuple[np.ndarray, np.ndarray, np.
     high = max(float(np.percentile(np.hypot(dx, dy), _EDGE_PERCENTILE)), 1.0)
     edges = cv2.Canny(np.round(dx).astype(np.int16), np.round(dy).astype(np.int16), 0.4 * high,
                       high, L2gradient=True)
-    return edges, dx, dy, scale
+    return edges, dx, dy
 
 
 def _votes(edges: np.ndarray, dx: np.ndarray, dy: np.ndarray) -> list[tuple[float, float, float]]:
@@ -374,8 +371,11 @@ def find_pages(pixels: np.ndarray) -> list[Quad]:
         return []
     found: list[tuple[float, float, float]] = []
     views = []
+    small, scale = resize_max_side(pixels, WORK_SIDE)
+    if small.ndim == 2:
+        small = cv2.cvtColor(small, cv2.COLOR_GRAY2RGB)
     for blur in _BLURS:
-        edges, dx, dy, scale = _edges(pixels, blur)
+        edges, dx, dy = _edges(small, blur)
         found += _votes(edges, dx, dy)
         views.append((cv2.dilate(edges, np.ones((3, 3), np.uint8)) > 0, dx, dy))
     h, w = edges.shape
@@ -385,7 +385,7 @@ def find_pages(pixels: np.ndarray) -> list[Quad]:
     if len(lines) >= 4:
         quads, share, support = _quads(lines, _profiles(lines, views, w, h), w, h)
         rank = _outline_rank(support, share)
-    order = _by_contrast(pixels, quads, rank)
+    order = _by_contrast(small, quads, rank)
     ranked: Iterator[Quad] = (_clockwise(quads[k]) for k in order)
     canvas, segmented = _on_plain_canvas(pixels), _segmented(pixels)
     first = [] if canvas is None else [(canvas + 0.5) * scale - 0.5]
@@ -410,15 +410,12 @@ def find_pages(pixels: np.ndarray) -> list[Quad]:
     return [(quad + 0.5) / scale - 0.5 for quad in out]
 
 
-def _by_contrast(pixels: np.ndarray, quads: np.ndarray, rank: np.ndarray) -> np.ndarray:
+def _by_contrast(small: np.ndarray, quads: np.ndarray, rank: np.ndarray) -> np.ndarray:
     """The order of ``quads`` (WORK_SIDE px) by ``rank``, the best _CONTRASTED of them
-    ranked again with their _region_contrast in the photo ``pixels`` added
-    (_CONTRAST_WEIGHT times)."""
+    ranked again with their _region_contrast in ``small`` (the photo at WORK_SIDE, RGB)
+    added (_CONTRAST_WEIGHT times)."""
     order = np.argsort(-rank, kind="stable")
     top = order[:_CONTRASTED]
-    if not len(top):
-        return order
-    small, _ = resize_max_side(pixels, WORK_SIDE)
     contrast = np.array([_region_contrast(small, quads[k]) for k in top])
     again = top[np.argsort(-(rank[top] + _CONTRAST_WEIGHT * contrast), kind="stable")]
     return np.concatenate([again, order[_CONTRASTED:]])
@@ -428,18 +425,22 @@ def _region_contrast(small: np.ndarray, quad: np.ndarray) -> float:
     """How unlike the ring around ``quad`` (_RING of its size out) its inside is, in
     colour: the Bhattacharyya distance of their colour histograms (_BINS a channel), 0
     alike .. 1 disjoint; 0 where either has under 50 pixels in the photo."""
-    h, w = small.shape[:2]
-    rgb = small if small.ndim == 3 else cv2.cvtColor(small, cv2.COLOR_GRAY2RGB)
-    inside = np.zeros((h, w), np.uint8)
-    cv2.fillConvexPoly(inside, np.round(quad * 16).astype(np.int32), 1, shift=4)
+    inside = _filled(small.shape, quad)
     centre = quad.mean(axis=0)
-    ring = np.zeros((h, w), np.uint8)
-    cv2.fillConvexPoly(ring, np.round((centre + (quad - centre) * (1 + _RING)) * 16).astype(np.int32), 1, shift=4)
-    ring &= 1 - inside
+    ring = _filled(small.shape, centre + (quad - centre) * (1 + _RING)) & ~inside
     if inside.sum() < 50 or ring.sum() < 50:
         return 0.0
-    hists = [cv2.calcHist([rgb], [0, 1, 2], mask, [_BINS] * 3, [0, 256] * 3) for mask in (inside, ring)]
+    hists = [cv2.calcHist([small], [0, 1, 2], mask.astype(np.uint8), [_BINS] * 3, [0, 256] * 3)
+             for mask in (inside, ring)]
     return float(cv2.compareHist(hists[0], hists[1], cv2.HISTCMP_BHATTACHARYYA))
+
+
+def _filled(shape: tuple[int, ...], polygon: np.ndarray) -> np.ndarray:
+    """The pixels of a ``shape`` image whose centres lie inside the convex ``polygon``
+    (pixel-centre coordinates, to a sixteenth of a pixel), as a bool mask."""
+    mask = np.zeros(shape[:2], np.uint8)
+    cv2.fillConvexPoly(mask, np.round(polygon * 16).astype(np.int32), 1, shift=4)
+    return mask.astype(bool)
 
 
 def _outline_rank(support: np.ndarray, share: np.ndarray) -> np.ndarray:
@@ -549,9 +550,7 @@ def _grown_canvas(box: Quad, content: np.ndarray) -> Quad | None:
     if gaps.min() < -_CANVAS_GAP or not (gaps[:2].max() <= _CANVAS_GAP or gaps[2:].max() <= _CANVAS_GAP):
         return None
     grown = centre + (signs * [width / 2 + _CANVAS_GAP, height / 2 + _CANVAS_GAP]) @ axes
-    inside = np.zeros(content.shape, np.uint8)
-    cv2.fillConvexPoly(inside, np.round(grown * 16).astype(np.int32), 1, shift=4)
-    outside = inside == 0
+    outside = ~_filled(content.shape, grown)
     if outside.any() and float(content[outside].mean()) > _CANVAS_STRAYS:
         return None
     return outline
