@@ -8,6 +8,7 @@ import base64
 import io
 from dataclasses import replace
 
+import cv2
 import httpx
 import numpy as np
 import pytest
@@ -15,13 +16,14 @@ import skimage.data
 from PIL import Image
 
 from conftest import BROWN, encode, soft_texture, stripes
-from tusou.engine import Engine
+from tusou.engine import Engine, matching
 from tusou.engine.kinds import kind_spec
 from tusou.engine.library import Library
 from tusou.engine.sources import ImageSource
 from tusou.evaluation.transforms import apply_transform
 from tusou.features import Keypoints, extract_keypoints, frame_match, frames
 from tusou.features.frames import _quarter_turns, content_box
+from tusou.features.keypoints import hue_blind, vividness_agreement
 
 SAME = kind_spec("same")
 
@@ -183,6 +185,45 @@ def test_a_quarter_turned_copy_of_stripes_is_found_by_its_vector_turned_back(
     hits = library.search(ImageSource(data=query)).hits
     assert [h.image.brief for h in hits] == ["b0"] and 0.79 <= hits[0].score < 1.0
     monkeypatch.setattr(Library, "_turned_look", lambda *args: [])
+    assert library.search(ImageSource(data=query)).hits == []
+
+
+def hued_bands(period: int = 40, size: tuple[int, int] = (300, 360)) -> np.ndarray:
+    """Soft vertical bands of four hues (orange, cream, pink, amber) at one value profile:
+    turning their hues changes their grey levels' contrast, band by band."""
+    h, w = size
+    x = np.arange(w, dtype=np.float32)
+    palette = np.array([[230, 120, 30], [240, 230, 150], [200, 80, 110], [250, 190, 60]], np.float32)
+    row = palette[(x // period).astype(int) % 4] * (0.75 + 0.25 * np.cos(2 * np.pi * x / period))[:, None]
+    return np.clip(cv2.GaussianBlur(np.repeat(row[None], h, axis=0), (0, 0), 3), 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("seed", [0, 2, 3])
+def test_a_hue_turned_copy_agrees_in_value_where_its_grey_levels_do_not(seed: int) -> None:
+    original = hued_bands()
+    query, ref = _query(apply_transform("hue_shift", original, seed)), _stored(original)
+    assert frame_match(query, ref, 0.0).agreement < 0.7  # type: ignore[union-attr]
+    blind_query, blind_ref = hue_blind(query), hue_blind(ref)
+    assert blind_query is not None and blind_ref is not None
+    match = frame_match(blind_query, blind_ref, SAME.frame_agreement)
+    assert match is not None and vividness_agreement(query, ref, match.homography) == 1.0
+
+
+def test_same_finds_a_hue_turned_copy_but_not_its_values_in_grey(
+        engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    engine.create_library("hued", "same")
+    library = engine.library("hued")
+    original = hued_bands()
+    for n, picture in enumerate([original, hued_bands(30), bands(37, wobble=0), bands(44, wobble=0)]):
+        library.add(ImageSource(data=encode(picture)), brief=f"b{n}")
+    query = encode(apply_transform("hue_shift", original, 2), "JPEG", quality=90)
+    hits = library.search(ImageSource(data=query)).hits
+    assert [h.image.brief for h in hits] == ["b0"]
+    assert 0.79 <= hits[0].score < 1.0 and hits[0].box == (0, 0, 360, 300) and hits[0].inliers is None
+    # Its values as grey agree as well, but it is not as vivid anywhere.
+    values = np.repeat(original.max(axis=2)[..., None], 3, axis=2)
+    assert library.search(ImageSource(data=encode(values, "JPEG", quality=90))).hits == []
+    monkeypatch.setattr(matching, "_hue_turned", lambda *args: None)
     assert library.search(ImageSource(data=query)).hits == []
 
 

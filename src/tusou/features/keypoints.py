@@ -9,7 +9,7 @@ reported in the reference image's own coordinates.
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Literal
 
@@ -292,6 +292,8 @@ def weakest_cells(query: Keypoints, ref: Keypoints, homography: np.ndarray, shar
 # COLOUR_TOLERANCE (a photo's exposure and JPEG move it a few units, another colour tens).
 MIN_CHROMA = 8.0
 COLOUR_TOLERANCE = 16.0
+# vividness_agreement: a pixel is as vivid as the reference's within this (0..255).
+VIVIDNESS_TOLERANCE = 24.0
 
 
 def colour_agreement(query: Keypoints, ref: Keypoints, homography: np.ndarray, *,
@@ -315,6 +317,38 @@ def colour_agreement(query: Keypoints, ref: Keypoints, homography: np.ndarray, *
         return None
     difference = chroma_ref - chroma_query
     return float(np.mean(np.hypot(difference[:, 0], difference[:, 1]) < COLOUR_TOLERANCE))
+
+
+def hue_blind(keypoints: Keypoints) -> Keypoints | None:
+    """``keypoints`` with its colour copy's HSV value (the largest of R, G and B) as its grey
+    copy, or None without a colour copy. A hue rotation (an editor's hue slider) keeps
+    every pixel's value; it does not keep luma, whose weights differ by channel: stripes of
+    orange and beige turned towards blue and green had their grey-level contrast changed so
+    much that the whole-frame look compared them 0.929 in grey levels, 0.971 in value."""
+    colour = keypoints.colour
+    if colour is None:
+        return None
+    return replace(keypoints, image=np.ascontiguousarray(colour.max(axis=2)), colour_data=colour)
+
+
+def vividness_agreement(query: Keypoints, ref: Keypoints, homography: np.ndarray) -> float | None:
+    """The share of the overlap where the query, laid on the reference's colour thumbnail by
+    ``homography``, is as vivid as the reference (HSV chroma, the largest of R, G and B less
+    the smallest, within VIVIDNESS_TOLERANCE on 0..255), whatever its hue: a hue rotation
+    keeps it, so it tells a repeated pattern's hue-turned copy from another pattern of its
+    period and values where ``colour_agreement`` cannot. None without both colour copies or
+    overlap."""
+    laid = _overlay(query.colour, query, ref.colour, ref, homography)
+    if laid is None:
+        return None
+    thumb, warped, mask = laid
+
+    def vividness(rgb: np.ndarray) -> np.ndarray:
+        blurred = cv2.GaussianBlur(rgb.astype(np.float32), (0, 0), 1.0)
+        out: np.ndarray = blurred.max(axis=2) - blurred.min(axis=2)
+        return out
+
+    return float(np.mean(np.abs(vividness(thumb) - vividness(warped))[mask] < VIVIDNESS_TOLERANCE))
 
 
 def colour_spread(query: Keypoints, ref: Keypoints, homography: np.ndarray) -> float | None:
