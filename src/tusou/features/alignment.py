@@ -336,11 +336,12 @@ def _outline(homography: np.ndarray, view: _View, query: Keypoints, ref: Keypoin
 
 
 def ecc_step(query: Keypoints, ref: Keypoints, homography: np.ndarray, target: np.ndarray,
-             criteria: tuple[int, int, float], min_footprint: float, *, pinned: bool = False
-             ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+             criteria: tuple[int, int, float], min_footprint: float, *, pinned: bool = False,
+             levels: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """One ECC step (Evangelidis & Psarakis) from ``homography`` (query pixels -> reference
     pixels): the query laid on the reference thumbnail by it, and the ECC homography under
-    which ``target`` (the thumbnail's gradients) matches its gradients over its footprint.
+    which ``target`` (the thumbnail's gradients, or with ``levels`` its smoothed grey
+    levels) matches its own over its footprint.
     Returns the corrected homography, that thumbnail-to-thumbnail step (to bound how far
     it moved) and the footprint; None when the footprint has fewer than ``min_footprint``
     pixels or ECC does not converge."""
@@ -354,7 +355,8 @@ def ecc_step(query: Keypoints, ref: Keypoints, homography: np.ndarray, target: n
     warped, mask = laid
     if int(mask.sum()) < min_footprint:
         return None
-    step = _step(_gradient(warped), target, mask, stripes_normal(ref.image), cv2.MOTION_HOMOGRAPHY,
+    template = _smoothed(warped)[0] if levels else _gradient(warped)
+    step = _step(template, target, mask, stripes_normal(ref.image), cv2.MOTION_HOMOGRAPHY,
                  criteria, pinned=pinned)
     if step is None:
         return None

@@ -724,13 +724,14 @@ def _assignments(corners: Quad, ref: Keypoints) -> list[np.ndarray]:
     return out
 
 
-def _refined(view: PageView, ref: Keypoints, target: np.ndarray, guess: np.ndarray
-             ) -> np.ndarray | None:
+def _refined(view: PageView, ref: Keypoints, target: np.ndarray, guess: np.ndarray, *,
+             levels: bool = False) -> np.ndarray | None:
     """``guess`` (crop pixels -> reference pixels) corrected by a bounded ECC homography on
-    the thumbnail's gradients ``target``; None if ECC fails or moves a corner too far."""
+    the thumbnail's gradients ``target`` (or, with ``levels``, its smoothed grey levels);
+    None if ECC fails or moves a corner too far."""
     th, tw = target.shape[:2]
     step = ecc_step(view.query, ref, guess, target, _ECC_CRITERIA, _MIN_COVER * th * tw,
-                    pinned=True)
+                    pinned=True, levels=levels)
     if step is None:
         return None
     refined, warp, _ = step
@@ -773,20 +774,27 @@ def page_match(view: PageView, ref: Keypoints, min_agreement: float,
                  if lying[k] >= MIN_GUESS and k not in kept]
     if not kept:  # most wrong candidates: nothing more to compute for them
         return None
-    target = _smoothed(ref.image)[1]
+    grey_levels, target = _smoothed(ref.image)
     if float(target.mean()) < _MIN_GRADIENT:
         return None
     best: tuple[float, np.ndarray] | None = None
     for k in kept:
-        guess = guesses[k]
+        guess = start = guesses[k]
         score = agreement(view.query, ref, guess, levels=True)
         if score is None or score < MIN_GUESS:
             continue
-        refined = _refined(view, ref, target, guess)
-        if refined is not None:
-            again = agreement(view.query, ref, refined, levels=True)
-            if again is not None and again > score:
-                score, guess = again, refined
+        # Refined on the gradients and, from the same guess, on the grey levels: a smooth
+        # picture's gradients are its few edges and noise (the colour wheel's are its rim,
+        # a circle, about whose centre ECC turned the page or stopped short), and its grey
+        # levels are what it has. Measured (2026-12-06): the colour wheel's generated 30 %
+        # and 55 % photos (seeds 0-9) found 12 of 20 times before, 19 after; in the `same`
+        # suite its 30 % photo at seed 2 agreed 0.173 refined on gradients, 0.965 on levels.
+        for aim, levels in ((target, False), (grey_levels, True)):
+            refined = _refined(view, ref, aim, start, levels=levels)
+            if refined is not None:
+                again = agreement(view.query, ref, refined, levels=True)
+                if again is not None and again > score:
+                    score, guess = again, refined
         if best is None or score > best[0]:
             best = (score, guess)
     if best is None:
