@@ -86,6 +86,19 @@ def test_a_page_with_corners_cut_off_is_found() -> None:
     assert page_match(page_view(photo.pixels, quad), _stored(HORSE), SAME.page_agreement) is not None
 
 
+@pytest.mark.parametrize(("picture", "seed"), [(HORSE, 17), (_rgb(skimage.data.colorwheel()), 8),
+                                             (_rgb(skimage.data.colorwheel()), 28)])
+def test_a_page_whose_side_runs_mostly_out_of_the_frame_is_outlined(
+        picture: np.ndarray, seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    # 80 % photos: a corner so far out that only a third of a side shows (0.31-0.44 of it).
+    photo = _photo(picture, seed, 0.8)
+    size = np.linalg.norm(photo.quad[2] - photo.quad[0])
+    assert np.abs(find_pages(photo.pixels)[0] - photo.quad).max() <= 0.02 * size
+    monkeypatch.setattr(pages, "_MIN_VISIBLE", 0.5)
+    quads = find_pages(photo.pixels)
+    assert not quads or np.abs(quads[0] - photo.quad).max() > 0.02 * size
+
+
 @pytest.mark.parametrize(("picture", "seed"), [
     # brick on wood grain: the grain's long lines left the page's sides out of the strongest
     (_rgb(skimage.data.brick()), 2),
