@@ -793,8 +793,8 @@ def page_match(view: PageView, ref: Keypoints, min_agreement: float,
         # levels are what it has. Measured (2026-12-06): the colour wheel's generated 30 %
         # and 55 % photos (seeds 0-9) found 12 of 20 times before, 19 after; in the `same`
         # suite its 30 % photo at seed 2 agreed 0.173 refined on gradients, 0.965 on levels.
-        for aim, levels in ((target, False), (grey_levels, True)):
-            refined = _refined(view, ref, aim, start, levels=levels)
+        for aim, on_levels in ((target, False), (grey_levels, True)):
+            refined = _refined(view, ref, aim, start, levels=on_levels)
             if refined is not None:
                 again = agreement(view.query, ref, refined, levels=True)
                 if again is not None and again > score:
