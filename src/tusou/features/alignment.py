@@ -283,12 +283,13 @@ class DenseProbe:
         found.sort(key=lambda m: -m.agreement)
         return found
 
-    def refine(self, match: ContentMatch, ref: Keypoints) -> ContentMatch | None:
-        """``match`` (of this query on ``ref``) refined by ECC homographies (``refined``),
-        judged anew; None where refining fails. The affine alignment lays a part seen in
-        perspective (a photo of part of a page) only roughly: the horse silhouette's 40 %
-        page photo agreed 0.77 laid so, and 0.995 refined."""
-        better = refined(self.query, ref, match.homography)
+    def refine(self, match: ContentMatch, ref: Keypoints, *, levels: bool = False
+               ) -> ContentMatch | None:
+        """``match`` (of this query on ``ref``) refined by ECC homographies (``refined``,
+        on grey levels with ``levels``), judged anew; None where refining fails. The affine
+        alignment lays a part seen in perspective (a photo of part of a page) only roughly:
+        the horse silhouette's 40 % page photo agreed 0.77 laid so, and 0.995 refined."""
+        better = refined(self.query, ref, match.homography, levels=levels)
         if better is None:
             return None
         homography, score = better
@@ -469,10 +470,11 @@ def corner_move(warp: np.ndarray, box: tuple[float, float, float, float]) -> flo
     return float(np.abs(moved[:2] / moved[2] - corners[:2]).max())
 
 
-def refined(query: Keypoints, ref: Keypoints, homography: np.ndarray
+def refined(query: Keypoints, ref: Keypoints, homography: np.ndarray, *, levels: bool = False
             ) -> tuple[np.ndarray, float] | None:
     """``homography`` (query pixels -> reference pixels) corrected by ECC homographies on
-    the reference thumbnail's gradients, over the query's footprint on it
+    the reference thumbnail's gradients (or, with ``levels``, its smoothed grey levels),
+    over the query's footprint on it
     (_REFINE_PASSES, each from the query warped anew by the last), and the placement's
     agreement there (``agreement(levels=True)``, judged after each pass); None without both
     images, when the footprint is too small, when a pass leaves the placement agreeing
@@ -487,12 +489,13 @@ def refined(query: Keypoints, ref: Keypoints, homography: np.ndarray
     if query.image is None or ref.image is None or min(ref.image.shape[:2]) < 8:
         return None
     th, tw = ref.image.shape[:2]
-    target = _gradient(ref.image)
+    target = _smoothed(ref.image)[0] if levels else _gradient(ref.image)
     fitted = homography
     footprint: tuple[float, float, float, float] | None = None
     score = 0.0
     for _ in range(_REFINE_PASSES):
-        step = ecc_step(query, ref, fitted, target, _REFINE_CRITERIA, _MIN_REFINE_FOOTPRINT)
+        step = ecc_step(query, ref, fitted, target, _REFINE_CRITERIA, _MIN_REFINE_FOOTPRINT,
+                        levels=levels)
         if step is None:
             return None
         fitted, _, mask = step
