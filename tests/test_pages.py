@@ -624,8 +624,8 @@ def test_a_photographed_smooth_picture_is_refined_on_its_grey_levels(
     views = [page_view(photo.pixels, quad) for quad in find_pages(photo.pixels)]
     assert [m.id for m in verify_pages(SAME, views, [1, 2], load)] == [1]
     on_gradients = pages._refined
-    monkeypatch.setattr(pages, "_refined", lambda view, ref, target, guess, *, levels=False:
-                        None if levels else on_gradients(view, ref, target, guess))
+    monkeypatch.setattr(pages, "_refined", lambda view, ref, guess, *, levels=False:
+                        None if levels else on_gradients(view, ref, guess))
     assert verify_pages(SAME, views, [1, 2], load) == []
 
 

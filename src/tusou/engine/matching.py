@@ -409,10 +409,7 @@ def _vivid(query: Keypoints, ref: Keypoints, match: ContentMatch) -> bool:
 
 def _colourful(match: ContentMatch, query: Keypoints, ref: Keypoints) -> bool:
     """Whether a placement under the dense bar is pinned by its colours (COLOURFUL_*)."""
-    if match.agreement < COLOURFUL_AGREEMENT:
-        return False
-    spread = colour_spread(query, ref, match.homography)
-    if spread is None or spread < COLOURFUL_SPREAD:
+    if match.agreement < COLOURFUL_AGREEMENT or not _vivid(query, ref, match):
         return False
     colour = colour_agreement(query, ref, match.homography)
     return colour is not None and colour >= COLOURFUL_SHARE

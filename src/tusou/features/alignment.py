@@ -336,17 +336,18 @@ def _outline(homography: np.ndarray, view: _View, query: Keypoints, ref: Keypoin
     return int(np.floor(x1)), int(np.floor(y1)), int(np.ceil(x2)), int(np.ceil(y2))
 
 
-def ecc_step(query: Keypoints, ref: Keypoints, homography: np.ndarray, target: np.ndarray,
+def ecc_step(query: Keypoints, ref: Keypoints, homography: np.ndarray,
              criteria: tuple[int, int, float], min_footprint: float, *, pinned: bool = False,
              levels: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """One ECC step (Evangelidis & Psarakis) from ``homography`` (query pixels -> reference
     pixels): the query laid on the reference thumbnail by it, and the ECC homography under
-    which ``target`` (the thumbnail's gradients, or with ``levels`` its smoothed grey
-    levels) matches its own over its footprint.
+    which the thumbnail's gradients (or, with ``levels``, its smoothed grey levels) match
+    the laid query's over its footprint.
     Returns the corrected homography, that thumbnail-to-thumbnail step (to bound how far
     it moved) and the footprint; None when the footprint has fewer than ``min_footprint``
     pixels or ECC does not converge."""
     assert query.image is not None and ref.image is not None
+    target = _smoothed(ref.image)[0] if levels else _gradient(ref.image)
     th, tw = target.shape[:2]
     to_thumb = _scale_to(ref.image, ref.width, ref.height)
     from_query = np.linalg.inv(_scale_to(query.image, query.width, query.height))
@@ -489,13 +490,11 @@ def refined(query: Keypoints, ref: Keypoints, homography: np.ndarray, *, levels:
     if query.image is None or ref.image is None or min(ref.image.shape[:2]) < 8:
         return None
     th, tw = ref.image.shape[:2]
-    target = _smoothed(ref.image)[0] if levels else _gradient(ref.image)
     fitted = homography
     footprint: tuple[float, float, float, float] | None = None
     score = 0.0
     for _ in range(_REFINE_PASSES):
-        step = ecc_step(query, ref, fitted, target, _REFINE_CRITERIA, _MIN_REFINE_FOOTPRINT,
-                        levels=levels)
+        step = ecc_step(query, ref, fitted, _REFINE_CRITERIA, _MIN_REFINE_FOOTPRINT, levels=levels)
         if step is None:
             return None
         fitted, _, mask = step

@@ -728,14 +728,15 @@ def _assignments(corners: Quad, ref: Keypoints) -> list[np.ndarray]:
     return out
 
 
-def _refined(view: PageView, ref: Keypoints, target: np.ndarray, guess: np.ndarray, *,
-             levels: bool = False) -> np.ndarray | None:
+def _refined(view: PageView, ref: Keypoints, guess: np.ndarray, *, levels: bool = False
+             ) -> np.ndarray | None:
     """``guess`` (crop pixels -> reference pixels) corrected by a bounded ECC homography on
-    the thumbnail's gradients ``target`` (or, with ``levels``, its smoothed grey levels);
-    None if ECC fails or moves a corner too far."""
-    th, tw = target.shape[:2]
-    step = ecc_step(view.query, ref, guess, target, _ECC_CRITERIA, _MIN_COVER * th * tw,
-                    pinned=True, levels=levels)
+    the thumbnail's gradients (or, with ``levels``, its smoothed grey levels); None if ECC
+    fails or moves a corner too far."""
+    assert ref.image is not None
+    th, tw = ref.image.shape[:2]
+    step = ecc_step(view.query, ref, guess, _ECC_CRITERIA, _MIN_COVER * th * tw, pinned=True,
+                    levels=levels)
     if step is None:
         return None
     refined, warp, _ = step
@@ -778,8 +779,7 @@ def page_match(view: PageView, ref: Keypoints, min_agreement: float,
                  if lying[k] >= MIN_GUESS and k not in kept]
     if not kept:  # most wrong candidates: nothing more to compute for them
         return None
-    grey_levels, target = _smoothed(ref.image)
-    if float(target.mean()) < _MIN_GRADIENT:
+    if float(_smoothed(ref.image)[1].mean()) < _MIN_GRADIENT:
         return None
     best: tuple[float, np.ndarray] | None = None
     for k in kept:
@@ -793,8 +793,8 @@ def page_match(view: PageView, ref: Keypoints, min_agreement: float,
         # levels are what it has. Measured (2026-12-06): the colour wheel's generated 30 %
         # and 55 % photos (seeds 0-9) found 12 of 20 times before, 19 after; in the `same`
         # suite its 30 % photo at seed 2 agreed 0.173 refined on gradients, 0.965 on levels.
-        for aim, on_levels in ((target, False), (grey_levels, True)):
-            refined = _refined(view, ref, aim, start, levels=on_levels)
+        for on_levels in (False, True):
+            refined = _refined(view, ref, start, levels=on_levels)
             if refined is not None:
                 again = agreement(view.query, ref, refined, levels=True)
                 if again is not None and again > score:
