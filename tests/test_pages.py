@@ -75,6 +75,34 @@ def test_a_page_is_outlined_before_the_quadrilaterals_of_a_patterned_table(
     assert np.abs(find_pages(photo.pixels)[0] - photo.quad).max() > 0.1 * size
 
 
+@pytest.mark.parametrize(("name", "seed"), [("moon", 33), ("moon", 62), ("camera", 31)])
+def test_a_page_is_outlined_among_thousands_of_a_plaid_tables_quadrilaterals(
+        name: str, seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The page's outline ranks far down by its sides alone (a plaid's rectangles are as well
+    # supported and larger), below the best _CONTRASTED whose contrast is asked exactly:
+    # its sampled contrast brings it in.
+    photo = _photo(_rgb(getattr(skimage.data, name)()), seed, 0.3)
+    size = np.linalg.norm(photo.quad[2] - photo.quad[0])
+    assert np.abs(find_pages(photo.pixels)[0] - photo.quad).max() <= 0.02 * size
+    monkeypatch.setattr(pages, "_sampled_contrast", lambda small, quads: np.zeros(len(quads)))
+    assert np.abs(find_pages(photo.pixels)[0] - photo.quad).max() > 0.02 * size
+
+
+def test_the_sampled_contrast_estimates_the_exact_one() -> None:
+    photo = _photo(_rgb(skimage.data.camera()), 31, 0.3)
+    small, scale = pages.resize_max_side(photo.pixels, pages.WORK_SIDE)
+    page = (photo.quad + 0.5) * scale - 0.5
+    centre = page.mean(axis=0)
+    # the page, the page shrunk into itself, and quadrilaterals of the table alone
+    quads = np.stack([page, centre + 0.5 * (page - centre),
+                      np.array([[5, 5], [60, 5], [60, 60], [5, 60]], np.float64),
+                      np.array([[5, 170], [70, 170], [70, 235], [5, 235]], np.float64)])
+    exact = np.array([pages._region_contrast(small, quad) for quad in quads])
+    sampled = pages._sampled_contrast(small, quads)
+    assert np.abs(sampled - exact).max() < 0.15  # sparse histograms: biased up a little
+    assert sampled[0] > max(sampled[2], sampled[3]) + 0.2
+
+
 def test_a_page_with_corners_cut_off_is_found() -> None:
     # A phone held close: two of the page's corners lie outside the frame.
     photo = _photo(HORSE, 3, 0.8)
