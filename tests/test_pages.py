@@ -677,3 +677,22 @@ def test_each_outline_is_looked_at_square_on_until_one_verifies(engine: Engine) 
     hits = library.search(ImageSource(data=encode(both, "JPEG", quality=90))).hits
     assert [h.image.brief for h in hits] == ["ihc"]
     assert hits[0].inliers is not None and hits[0].inliers >= SAME.min_inliers
+
+
+def test_a_page_whose_square_on_vector_ranks_it_past_the_judged_is_reached(engine: Engine) -> None:
+    # Pages of one template: the photographed page's square-on vector ranks another page of
+    # the template first. The page reach ranks its nearest by the quick comparison, on their
+    # thumbnails, and checks the best in full.
+    engine.create_library("book", "same")
+    library = engine.library("book")
+    for seed in range(2_000_008, 2_000_016):
+        library.add(ImageSource(data=encode(synthetic.page(seed))), brief=str(seed))
+    photo = phone_photo(synthetic.page(2_000_012), np.random.default_rng(2), share=0.3)
+    query = ImageSource(data=encode(photo.pixels, "JPEG", quality=90))
+    # Only the page look's content check may answer, from the single nearest vector.
+    alone = replace(SAME, verify_candidates=1, second_look_keypoints=0, reach=0, page_keypoints=0)
+    library.spec = replace(alone, page_reach=0)
+    assert library.search(query).hits == []
+    library.spec = alone
+    hits = library.search(query).hits
+    assert [h.image.brief for h in hits] == ["2000012"] and hits[0].inliers is None

@@ -18,6 +18,7 @@ from tusou.engine.matching import (
     Match,
     last_look,
     merged,
+    page_reached,
     rank_matches,
     settled,
     verify_candidates,
@@ -38,7 +39,8 @@ from tusou.errors import (
     TusouError,
 )
 from tusou.features import Keypoints, l2n
-from tusou.features.pages import find_pages, page_view, rectified
+from tusou.features.keypoints import thumbnail_from_bytes
+from tusou.features.pages import PageView, find_pages, page_view, rectified
 from tusou.images.decode import DecodedImage
 from tusou.images.fetch import UrlFetcher
 from tusou.images.limits import ImageLimits
@@ -492,8 +494,11 @@ class Library:
         nearest = [[i for i, _ in self._state.index.search(vector, spec.verify_candidates, allowed)]
                    for vector in vectors]
         pages = [page_view(pixels, quad) for quad in quads]
-        found = verify_pages(spec, pages, list(dict.fromkeys([*tried, *(i for ids in nearest for i in ids)])),
-                             self._store.keypoints)
+        judged = list(dict.fromkeys([*tried, *(i for ids in nearest for i in ids)]))
+        found = verify_pages(spec, pages, judged, self._store.keypoints)
+        if not found and spec.page_reach:
+            found = verify_pages(spec, pages, self._page_reach(vectors[0], pages[0], judged, allowed),
+                                 self._store.keypoints)
         if found or not spec.page_keypoints:
             return found
         # A later outline's page only against its own nearest, not the candidates tried
@@ -507,6 +512,19 @@ class Library:
             if found:
                 break
         return found
+
+    def _page_reach(self, vector: np.ndarray, page: PageView, judged: list[int],
+                    allowed: np.ndarray | None) -> list[int]:
+        """The ``spec.page_reach_keep`` of the page square-on's ``spec.page_reach`` nearest
+        vectors (``vector``), past those ``judged``, that the ``page`` agrees with best in
+        the quick comparison, judged on their thumbnails alone."""
+        spec = self.spec
+        seen = set(judged)
+        reach = [i for i, _ in self._state.index.search(vector, spec.page_reach, allowed)
+                 if i not in seen]
+        blobs = self._store.keypoints(reach) if reach else {}
+        return page_reached(page, ((i, thumbnail_from_bytes(b)) for i, b in blobs.items()),
+                            spec.page_reach_keep)
 
     def _region_candidates(self, vectors: list[np.ndarray], allowed: np.ndarray | None
                            ) -> list[int]:

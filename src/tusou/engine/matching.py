@@ -32,7 +32,7 @@ from tusou.features.keypoints import (
     vividness_agreement,
     weakest_cells,
 )
-from tusou.features.pages import WEAKEST_SHARE, PageView, page_match
+from tusou.features.pages import MIN_QUICK, WEAKEST_SHARE, PageView, page_match, quick_agreement
 
 # Below this PDQ quality the hash of a flat image says little; verify with keypoints too.
 PDQ_MIN_QUALITY = 50
@@ -437,6 +437,17 @@ def reached(probe: DenseProbe, thumbnails: Iterable[tuple[int, np.ndarray | None
     slid = [(probe.upright(thumb), image_id) for image_id, thumb in thumbnails if thumb is not None]
     slid.sort(key=lambda s: (-s[0], s[1]))
     return slid[:keep]
+
+
+def page_reached(page: PageView, thumbnails: Iterable[tuple[int, np.ndarray | None]], keep: int
+                 ) -> list[int]:
+    """The ``keep`` of ``thumbnails`` (id, stored grey thumbnail or None) that the
+    photographed ``page`` agrees with best in the page look's quick comparison
+    (``pages.quick_agreement``, at least ``pages.MIN_QUICK``), best first."""
+    quick = [(quick_agreement(page, thumb), image_id) for image_id, thumb in thumbnails
+             if thumb is not None]
+    quick.sort(key=lambda q: (-q[0], q[1]))
+    return [image_id for agreement, image_id in quick[:keep] if agreement >= MIN_QUICK]
 
 
 def verify_pages(spec: KindSpec, pages: Sequence[PageView], ids: Sequence[int],

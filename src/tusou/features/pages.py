@@ -810,6 +810,24 @@ def _refined(view: PageView, ref: Keypoints, guess: np.ndarray, *, levels: bool 
     return refined
 
 
+def _squashed(thumb: np.ndarray) -> np.ndarray:
+    return cv2.resize(thumb, (QUICK_SIDE, QUICK_SIDE), interpolation=cv2.INTER_AREA)
+
+
+def _quick(view: PageView, squashed: np.ndarray) -> list[float]:
+    """The quick comparison of the page, squared, with a thumbnail ``squashed`` to
+    QUICK_SIDE in each of its 8 corner assignments: the lower of the grey levels' and the
+    gradients' correlations."""
+    levels, gradients = _normalised(squashed)
+    return [min(float(a @ levels), float(b @ gradients)) for a, b in view.squares]
+
+
+def quick_agreement(view: PageView, thumb: np.ndarray) -> float:
+    """The page's best quick comparison with the grey thumbnail ``thumb`` (-1..1): what
+    ``page_match`` asks first of every candidate, at a fraction of its cost."""
+    return max(_quick(view, _squashed(thumb)))
+
+
 def _finer_than_quick(thumb: np.ndarray, squashed: np.ndarray) -> bool:
     """Whether the reference's detail is finer than the quick comparison's QUICK_SIDE: its
     ``squashed`` copy keeps under _FINE_DETAIL of the thumbnail's grey-level deviation."""
@@ -830,9 +848,8 @@ def page_match(view: PageView, ref: Keypoints, min_agreement: float,
     homography maps the photo's pixels to the reference's."""
     if view.query.image is None or ref.image is None or min(ref.image.shape[:2]) < 8:
         return None
-    squashed = cv2.resize(ref.image, (QUICK_SIDE, QUICK_SIDE), interpolation=cv2.INTER_AREA)
-    levels, gradients = _normalised(squashed)
-    quick = [min(float(a @ levels), float(b @ gradients)) for a, b in view.squares]
+    squashed = _squashed(ref.image)
+    quick = _quick(view, squashed)
     kept = [k for k in np.argsort(quick)[::-1][:QUICK_KEEP] if quick[k] >= MIN_QUICK]
     guesses = _assignments(view.corners, ref)
     if _finer_than_quick(ref.image, squashed):
