@@ -95,9 +95,9 @@ _BINS = 6
 # the ring; _sampled_contrast): a plaid table's lines close thousands of quadrilaterals
 # (16,703 from 100 lines in one photo), all as well supported as the page's and larger, and
 # the page's own outline ranked 1,371st by its sides, so that its contrast (0.62, against
-# the best table rectangle's 0.34) was never asked. Sampled, every outline costs 1-2 %
-# of the exact contrast's time (about 90 ms for those 16,703, where the exact one would
-# take 5 s). Measured with benchmarks/studies/outlines.py (2026-12-06, `same`, seeds 0-3):
+# the best table rectangle's 0.34) was never asked. Sampled, an outline costs 1-2 % of
+# the exact contrast's time (the exact one for those 16,703 would take 5 s). Measured
+# with benchmarks/studies/outlines.py (2026-12-06, `same`, seeds 0-3):
 # 30 % photos found first 68 / 65 / 65 / 66 -> 70 / 66 / 67 / 69, 55 % 66 / 62 / 63 / 62 ->
 # 66 / 63 / 62 / 64, 80 % unchanged; no photo's outline lost (one fell from third to out
 # of the three returned: a generated page its keypoints find). On skimage's moon, camera,
@@ -434,11 +434,10 @@ def find_pages(pixels: np.ndarray) -> list[Quad]:
 
 
 def _by_contrast(small: np.ndarray, quads: np.ndarray, rank: np.ndarray) -> np.ndarray:
-    """The order of ``quads`` (WORK_SIDE px) by ``rank``, the best _CONTRASTED of them and
-    the best _CONTRASTED by ``rank`` plus their _sampled_contrast (of the best _SAMPLED_MOST
-    by ``rank``) ranked again, first, with
-    their _region_contrast in ``small`` (the photo at WORK_SIDE, RGB) added
-    (_CONTRAST_WEIGHT times)."""
+    """The order of ``quads`` (WORK_SIDE px) by ``rank``, with the best _CONTRASTED of them
+    and the best _CONTRASTED by ``rank`` plus their _sampled_contrast (among the best
+    _SAMPLED_MOST by ``rank``) first, ranked again with their _region_contrast in ``small``
+    (the photo at WORK_SIDE, RGB) added (_CONTRAST_WEIGHT times)."""
     order = np.argsort(-rank, kind="stable")
     chosen = np.zeros(len(quads), bool)
     chosen[order[:_CONTRASTED]] = True
