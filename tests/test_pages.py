@@ -99,6 +99,29 @@ def test_the_sampled_contrast_estimates_the_exact_one() -> None:
     assert sampled[0] > max(sampled[2], sampled[3]) + 0.2
 
 
+def test_only_the_best_outlines_by_their_sides_are_sampled(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A red patch on grey noise: the outlines around it stand out from their ring, the rest
+    # do not. Ranked last by their sides, they are re-ranked only while within _SAMPLED_MOST;
+    # every outline comes back once, those not re-ranked in their order by rank.
+    rng = np.random.default_rng(4)
+    small = np.repeat(rng.integers(100, 140, (120, 160, 1), dtype=np.uint8), 3, axis=2)
+    small[40:80, 60:100] = (220, 30, 30)
+    box = np.array([[60, 40], [100, 40], [100, 80], [60, 80]], np.float64)
+    corners = np.concatenate([rng.uniform(-20, 20, (290, 1, 2)) + box + [[-40, 0]],
+                              rng.uniform(-1, 1, (10, 1, 2)) + box])
+    rank = np.concatenate([rng.uniform(0.8, 1.2, 290), np.full(10, 0.7)])
+    by_rank = np.argsort(-rank, kind="stable").tolist()
+    patch = set(range(290, 300))
+    assert set(pages._by_contrast(small, corners, rank)[:pages._CONTRASTED].tolist()) & patch
+    monkeypatch.setattr(pages, "_SAMPLED_MOST", 120)
+    order = pages._by_contrast(small, corners, rank).tolist()
+    assert sorted(order) == list(range(300))
+    head = set(order[:2 * pages._CONTRASTED])
+    assert set(by_rank[:pages._CONTRASTED]) <= head <= set(by_rank[:120]) and not head & patch
+    tail = order[2 * pages._CONTRASTED:]
+    assert tail == [k for k in by_rank if k in set(tail)]
+
+
 def test_a_page_with_corners_cut_off_is_found() -> None:
     # A phone held close: two of the page's corners lie outside the frame.
     photo = _photo(HORSE, 3, 0.8)
