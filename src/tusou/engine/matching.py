@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
@@ -434,9 +435,7 @@ def reached(probe: DenseProbe, thumbnails: Iterable[tuple[int, np.ndarray | None
     """The ``keep`` of ``thumbnails`` (id, stored grey thumbnail or None) that the probe's
     query slides over best, upright (``DenseProbe.upright``), best first: (coarse
     correlation, id)."""
-    slid = [(probe.upright(thumb), image_id) for image_id, thumb in thumbnails if thumb is not None]
-    slid.sort(key=lambda s: (-s[0], s[1]))
-    return slid[:keep]
+    return _best_thumbnails(probe.upright, thumbnails, keep)
 
 
 def page_reached(page: PageView, thumbnails: Iterable[tuple[int, np.ndarray | None]], keep: int
@@ -444,10 +443,18 @@ def page_reached(page: PageView, thumbnails: Iterable[tuple[int, np.ndarray | No
     """The ``keep`` of ``thumbnails`` (id, stored grey thumbnail or None) that the
     photographed ``page`` agrees with best in the page look's quick comparison
     (``pages.quick_agreement``, at least ``pages.MIN_QUICK``), best first."""
-    quick = [(quick_agreement(page, thumb), image_id) for image_id, thumb in thumbnails
-             if thumb is not None]
-    quick.sort(key=lambda q: (-q[0], q[1]))
-    return [image_id for agreement, image_id in quick[:keep] if agreement >= MIN_QUICK]
+    best = _best_thumbnails(partial(quick_agreement, page), thumbnails, keep)
+    return [image_id for agreement, image_id in best if agreement >= MIN_QUICK]
+
+
+def _best_thumbnails(score: Callable[[np.ndarray], float],
+                     thumbnails: Iterable[tuple[int, np.ndarray | None]], keep: int
+                     ) -> list[tuple[float, int]]:
+    """The ``keep`` best-scoring of ``thumbnails`` (those that have one), best first (ties by
+    id, so that the order does not depend on how the store returned them): (score, id)."""
+    scored = [(score(thumb), image_id) for image_id, thumb in thumbnails if thumb is not None]
+    scored.sort(key=lambda s: (-s[0], s[1]))
+    return scored[:keep]
 
 
 def verify_pages(spec: KindSpec, pages: Sequence[PageView], ids: Sequence[int],

@@ -25,6 +25,7 @@ a textured table, the whole photo's vector can rank the original far down.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from collections.abc import Iterator
@@ -451,6 +452,7 @@ def _by_contrast(small: np.ndarray, quads: np.ndarray, rank: np.ndarray) -> np.n
     return np.concatenate([again, order[~chosen[order]]])
 
 
+@functools.cache
 def _sample_weights() -> tuple[np.ndarray, np.ndarray]:
     """Where _sampled_contrast looks, as weights of a quad's 4 corners: (P, 4) points
     inside it (a grid, bilinear in its corners) and (R, 4) in the ring around it (its
@@ -465,6 +467,8 @@ def _sample_weights() -> tuple[np.ndarray, np.ndarray]:
     outline[rows, side] = 1 - (along - side)
     outline[rows, (side + 1) % 4] += along - side
     ring = np.concatenate([0.25 * (1 - grow) + grow * outline for grow in _SAMPLED_LOOPS])
+    for weights in (inside, ring):
+        weights.flags.writeable = False  # shared by every call (cached)
     return inside, ring
 
 
