@@ -268,6 +268,25 @@ def test_backgrounds_have_texture() -> None:
     assert np.median(counts) > 300
 
 
+def test_a_placed_subject_is_opaque_where_the_map_holds_it() -> None:
+    # A saliency map holds the subject at 0.6-0.9: pasted, it hides the new background
+    # (a real object does), and what the map holds under 0.5 is not pasted at all.
+    h, w = 240, 320
+    img = np.zeros((h, w, 3), np.uint8)
+    img[:] = (0, 0, 255)
+    mask = np.zeros((h, w), np.float32)
+    cv2.circle(mask, (160, 120), 50, 0.6, -1)
+    cv2.circle(mask, (160, 120), 20, 0.9, -1)
+    mask[:, :40] = 0.3  # a faint band of clutter
+    img[mask >= 0.5] = (255, 0, 0)
+    green = np.zeros((100, 100, 3), np.uint8)
+    green[:] = (0, 255, 0)
+    out = synthetic.place_subject(img, mask, np.random.default_rng(0), scale=1.0, background_pixels=green)
+    red = (out[:, :, 0] > 250) & (out[:, :, 1] < 5)
+    assert red.sum() == pytest.approx(np.pi * 50**2, rel=0.1)
+    assert not np.any((out[:, :, 2] > 100) & (out[:, :, 0] < 100))  # nothing of the band
+
+
 def test_place_subject_keeps_the_frame_and_pastes_the_subject() -> None:
     h, w = 240, 320
     img = np.zeros((h, w, 3), np.uint8)

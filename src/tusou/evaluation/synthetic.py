@@ -742,6 +742,9 @@ def _cover(pixels: np.ndarray, rng: np.random.Generator, h: int, w: int) -> np.n
     return big[y0:y0 + h, x0:x0 + w]
 
 
+_SUBJECT_EDGE = 0.8  # px: the pasted subject's edge blur (sigma)
+
+
 def place_subject(pixels: np.ndarray, mask: np.ndarray, rng: np.random.Generator, *, scale: float,
                   background_pixels: np.ndarray | None = None) -> np.ndarray:
     """Cut the subject out of ``pixels`` with ``mask`` and paste it, scaled, on a new background.
@@ -750,8 +753,9 @@ def place_subject(pixels: np.ndarray, mask: np.ndarray, rng: np.random.Generator
     the mask's bounding box (alpha > 0.05), resized by ``scale`` and shrunk further if it would
     not fit, then alpha-composited at a random position on a frame of the original size:
     ``background_pixels`` resized to cover that frame (aspect kept, random crop) or a fresh
-    ``background``. A faint mask (peak below 0.5) is rescaled so its peak is opaque; an empty one
-    (peak at most 0.05) places the whole picture.
+    ``background``. The subject is opaque where the mask is 0.5 or more (its edge softened by
+    about a pixel) and absent elsewhere. A faint mask (peak below 0.5) is rescaled first so its
+    peak is opaque; an empty one (peak at most 0.05) places the whole picture.
     """
     if pixels.ndim != 3 or pixels.shape[2] != 3 or pixels.dtype != np.uint8:
         raise ValueError(f"expected HxWx3 uint8 pixels, got {pixels.shape} {pixels.dtype}")
@@ -773,6 +777,11 @@ def place_subject(pixels: np.ndarray, mask: np.ndarray, rng: np.random.Generator
     elif peak < 0.5:
         # a faint saliency map: its most salient pixel is opaque, not a ghost
         alpha = np.minimum(alpha / peak, 1.0)
+    # A real object is opaque: the subject is what the map holds at 0.5 or more (as the
+    # engine's subject box takes it), its edge softened by about a pixel. (Until
+    # 2026-12-06 the map itself was the alpha, and a subject the map held at 0.6 showed the
+    # new background through it.)
+    alpha = cv2.GaussianBlur((alpha >= 0.5).astype(np.float32), (0, 0), _SUBJECT_EDGE)
     ys, xs = np.nonzero(alpha > 0.05)
     y0, y1, x0, x1 = int(ys.min()), int(ys.max()) + 1, int(xs.min()), int(xs.max()) + 1
     subj, a = pixels[y0:y1, x0:x1], alpha[y0:y1, x0:x1]
