@@ -635,3 +635,68 @@ def test_a_part_of_a_smooth_colourful_picture_counts_where_its_colours_pin_it(
     assert last_look(SAME, sweep, [1, 2], load) == []
     monkeypatch.setattr(matching, "COLOURFUL_AGREEMENT", 1.01)
     assert last_look(SAME, photo, [1, 2], load) == []
+
+
+BOOK = kind_spec("picturebook")
+
+
+def _akaze(pixels: np.ndarray) -> Keypoints:
+    return Keypoints.from_bytes(extract_keypoints(pixels, "akaze", max_features=1000).to_bytes())
+
+
+def test_picturebook_finds_a_partial_page_keypoints_cannot_verify() -> None:
+    # A photo of 40 % of the silhouette printed as a page: AKAZE verifies nothing, refined
+    # or not; the keypoint-free look lays it on its page.
+    blobs = {1: _akaze(HORSE).to_bytes(), **{n + 2: _akaze(o).to_bytes() for n, o in enumerate(OTHERS)}}
+
+    def load(ids: list[int]) -> dict[int, bytes]:
+        return {i: blobs[i] for i in ids}
+
+    query = extract_keypoints(apply_transform("partial40", HORSE, 2), "akaze", max_features=1000)
+    assert verify_geometry(BOOK, [query], list(blobs), load) == []
+    assert last_look(replace(BOOK, dense_agreement=0.0), query, list(blobs), load, probes=[query]) == []
+    found = last_look(BOOK, query, list(blobs), load, probes=[query])
+    assert [m.id for m in found] == [1] and found[0].inliers is None
+    assert 0.6 <= found[0].score <= 0.9
+    x1, y1, x2, y2 = found[0].box or (0, 0, 0, 0)
+    assert 0 <= x1 < x2 <= HORSE.shape[1] and 0 <= y1 < y2 <= HORSE.shape[0]
+
+
+def test_the_keypoint_free_look_judges_only_the_candidates_it_slides_over_best(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    blobs = {n + 1: _akaze(o).to_bytes() for n, o in enumerate(OTHERS)} | {9: _akaze(HORSE).to_bytes()}
+    horse_thumb = Keypoints.from_bytes(blobs[9]).image
+    judged: list[np.ndarray] = []
+    matches = DenseProbe.matches
+
+    def counting(self: DenseProbe, ref: Keypoints) -> list:
+        judged.append(ref.image)
+        return matches(self, ref)
+
+    monkeypatch.setattr(DenseProbe, "matches", counting)
+    query = extract_keypoints(apply_transform("partial40", HORSE, 2), "akaze", max_features=1000)
+    ids = [1, 2, 3, 4, 9]  # the silhouette's page tried last
+    found = last_look(replace(BOOK, dense_keep=2), query, ids, lambda i: {k: blobs[k] for k in i})
+    assert [m.id for m in found] == [9]
+    assert len(judged) == 2 and any(np.array_equal(t, horse_thumb) for t in judged)
+    judged.clear()
+    last_look(replace(BOOK, dense_keep=0), query, ids, lambda i: {k: blobs[k] for k in i})
+    assert len(judged) == len(ids)
+
+
+def test_a_grey_part_counts_only_where_it_alone_lines_up() -> None:
+    # Two pages that share a grey illustration (the silhouette; the second page has another
+    # picture under it): a part of it lines up with both, and colour cannot tell them apart.
+    camera = cv2.resize(OTHERS[1], (HORSE.shape[1], HORSE.shape[0] // 2))
+    shared = np.ascontiguousarray(np.vstack([HORSE, camera]))
+    blobs = {1: _akaze(HORSE).to_bytes(), 2: _akaze(shared).to_bytes()}
+
+    def load(ids: list[int]) -> dict[int, bytes]:
+        return {i: blobs[i] for i in ids}
+
+    query = extract_keypoints(apply_transform("partial40", HORSE, 2), "akaze", max_features=1000)
+    assert BOOK.dense_grey_alone
+    careless = last_look(replace(BOOK, dense_grey_alone=False), query, [1, 2], load)
+    assert sorted(m.id for m in careless) == [1, 2]
+    assert last_look(BOOK, query, [1, 2], load) == []
+    assert [m.id for m in last_look(BOOK, query, [1], load)] == [1]

@@ -414,8 +414,7 @@ def test_keypoints_on_a_page_square_on_must_agree_in_every_part(kind: str, metho
 def test_the_reach_verifies_by_keypoints_only_what_agrees_in_every_part(kind: str) -> None:
     # The best-sliding of many candidates are those that share the query's layout: another
     # page of the book (same frame and type, another picture in the middle quarter)
-    # verifies by keypoints, and is refused by its weakest cells. picturebook has no
-    # keypoint-free look: its reach is judged by keypoints alone.
+    # verifies by keypoints, and is refused by its weakest cells.
     spec = kind_spec(kind)
     assert spec.keypoints is not None and spec.reach_keep >= 2
     page = synthetic.page(2000011)

@@ -323,7 +323,8 @@ def _cover(box: Box, ref: Keypoints) -> float:
 def last_look(spec: KindSpec, query: Keypoints, ids: Sequence[int],
                  load_keypoints: Callable[[list[int]], Mapping[int, bytes]],
                  reach: Sequence[int] = (), probes: Sequence[Keypoints] = ()) -> list[Match]:
-    """The last look, best first: the ``ids`` that the query lines up with, without
+    """The last look, best first: the ``ids`` (or the ``spec.dense_keep`` of them that the
+    query slides over best, upright) that the query lines up with, without
     keypoints, as a part (``spec.dense_agreement``, and ``spec.dense_cells`` in every part
     and the colours: ``_whole``); and the ``max(spec.reach_keep, spec.reach_verify)`` of
     ``reach`` (more candidates) that the query, upright, slides over best at the coarse
@@ -338,7 +339,13 @@ def last_look(spec: KindSpec, query: Keypoints, ids: Sequence[int],
         return []
     probe = DenseProbe(query)
     # (id, reference, verified by keypoints, judged without them)
-    refs = [(image_id, ref, False, True) for image_id, ref in _stored(judged, load_keypoints)]
+    refs: list[tuple[int, Keypoints, bool, bool]]
+    if judged and spec.dense_keep:
+        stored = load_keypoints(list(judged))
+        kept = reached(probe, ((i, thumbnail_from_bytes(b)) for i, b in stored.items()), spec.dense_keep)
+        refs = [(image_id, Keypoints.from_bytes(stored[image_id]), False, True) for _, image_id in kept]
+    else:
+        refs = [(image_id, ref, False, True) for image_id, ref in _stored(judged, load_keypoints)]
     if reach and spec.reach_keep:
         blobs = load_keypoints(list(reach))
         kept = reached(probe, ((i, thumbnail_from_bytes(b)) for i, b in blobs.items()),
@@ -346,7 +353,9 @@ def last_look(spec: KindSpec, query: Keypoints, ids: Sequence[int],
         refs += [(image_id, Keypoints.from_bytes(blobs[image_id]), True, rank < spec.reach_keep)
                  for rank, (_, image_id) in enumerate(kept)]
     out: list[Match] = []
-    grey_patterns: list[Match] = []  # parts that count if grey patterns' greys are their colours
+    # parts that count only where they alone line up: grey patterns (their greys are their
+    # colours) and, with spec.dense_grey_alone, any part where colour cannot tell
+    grey_patterns: list[Match] = []
     for image_id, ref, far, dense in refs:
         fits: Deferred = []
         geometric = _best_geometry(probes, ref, spec, spec.reach_cells, fits) if far else None
@@ -380,7 +389,9 @@ def last_look(spec: KindSpec, query: Keypoints, ids: Sequence[int],
                 break
         if counts:
             found = Match(image_id, dense_score(match.agreement, spec.dense_agreement), match.box)
-            (out if _trusted(query, ref, match.homography) else grey_patterns).append(found)
+            alone = not _trusted(query, ref, match.homography) or (
+                spec.dense_grey_alone and colour_agreement(query, ref, match.homography) is None)
+            (grey_patterns if alone else out).append(found)
     if not out and len(grey_patterns) == 1:
         # A part of a grey pattern lines up with every grey pattern of its period, as
         # parts: one that lines up with a single picture of those judged is that one.
