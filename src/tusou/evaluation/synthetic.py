@@ -781,7 +781,7 @@ def place_subject(pixels: np.ndarray, mask: np.ndarray, rng: np.random.Generator
     # engine's subject box takes it), its edge softened by about a pixel. (Until
     # 2026-12-06 the map itself was the alpha, and a subject the map held at 0.6 showed the
     # new background through it.)
-    alpha = cv2.GaussianBlur((alpha >= 0.5).astype(np.float32), (0, 0), _SUBJECT_EDGE)
+    alpha = np.asarray(cv2.GaussianBlur((alpha >= 0.5).astype(np.float32), (0, 0), _SUBJECT_EDGE), np.float32)
     ys, xs = np.nonzero(alpha > 0.05)
     y0, y1, x0, x1 = int(ys.min()), int(ys.max()) + 1, int(xs.min()), int(xs.max()) + 1
     subj, a = pixels[y0:y1, x0:x1], alpha[y0:y1, x0:x1]
