@@ -367,7 +367,7 @@ KINDS: dict[str, KindSpec] = {
         # grey parts only where they alone line up (dense_grey_alone): in a grey book only
         # that would tell such pages apart. Judging all 30 tried cost an unanswered page
         # 1-5 s more (beside a study), most of it ECC on pages of its own layout; judging the
-        # best 3 tried and 3 reached about 0.6 s (README, Benchmarks).
+        # best 3 tried and 3 reached 0.3-0.8 s (README, Benchmarks).
         dense_agreement=0.97, dense_cells=0.9, dense_keep=3, dense_grey_alone=True),
     "fabric": KindSpec(
         name="fabric", limits=ImageLimits(min_side=50, formats=ACCEPTED_FORMATS),
