@@ -268,19 +268,25 @@ def test_backgrounds_have_texture() -> None:
     assert np.median(counts) > 300
 
 
+def _subject_scene(*discs: tuple[int, float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A blue 320 x 240 picture, its saliency map holding centred discs (radius, value; drawn
+    in turn) and a green background to paste onto."""
+    img = np.zeros((240, 320, 3), np.uint8)
+    img[:] = (0, 0, 255)
+    mask = np.zeros((240, 320), np.float32)
+    for radius, value in discs:
+        cv2.circle(mask, (160, 120), radius, value, -1)
+    green = np.zeros((100, 100, 3), np.uint8)
+    green[:] = (0, 255, 0)
+    return img, mask, green
+
+
 def test_a_placed_subject_is_opaque_where_the_map_holds_it() -> None:
     # A saliency map holds the subject at 0.6-0.9: pasted, it hides the new background
     # (a real object does), and what the map holds under 0.5 is not pasted at all.
-    h, w = 240, 320
-    img = np.zeros((h, w, 3), np.uint8)
-    img[:] = (0, 0, 255)
-    mask = np.zeros((h, w), np.float32)
-    cv2.circle(mask, (160, 120), 50, 0.6, -1)
-    cv2.circle(mask, (160, 120), 20, 0.9, -1)
+    img, mask, green = _subject_scene((50, 0.6), (20, 0.9))
     mask[:, :40] = 0.3  # a faint band of clutter
     img[mask >= 0.5] = (255, 0, 0)
-    green = np.zeros((100, 100, 3), np.uint8)
-    green[:] = (0, 255, 0)
     out = synthetic.place_subject(img, mask, np.random.default_rng(0), scale=1.0, background_pixels=green)
     red = (out[:, :, 0] > 250) & (out[:, :, 1] < 5)
     assert red.sum() == pytest.approx(np.pi * 50**2, rel=0.1)
@@ -288,14 +294,9 @@ def test_a_placed_subject_is_opaque_where_the_map_holds_it() -> None:
 
 
 def test_place_subject_keeps_the_frame_and_pastes_the_subject() -> None:
-    h, w = 240, 320
-    img = np.zeros((h, w, 3), np.uint8)
-    img[:] = (0, 0, 255)
-    mask = np.zeros((h, w), np.float32)
-    cv2.circle(mask, (160, 120), 50, 1.0, -1)
+    img, mask, green = _subject_scene((50, 1.0))
+    h, w = mask.shape
     img[mask > 0] = (255, 0, 0)
-    green = np.zeros((100, 100, 3), np.uint8)
-    green[:] = (0, 255, 0)
     for scale, radius in ((0.5, 25), (1.0, 50)):
         out = synthetic.place_subject(img, mask, np.random.default_rng(0), scale=scale, background_pixels=green)
         assert out.shape == img.shape and out.dtype == np.uint8
