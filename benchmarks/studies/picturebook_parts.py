@@ -48,7 +48,10 @@ shard, shards = (int(sys.argv[4]), int(sys.argv[5])) if len(sys.argv) > 5 else (
 suite = reused("picturebook", work, seed)
 key_of_id = suite.key_of_id
 same = KINDS["same"]
-dense_spec = replace(suite.spec, dense_agreement=same.dense_agreement, dense_cells=same.dense_cells)
+# `same`'s look as it is, every candidate judged (as measured on 2026-12-06, before
+# picturebook got the look with its own bar, dense_keep and grey rule)
+dense_spec = replace(suite.spec, dense_agreement=same.dense_agreement, dense_cells=same.dense_cells,
+                     dense_keep=same.dense_keep, dense_grey_alone=same.dense_grey_alone)
 
 if which == "suite":
     queries = suite.queries

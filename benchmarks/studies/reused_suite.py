@@ -12,12 +12,12 @@ from tusou.engine import Engine
 from tusou.engine.describe import Descriptors
 from tusou.engine.kinds import KindSpec
 from tusou.engine.library import Library
-from tusou.engine.matching import _stored, reached
+from tusou.engine.matching import best_sliding, dense_judged
 from tusou.evaluation import suites
 from tusou.evaluation.runner import _copy_queries, _Harness, _Query, spread
 from tusou.features import PDQ_MATCH_DISTANCE
 from tusou.features.alignment import DenseProbe
-from tusou.features.keypoints import Keypoints, thumbnail_from_bytes
+from tusou.features.keypoints import Keypoints
 
 
 @dataclass
@@ -46,15 +46,17 @@ def reused(kind: str, work: Path, seed: int = 0) -> Reused:
 def last_look_candidates(spec: KindSpec, probe: DenseProbe, ids: Sequence[int], reach: Sequence[int],
                          load_keypoints: Callable[[list[int]], Mapping[int, bytes]]
                          ) -> Iterator[tuple[int, Keypoints]]:
-    """Every candidate the last look judges (``matching.last_look``'s arguments): the
-    candidates tried and the reach's best-sliding ``spec.reach_keep``, with their stored
-    keypoints."""
-    judged = list(ids)
+    """Every candidate the last look judges without keypoints (``matching.last_look``'s
+    arguments): the candidates tried (``matching.dense_judged``) and the reach's
+    best-sliding ``spec.reach_keep``, with their stored keypoints."""
+    judged = dense_judged(spec, probe, ids, load_keypoints)
     if reach and spec.reach_keep:
-        blobs = load_keypoints(list(reach))
-        judged += [i for _, i in reached(
-            probe, ((i, thumbnail_from_bytes(b)) for i, b in blobs.items()), spec.reach_keep)]
-    yield from _stored(list(dict.fromkeys(judged)), load_keypoints)
+        judged += best_sliding(probe, reach, spec.reach_keep, load_keypoints)
+    seen: set[int] = set()
+    for image_id, ref in judged:
+        if image_id not in seen:
+            seen.add(image_id)
+            yield image_id, ref
 
 
 def first_look(library: Library, desc: Descriptors, reach: int) -> tuple[set[int], list[int]]:

@@ -360,8 +360,8 @@ KINDS: dict[str, KindSpec] = {
         # wheel, the rocket, the motion-blurred clock, the horse) were refined to 0.98+ or
         # pinned by their colours, and each was the candidate tried that the query slides
         # over best. In the evaluation, partial pages 86 -> 90 of 93 at seed 2, 88 -> 89 at
-        # seed 3, no false answer (README, Quality). The wrong parts
-        # that came closest agreed in every part but not in colour: another page's striped
+        # seed 3, no false answer (README, Quality). The wrong parts that came closest
+        # agreed in every part but not in colour: another page's striped
         # illustration 0.986 (cells 0.989, colours 0.14), a smooth landscape 0.950 (cells
         # 0.91, colours 0.30), generated chessboards 0.957. Hence the bar 0.97, not 0.95, and
         # grey parts only where they alone line up (dense_grey_alone): in a grey book only

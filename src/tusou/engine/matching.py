@@ -339,19 +339,10 @@ def last_look(spec: KindSpec, query: Keypoints, ids: Sequence[int],
         return []
     probe = DenseProbe(query)
     # (id, reference, verified by keypoints, judged without them)
-    refs: list[tuple[int, Keypoints, bool, bool]]
-    if judged and spec.dense_keep:
-        stored = load_keypoints(list(judged))
-        kept = reached(probe, ((i, thumbnail_from_bytes(b)) for i, b in stored.items()), spec.dense_keep)
-        refs = [(image_id, Keypoints.from_bytes(stored[image_id]), False, True) for _, image_id in kept]
-    else:
-        refs = [(image_id, ref, False, True) for image_id, ref in _stored(judged, load_keypoints)]
+    refs = [(image_id, ref, False, True) for image_id, ref in dense_judged(spec, probe, judged, load_keypoints)]
     if reach and spec.reach_keep:
-        blobs = load_keypoints(list(reach))
-        kept = reached(probe, ((i, thumbnail_from_bytes(b)) for i, b in blobs.items()),
-                       max(spec.reach_keep, spec.reach_verify))
-        refs += [(image_id, Keypoints.from_bytes(blobs[image_id]), True, rank < spec.reach_keep)
-                 for rank, (_, image_id) in enumerate(kept)]
+        refs += [(image_id, ref, True, rank < spec.reach_keep) for rank, (image_id, ref) in enumerate(
+            best_sliding(probe, reach, max(spec.reach_keep, spec.reach_verify), load_keypoints))]
     out: list[Match] = []
     # parts that count only where they alone line up: grey patterns (their greys are their
     # colours) and, with spec.dense_grey_alone, any part where colour cannot tell
@@ -439,6 +430,24 @@ def _whole(bar: float | None, query: Keypoints, ref: Keypoints, homography: np.n
         return False
     colour = colour_agreement(query, ref, homography)
     return colour is None or colour >= MIN_COLOUR_AGREEMENT
+
+
+def dense_judged(spec: KindSpec, probe: DenseProbe, ids: Sequence[int],
+                 load_keypoints: Callable[[list[int]], Mapping[int, bytes]]) -> list[tuple[int, Keypoints]]:
+    """The candidates tried that the last look judges without keypoints, with their stored
+    keypoints: every one of ``ids``, or (``spec.dense_keep``) the best-sliding of them."""
+    if ids and spec.dense_keep:
+        return best_sliding(probe, ids, spec.dense_keep, load_keypoints)
+    return list(_stored(ids, load_keypoints))
+
+
+def best_sliding(probe: DenseProbe, ids: Sequence[int], keep: int,
+                 load_keypoints: Callable[[list[int]], Mapping[int, bytes]]) -> list[tuple[int, Keypoints]]:
+    """The ``keep`` of ``ids`` that the probe's query slides over best (``reached``), best
+    first, with their stored keypoints."""
+    blobs = load_keypoints(list(ids))
+    kept = reached(probe, ((i, thumbnail_from_bytes(b)) for i, b in blobs.items()), keep)
+    return [(image_id, Keypoints.from_bytes(blobs[image_id])) for _, image_id in kept]
 
 
 def reached(probe: DenseProbe, thumbnails: Iterable[tuple[int, np.ndarray | None]], keep: int
