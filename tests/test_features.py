@@ -30,7 +30,14 @@ from tusou.features import (
     texture_descriptor,
     verify,
 )
-from tusou.features.lite0 import BUILDER_VERSION, GRAPH_REVISION, decode_blocks, packaged_weights_path
+from tusou.features.lite0 import (
+    BUILDER_VERSION,
+    GRAPH_REVISION,
+    decode_blocks,
+    gem,
+    packaged_weights_path,
+    weighted_gem,
+)
 from tusou.features.texture import TEXTURE_VERSION
 from tusou.features.torch_legacy import UnsupportedCheckpoint
 
@@ -191,6 +198,33 @@ def test_embed_batch_matches_embed(lite0: Lite0Model) -> None:
         np.testing.assert_allclose(row, lite0.embed(img), atol=1e-5)
 
 
+def test_weighted_gem_counts_each_position_by_its_weight() -> None:
+    features = np.random.default_rng(0).random((8, 4, 6), dtype=np.float32)
+    np.testing.assert_allclose(weighted_gem(features, np.ones((4, 6))), gem(features), rtol=1e-5)
+    # Weights at any resolution over the same picture, any scale.
+    np.testing.assert_allclose(weighted_gem(features, np.full((8, 12), 0.3)), gem(features), rtol=1e-5)
+    left = np.zeros((4, 6), np.float32)
+    left[:, :3] = 1.0
+    np.testing.assert_allclose(weighted_gem(features, left), gem(features[:, :, :3]), rtol=1e-5)
+
+
+def test_embedding_pooled_by_weights_looks_past_the_background(lite0: Lite0Model) -> None:
+    """The same object on two backgrounds: pooled where a map holds the object, the two
+    embeddings agree more than pooled everywhere (the background no longer counts)."""
+    cat = cv2.resize(data.chelsea(), (240, 160), interpolation=cv2.INTER_AREA)
+    scenes = []
+    for backdrop in (rgb(data.brick()), rgb(data.grass())):
+        scene = cv2.resize(backdrop, (400, 300), interpolation=cv2.INTER_AREA)
+        scene[70:230, 80:320] = cat
+        scenes.append(scene)
+    mask = np.zeros((300, 400), np.float32)
+    mask[70:230, 80:320] = 1.0
+    plain = float(lite0.embed(scenes[0]) @ lite0.embed(scenes[1]))
+    pooled = float(lite0.embed(scenes[0], weights=mask) @ lite0.embed(scenes[1], weights=mask))
+    assert pooled > plain + 0.05, (plain, pooled)
+    np.testing.assert_allclose(lite0.embed(cat, weights=np.ones((5, 5))), lite0.embed(cat), atol=1e-5)
+
+
 # --- texture -------------------------------------------------------------------------
 
 
@@ -316,6 +350,32 @@ def test_subject_boxes_add_separate_regions(subject: SubjectDetector) -> None:
     cat_h = int(260 * data.chelsea().shape[0] / data.chelsea().shape[1])
     assert max(iou(b, (40, 60, 300, 60 + cat_h)) for b in boxes[1:]) > 0.5
     assert subject.boxes(bg, regions=0) == [boxes[0]]
+
+
+def test_subject_find_keeps_the_map_its_boxes_came_from(subject: SubjectDetector) -> None:
+    rng = np.random.default_rng(1)
+    bg = np.clip(180 + rng.normal(0, 8, (600, 900, 3)), 0, 255).astype(np.uint8)
+    bg[100:340, 200:560] = cv2.resize(data.coffee(), (360, 240), interpolation=cv2.INTER_AREA)
+    found = subject.find(bg, regions=2)
+    assert found.boxes == subject.boxes(bg, regions=2) and (found.width, found.height) == (900, 600)
+    assert found.saliency is not None
+    weights = found.weights(found.boxes[0])
+    assert weights is not None and weights.dtype == np.float32
+    # Relative to the peak, which the box around the subject holds.
+    assert float(weights.max()) == pytest.approx(1.0) and float(weights.min()) >= 0.0
+    # Held high on the cup, low on the plain surround.
+    sal = found.saliency
+    assert float(sal[60:170, 75:185].mean()) > 0.5 > float(sal[250:, :].mean())
+    # However small the box, at least one cell of the map.
+    tiny = found.weights((450, 300, 451, 301))
+    assert tiny is None or tiny.shape == (1, 1)
+
+
+def test_subject_find_on_nothing_salient_pools_everywhere(subject: SubjectDetector) -> None:
+    flat = np.full((300, 400, 3), 128, np.uint8)
+    found = subject.find(flat)
+    assert found.boxes == [(0, 0, 400, 300)]
+    assert found.saliency is None and found.weights(found.boxes[0]) is None
 
 
 # --- optional SSCD and the container ---------------------------------------------------

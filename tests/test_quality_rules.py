@@ -132,6 +132,7 @@ def test_libraries_built_before_the_tuning_keep_their_pipelines(tmp_path) -> Non
     for name, dim in (("semantic/lite0-gem-v2-224+320", EMBED_DIM),
                       ("semantic/lite0-avg-v2-224+320", EMBED_DIM),
                       ("product/u2netp+lite0-gem-v2-224+320", EMBED_DIM),
+                      ("product/u2netp-crop+lite0-gem-v2-224+320", EMBED_DIM),
                       ("texture/texture-v1-lite0-v2", TEXTURE_DIM),
                       ("texture/texture-v2-lite0-v2", TEXTURE_DIM),
                       ("copy/lite0-gem-v2-224", EMBED_DIM)):

@@ -40,8 +40,10 @@ class SemanticEmbedding:
         pooling = "avg" if self.p == 1 else "gem" if self.p == GEM_P else f"gem{self.p:g}"
         return f"lite0-{pooling}-v{BUILDER_VERSION}-" + "+".join(map(str, self.sizes))
 
-    def extract(self, pixels: np.ndarray) -> np.ndarray:
-        return self.model.embed(pixels, self.sizes, self.p)
+    def extract(self, pixels: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+        """The embedding of ``pixels``, each position pooled by ``weights`` where given (a
+        map over the same picture, any resolution)."""
+        return self.model.embed(pixels, self.sizes, self.p, weights)
 
 
 # Weight of the head's features beside the bottleneck's in LayeredEmbedding: cosine =

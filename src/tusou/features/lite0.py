@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
@@ -221,6 +222,16 @@ def gem(features: np.ndarray, p: float = GEM_P) -> np.ndarray:
     return np.power(np.mean(np.power(x, p), axis=(-2, -1)), 1.0 / p).astype(np.float32)
 
 
+def weighted_gem(features: np.ndarray, weights: np.ndarray, p: float = GEM_P) -> np.ndarray:
+    """``gem`` of a CxHxW map with each position counted by ``weights`` (any resolution
+    covering the same picture, resized to HxW; not all zero)."""
+    h, w = features.shape[-2:]
+    wt = cv2.resize(np.asarray(weights, np.float32), (w, h), interpolation=cv2.INTER_AREA)
+    x = np.power(np.maximum(features, 1e-6, dtype=np.float32), p)
+    pooled = np.tensordot(x, wt, axes=([-2, -1], [0, 1])) / max(float(wt.sum()), 1e-6)
+    return np.power(pooled, 1.0 / p).astype(np.float32)
+
+
 def l2n(v: np.ndarray, axis: int = -1) -> np.ndarray:
     n = np.linalg.norm(v, axis=axis, keepdims=True)
     return (v / np.maximum(n, 1e-12)).astype(np.float32)
@@ -268,14 +279,17 @@ class Lite0Model(OnnxModel):
         (logits,) = self.session.run(["logits"], {"image": x})
         return logits[0]
 
-    def embed(self, pixels: np.ndarray, sizes: tuple[int, ...] = DEFAULT_SIZES, p: float = GEM_P) -> np.ndarray:
+    def embed(self, pixels: np.ndarray, sizes: tuple[int, ...] = DEFAULT_SIZES, p: float = GEM_P,
+              weights: np.ndarray | None = None) -> np.ndarray:
         """GeM (power ``p``; 1 = average pooling) of ``features`` at each size, each
-        L2-normalised, summed, L2-normalised."""
+        L2-normalised, summed, L2-normalised; each position counted by ``weights`` where
+        given (``weighted_gem``)."""
         total = np.zeros(EMBED_DIM, np.float32)
         for size in sizes:
             x = to_input(resize_short_side(as_rgb(pixels), size))
             (features,) = self.session.run(["features"], {"image": x})  # only what GeM needs
-            total += l2n(gem(features[0], p))
+            pooled = gem(features[0], p) if weights is None else weighted_gem(features[0], weights, p)
+            total += l2n(pooled)
         return l2n(total)
 
     def embed_layers(self, pixels: np.ndarray, sizes: tuple[int, ...] = DEFAULT_SIZES,

@@ -10,6 +10,7 @@ by the image's maximum, ImageNet mean/std).
 from __future__ import annotations
 
 import importlib.resources
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -28,6 +29,32 @@ MIN_PEAK = 0.2
 MIN_COMPONENT_SHARE = 0.05
 
 Box = tuple[int, int, int, int]
+
+
+@dataclass(frozen=True)
+class Subject:
+    """What one run of the model found in a picture of ``width`` x ``height``: the box around
+    the subject, then separate salient regions' boxes (``SubjectDetector.boxes``), and the
+    saliency map (320x320, relative to its peak), None when nothing stands out."""
+
+    boxes: list[Box]
+    saliency: np.ndarray | None
+    width: int
+    height: int
+
+    def weights(self, box: Box) -> np.ndarray | None:
+        """The saliency map over ``box`` (map resolution, 0..1), to pool a crop's features
+        by; None where nothing stands out, or nothing in ``box`` does."""
+        if self.saliency is None:
+            return None
+        size = self.saliency.shape
+        sx, sy = size[1] / self.width, size[0] / self.height
+        x1, y1, x2, y2 = box
+        # At least one map cell, however small the box.
+        mx1, my1 = min(int(x1 * sx), size[1] - 1), min(int(y1 * sy), size[0] - 1)
+        mx2, my2 = max(int(np.ceil(x2 * sx)), mx1 + 1), max(int(np.ceil(y2 * sy)), my1 + 1)
+        out = self.saliency[my1:my2, mx1:mx2]
+        return out if float(out.max()) > 0 else None
 
 
 def u2netp_path() -> Path:
@@ -79,6 +106,11 @@ class SubjectDetector(OnnxModel):
         often shares the map with clutter (wood knots, a pattern); the box around
         everything then holds mostly background, while one region's box holds the
         subject: a query tries them all."""
+        return self.find(pixels, regions=regions, threshold=threshold, margin=margin).boxes
+
+    def find(self, pixels: np.ndarray, *, regions: int = 0, threshold: float = 0.5,
+             margin: float = 0.05) -> Subject:
+        """``boxes`` and the map they came from, from one run of the model."""
         rgb = as_rgb(pixels)
         h, w = rgb.shape[:2]
         sal = self._saliency(rgb)
@@ -87,7 +119,9 @@ class SubjectDetector(OnnxModel):
             box = _scaled_box(region, sal.shape, w, h, margin)
             if box is not None and box not in out:
                 out.append(box)
-        return out
+        peak = float(sal.max())
+        relative = (sal / peak).astype(np.float32) if peak >= MIN_PEAK else None
+        return Subject(out, relative, w, h)
 
     def crop(self, pixels: np.ndarray, *, threshold: float = 0.5, margin: float = 0.05) -> tuple[np.ndarray, Box]:
         x1, y1, x2, y2 = self.box(pixels, threshold=threshold, margin=margin)
