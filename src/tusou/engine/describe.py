@@ -203,11 +203,11 @@ class Describer:
         """The subject crop's embedding, plus ``whole`` times the whole picture's; with
         ``salient``, the crop's features pooled by the saliency map, so the background the
         box holds beside the subject counts for little (new libraries since 2026-12-06:
-        ``tusou eval product`` with its queries drawn from seeds 0, 1 and 2, top-1 at 60 %
-        of the size 0.88 -> 0.94 at seed 0 and as before at 1 and 2, every miss left the
-        rocket, which the saliency model does not see; right answers' median score
-        0.84 / 0.83 / 0.85 -> 0.87 / 0.86 / 0.87, wrong answers at 0.70 or more 3 / 0 / 2 ->
-        1 / 0 / 1).
+        ``tusou eval product`` with its queries drawn from seeds 0-3, top-1 at 60 % of the
+        size 0.88 -> 0.94 at seed 0, at 35 % 0.88 -> 0.94 at seed 3, the rest as before;
+        every miss left is the rocket, which the saliency model does not see; right
+        answers' median score 0.84 / 0.83 / 0.85 / 0.83 -> 0.87 / 0.86 / 0.87 / 0.86, wrong
+        answers at 0.70 or more 3 / 0 / 2 / 0 -> 1 / 0 / 1 / 0).
 
         Both embeddings are unit vectors; ``describe`` normalises the sum. Adding the whole
         picture (0.5, the first recipe) keeps context but also the background: measured

@@ -220,9 +220,9 @@ class KindSpec:
 #   92.5 % of the results above were relevant, at 0.86 94 % (the same texture set).
 # * product 0.7: just above the best wrong answer (0.68) to a subject moved onto another
 #   background; 82 % of the right answers were above it. Re-measured with the crop pooled
-#   by its saliency (2026-12-06, the suite's queries drawn from seeds 0-2): the wrong
+#   by its saliency (2026-12-06, the suite's queries drawn from seeds 0-3): the wrong
 #   answers above it (0.703, 0.727) answer a subject the saliency model does not see (the
-#   rocket at 60 %), and 2 / 1 / 5 of 51 right answers found first score 0.62-0.70.
+#   rocket at 60 %), and 2 / 1 / 5 / 2 of 51 right answers found first score 0.59-0.70.
 KINDS: dict[str, KindSpec] = {
     "same": KindSpec(
         name="same", limits=ImageLimits(min_side=50, formats=ACCEPTED_FORMATS),
