@@ -308,8 +308,12 @@ def test_place_subject_keeps_the_frame_and_pastes_the_subject() -> None:
     assert out.shape == img.shape
     red = (out[:, :, 0] > 200) & (out[:, :, 1] < 50) & (out[:, :, 2] < 50)
     assert red.sum() > 0.8 * np.pi * 120**2 * 0.9
-    # nothing salient: the whole picture is placed
-    out = synthetic.place_subject(img, np.zeros((h, w), np.float32), np.random.default_rng(2), scale=0.5,
-                                  background_pixels=green)
-    blue = (out[:, :, 2] > 200) & (out[:, :, 0] < 50)
-    assert blue.sum() > 0.5 * (h * w / 4 - np.pi * 25**2)
+    # nothing salient, or only specks: the whole picture is placed
+    specks = np.zeros((h, w), np.float32)
+    specks[::40, ::40] = 0.9  # 48 pixels of 76,800
+    assert 0 < (specks >= 0.5).mean() < synthetic.MIN_SUBJECT_SHARE
+    for faint in (np.zeros((h, w), np.float32), specks):
+        out = synthetic.place_subject(img, faint, np.random.default_rng(2), scale=0.5,
+                                      background_pixels=green)
+        blue = (out[:, :, 2] > 200) & (out[:, :, 0] < 50)
+        assert blue.sum() > 0.5 * (h * w / 4 - np.pi * 25**2)

@@ -743,6 +743,9 @@ def _cover(pixels: np.ndarray, rng: np.random.Generator, h: int, w: int) -> np.n
 
 
 _SUBJECT_EDGE = 0.8  # px: the pasted subject's edge blur (sigma)
+# Under this share of the picture, what the map holds at 0.5 or more is specks, not a
+# subject (a test-pattern collage: 0.13 %; the suite's thinnest object, a rocket: 2.3 %).
+MIN_SUBJECT_SHARE = 0.01
 
 
 def place_subject(pixels: np.ndarray, mask: np.ndarray, rng: np.random.Generator, *, scale: float,
@@ -755,7 +758,8 @@ def place_subject(pixels: np.ndarray, mask: np.ndarray, rng: np.random.Generator
     ``background_pixels`` resized to cover that frame (aspect kept, random crop) or a fresh
     ``background``. The subject is opaque where the mask is 0.5 or more (its edge softened by
     about a pixel) and absent elsewhere. A faint mask (peak below 0.5) is rescaled first so its
-    peak is opaque; an empty one (peak at most 0.05) places the whole picture.
+    peak is opaque; an empty one (peak at most 0.05), or one that holds only specks (under
+    ``MIN_SUBJECT_SHARE`` of the picture), places the whole picture.
     """
     if pixels.ndim != 3 or pixels.shape[2] != 3 or pixels.dtype != np.uint8:
         raise ValueError(f"expected HxWx3 uint8 pixels, got {pixels.shape} {pixels.dtype}")
@@ -781,7 +785,12 @@ def place_subject(pixels: np.ndarray, mask: np.ndarray, rng: np.random.Generator
     # engine's subject box takes it), its edge softened by about a pixel. (Until
     # 2026-12-06 the map itself was the alpha, and a subject the map held at 0.6 showed the
     # new background through it.)
-    alpha = np.asarray(cv2.GaussianBlur((alpha >= 0.5).astype(np.float32), (0, 0), _SUBJECT_EDGE), np.float32)
+    held = alpha >= 0.5
+    if held.mean() < MIN_SUBJECT_SHARE:
+        # Specks, not an object (a collage of test patterns): the picture has no subject,
+        # and its whole is placed, as where nothing is salient.
+        held = np.ones_like(held)
+    alpha = np.asarray(cv2.GaussianBlur(held.astype(np.float32), (0, 0), _SUBJECT_EDGE), np.float32)
     ys, xs = np.nonzero(alpha > 0.05)
     y0, y1, x0, x1 = int(ys.min()), int(ys.max()) + 1, int(xs.min()), int(xs.max()) + 1
     subj, a = pixels[y0:y1, x0:x1], alpha[y0:y1, x0:x1]
