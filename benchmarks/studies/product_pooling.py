@@ -37,8 +37,6 @@ from tusou.evaluation.dataset import decode_rgb, encode_jpeg
 from tusou.evaluation.runner import SUBJECT_VIEWS, TRANSFORM_SIDE, _shrunk
 from tusou.features import FeatureModels
 
-EVEN = "product/u2netp-crop+lite0-gem-v2-224+320"
-
 
 def _others() -> list[tuple[str, np.ndarray]]:
     """Objects the suite does not use, as RGB."""
@@ -62,13 +60,14 @@ def main(seeds: list[int], only: str = "") -> None:
     describer = Describer(models)
     spec = kind_spec("product")
     salient = describer.pipeline(spec)
+    even = salient.replace("u2netp-salient+", "u2netp-crop+")  # what product libraries had before
     # As the harness stores them (whole) and makes queries of them (shrunk).
     objects = [(image.key, image.pixels()) for image in config.library] + _others()
     suite_keys = {image.key for image in config.library}
     library = objects + [(image.key, image.pixels()) for image in config.distractors]
     keys = [key for key, _ in library]
     keys_array = np.array(keys)
-    for pipeline in [p for p in (EVEN, salient) if only in p]:
+    for pipeline in [p for p in (even, salient) if only in p]:
         matrix = np.stack([describer.vector(pipeline, pixels) for _, pixels in library])
         found: dict[tuple[str, bool], list[int]] = {}
         wrong: list[tuple[float, str]] = []
