@@ -67,14 +67,15 @@ def main(seeds: list[int], only: str = "") -> None:
     library = objects + [(image.key, image.pixels()) for image in config.distractors]
     keys = [key for key, _ in library]
     keys_array = np.array(keys)
+    # What the harness makes queries of (shrunk), and the subject's map in it.
+    shrunk = [_shrunk(whole, TRANSFORM_SIDE) for _, whole in objects]
+    masks = [models.subject.mask(pixels) for pixels in shrunk]
     for pipeline in [p for p in (even, salient) if only in p]:
         matrix = np.stack([describer.vector(pipeline, pixels) for _, pixels in library])
         found: dict[tuple[str, bool], list[int]] = {}
         wrong: list[tuple[float, str]] = []
         missed: list[str] = []
-        for n, (key, whole) in enumerate(objects):
-            pixels = _shrunk(whole, TRANSFORM_SIDE)
-            mask = models.subject.mask(pixels)
+        for n, ((key, _), pixels, mask) in enumerate(zip(objects, shrunk, masks, strict=True)):
             for seed in seeds:
                 for t, (view, scale) in enumerate(SUBJECT_VIEWS.items()):
                     # As the harness draws a view (runner._copy_queries), for a suite object.

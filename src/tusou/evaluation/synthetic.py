@@ -775,10 +775,7 @@ def place_subject(pixels: np.ndarray, mask: np.ndarray, rng: np.random.Generator
     else:
         alpha = np.clip(mask.astype(np.float32), 0.0, 1.0)
     peak = float(alpha.max())
-    if peak <= 0.05:
-        # nothing salient: the whole picture is the subject (a photo of a photo, say)
-        alpha = np.ones_like(alpha)
-    elif peak < 0.5:
+    if 0.05 < peak < 0.5:
         # a faint saliency map: its most salient pixel is opaque, not a ghost
         alpha = np.minimum(alpha / peak, 1.0)
     # A real object is opaque: the subject is what the map holds at 0.5 or more (as the
@@ -787,8 +784,8 @@ def place_subject(pixels: np.ndarray, mask: np.ndarray, rng: np.random.Generator
     # new background through it.)
     held = alpha >= 0.5
     if held.mean() < MIN_SUBJECT_SHARE:
-        # Specks, not an object (a collage of test patterns): the picture has no subject,
-        # and its whole is placed, as where nothing is salient.
+        # Nothing salient (a photo of a photo, say), or specks, not an object (a collage of
+        # test patterns): the picture has no subject, and its whole is placed.
         held = np.ones_like(held)
     alpha = np.asarray(cv2.GaussianBlur(held.astype(np.float32), (0, 0), _SUBJECT_EDGE), np.float32)
     ys, xs = np.nonzero(alpha > 0.05)

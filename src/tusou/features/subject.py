@@ -95,9 +95,7 @@ class SubjectDetector(OnnxModel):
     def box(self, pixels: np.ndarray, *, threshold: float = 0.5, margin: float = 0.05) -> Box:
         """(x1, y1, x2, y2) around the subject plus ``margin`` of its size on each side;
         the whole image when nothing is salient."""
-        rgb = as_rgb(pixels)
-        h, w = rgb.shape[:2]
-        return _box_from_saliency(self._saliency(rgb), w, h, threshold, margin)
+        return self.find(pixels, threshold=threshold, margin=margin).boxes[0]
 
     def boxes(self, pixels: np.ndarray, *, regions: int, threshold: float = 0.5,
               margin: float = 0.05) -> list[Box]:
