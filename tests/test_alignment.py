@@ -20,6 +20,7 @@ from test_frames import bands
 from tusou.engine import Engine, matching
 from tusou.engine.kinds import kind_spec
 from tusou.engine.matching import Match, dense_score, frame_score, last_look, merged, settled, verify_geometry
+from tusou.engine.references import References
 from tusou.engine.sources import ImageSource
 from tusou.evaluation import synthetic
 from tusou.evaluation.dataset import decode_rgb, generated_pages
@@ -67,9 +68,9 @@ def test_a_tilted_copy_lines_up_but_whole_pictures_are_left_to_the_frame_look() 
     assert match is not None and match.agreement >= SAME.dense_agreement
     # It covers the whole wheel: a whole copy, which only the whole-frame look may answer
     # (freed to shift, whole pages of one template line up with each other).
-    assert last_look(SAME, tilted, [5], lambda ids: {5: _stored(wheel).to_bytes()}) == []
+    assert last_look(SAME, tilted, [5], References(lambda ids: {5: _stored(wheel).to_bytes()})) == []
     part = _query(apply_transform("crop_offcentre", wheel, 0))
-    assert [m.id for m in last_look(SAME, part, [5], lambda ids: {5: _stored(wheel).to_bytes()})] == [5]
+    assert [m.id for m in last_look(SAME, part, [5], References(lambda ids: {5: _stored(wheel).to_bytes()}))] == [5]
 
 
 def test_weak_coarse_placements_are_not_refined() -> None:
@@ -107,10 +108,10 @@ def test_repeated_patterns_are_answered_only_in_their_own_colours() -> None:
     for picture, expected in ((original, [7]), (apply_transform("hue_shift", original, 1), []),
                               (grey, [])):
         crop = _query(apply_transform("crop50", picture, 1))
-        found = last_look(SAME, crop, [7], lambda ids: {7: stored.to_bytes()})
+        found = last_look(SAME, crop, [7], References(lambda ids: {7: stored.to_bytes()}))
         assert [m.id for m in found] == expected
     horse = _query(apply_transform("crop50", HORSE, 1))
-    found = last_look(SAME, horse, [3], lambda ids: {3: _stored(HORSE).to_bytes()})
+    found = last_look(SAME, horse, [3], References(lambda ids: {3: _stored(HORSE).to_bytes()}))
     assert [m.id for m in found] == [3] and found[0].inliers is None
 
 
@@ -205,14 +206,14 @@ def test_the_reach_judges_the_candidate_a_crop_slides_over_best() -> None:
     probe = DenseProbe(query)
     upright = {i: probe.upright(Keypoints.from_bytes(b).image) for i, b in blobs.items()}
     assert max(upright, key=lambda i: upright[i]) == 4
-    assert last_look(SAME, query, [], load) == []
+    assert last_look(SAME, query, [], References(load)) == []
     # reaching all six, judging the best one only
     reaching = replace(SAME, reach=6, reach_keep=1)
-    assert last_look(replace(SAME, reach_keep=0), query, [], load, reach=[1, 2, 3, 4, 5, 6]) == []
-    assert [m.id for m in last_look(reaching, query, [], load, reach=[1, 2, 3, 4, 5, 6])] == [4]
-    assert [m.id for m in last_look(SAME, query, [], load, reach=[1, 2, 3, 4, 5, 6])] == [4]
+    assert last_look(replace(SAME, reach_keep=0), query, [], References(load), reach=[1, 2, 3, 4, 5, 6]) == []
+    assert [m.id for m in last_look(reaching, query, [], References(load), reach=[1, 2, 3, 4, 5, 6])] == [4]
+    assert [m.id for m in last_look(SAME, query, [], References(load), reach=[1, 2, 3, 4, 5, 6])] == [4]
     # Judged among the first look's candidates, the page is found the same way.
-    assert [m.id for m in last_look(SAME, query, [1, 4], load)] == [4]
+    assert [m.id for m in last_look(SAME, query, [1, 4], References(load))] == [4]
 
 
 def test_the_reach_verifies_its_candidates_by_keypoints_first() -> None:
@@ -229,14 +230,14 @@ def test_the_reach_verifies_its_candidates_by_keypoints_first() -> None:
     def load(ids: list[int]) -> dict[int, bytes]:
         return {i: blobs[i] for i in ids}
 
-    assert last_look(SAME, query, [], load, reach=[1, 2]) == []
-    found = last_look(SAME, query, [], load, reach=[1, 2], probes=[query])
+    assert last_look(SAME, query, [], References(load), reach=[1, 2]) == []
+    found = last_look(SAME, query, [], References(load), reach=[1, 2], probes=[query])
     assert [m.id for m in found] == [2]
     assert found[0].inliers is not None and found[0].inliers >= SAME.min_inliers
     assert 0.6 <= found[0].score <= 0.95
     # The first look's candidates were verified by keypoints already: not again here.
-    assert last_look(SAME, query, [1, 2], load, probes=[query]) == []
-    assert last_look(replace(SAME, reach_keep=0), query, [], load, reach=[1, 2],
+    assert last_look(SAME, query, [1, 2], References(load), probes=[query]) == []
+    assert last_look(replace(SAME, reach_keep=0), query, [], References(load), reach=[1, 2],
                         probes=[query]) == []
 
 
@@ -265,8 +266,8 @@ def test_the_reach_verifies_more_of_its_best_sliding_by_keypoints_than_it_judges
     slid = {i: probe.upright(Keypoints.from_bytes(b).image) for i, b in blobs.items()}
     assert sorted(slid, key=lambda i: -slid[i])[-1] == 1
     judging_one = replace(SAME, reach_keep=1, reach_verify=0)
-    assert last_look(judging_one, query, [], load, reach=list(blobs), probes=[query]) == []
-    found = last_look(replace(judging_one, reach_verify=5), query, [], load, reach=list(blobs),
+    assert last_look(judging_one, query, [], References(load), reach=list(blobs), probes=[query]) == []
+    found = last_look(replace(judging_one, reach_verify=5), query, [], References(load), reach=list(blobs),
                       probes=[query])
     assert [m.id for m in found] == [1] and (found[0].inliers or 0) >= SAME.min_inliers
 
@@ -299,9 +300,9 @@ def test_a_part_must_agree_in_every_part() -> None:
     other_match = DenseProbe(query).match(Keypoints.from_bytes(blobs[1]))
     assert other_match is not None and other_match.agreement >= SAME.dense_agreement
     assert SAME.dense_cells is not None
-    assert [m.id for m in last_look(SAME, query, [], load, reach=[1, 2])] == [2]
-    assert [m.id for m in last_look(SAME, query, [1, 2], load)] == [2]
-    assert {m.id for m in last_look(replace(SAME, dense_cells=None), query, [], load,
+    assert [m.id for m in last_look(SAME, query, [], References(load), reach=[1, 2])] == [2]
+    assert [m.id for m in last_look(SAME, query, [1, 2], References(load))] == [2]
+    assert {m.id for m in last_look(replace(SAME, dense_cells=None), query, [], References(load),
                                        reach=[1, 2])} == {1, 2}
 
 
@@ -324,11 +325,11 @@ def test_a_part_must_have_the_query_s_colours() -> None:
     def load(ids: list[int]) -> dict[int, bytes]:
         return {i: blobs[i] for i in ids}
 
-    assert [m.id for m in last_look(SAME, query, [], load, reach=[1, 2])] == [2]
-    assert [m.id for m in last_look(SAME, query, [1, 2], load)] == [2]
+    assert [m.id for m in last_look(SAME, query, [], References(load), reach=[1, 2])] == [2]
+    assert [m.id for m in last_look(SAME, query, [1, 2], References(load))] == [2]
     # (a recoloured crop of a picture without keypoints is not found this way either: the
     # price of never answering a pattern that only lines up in grey levels)
-    assert last_look(SAME, _query(centre_crop(recoloured, 0.25)), [2], load) == []
+    assert last_look(SAME, _query(centre_crop(recoloured, 0.25)), [2], References(load)) == []
 
 
 # --- few keypoints, refined by content --------------------------------------------------
@@ -377,13 +378,13 @@ def test_a_part_verified_by_a_few_keypoints_counts_once_refined(page: int, name:
         return {i: blobs[i] for i in ids}
 
     query = _query(apply_transform(name, PAGES[page], 1))
-    found = verify_geometry(SAME, [query], list(blobs), load)
+    found = verify_geometry(SAME, [query], list(blobs), References(load))
     assert [m.id for m in found] == [page]
     assert found[0].inliers is not None and SAME.refined_min_inliers <= found[0].inliers < SAME.min_inliers
     assert found[0].score == 0.6
     x1, y1, x2, y2 = found[0].box or (0, 0, 0, 0)
     assert 0 <= x1 < x2 <= PAGES[page].shape[1] and 0 <= y1 < y2 <= PAGES[page].shape[0]
-    assert verify_geometry(replace(SAME, refined_min_inliers=0), [query], list(blobs), load) == []
+    assert verify_geometry(replace(SAME, refined_min_inliers=0), [query], list(blobs), References(load)) == []
 
 
 def test_a_refined_part_must_agree_in_every_part_and_colour() -> None:
@@ -405,11 +406,11 @@ def test_a_refined_part_must_agree_in_every_part_and_colour() -> None:
     def load(ids: list[int]) -> dict[int, bytes]:
         return {i: blobs[i] for i in ids}
 
-    assert [m.id for m in verify_geometry(SAME, [query], [1, 2, 3], load)] == [3]
+    assert [m.id for m in verify_geometry(SAME, [query], [1, 2, 3], References(load))] == [3]
     closer = replace(SAME, close_agreement=0.8)
-    assert [m.id for m in verify_geometry(closer, [query], [1, 2, 3], load)] == [3]
+    assert [m.id for m in verify_geometry(closer, [query], [1, 2, 3], References(load))] == [3]
     cells_too = replace(closer, refined_cells=0.4)
-    assert {m.id for m in verify_geometry(cells_too, [query], [1, 2, 3], load)} == {1, 3}
+    assert {m.id for m in verify_geometry(cells_too, [query], [1, 2, 3], References(load))} == {1, 3}
 
 
 def test_a_refined_match_leaves_the_later_looks_to_answer_better() -> None:
@@ -429,10 +430,10 @@ def test_the_last_look_keeps_a_part_aligned_better_than_a_few_refined_keypoints(
         return {i: blobs[i] for i in ids}
 
     query = _query(apply_transform("crop25", PAGES[9], 1))
-    keypoints_only = last_look(replace(SAME, dense_agreement=0.0), query, [], load,
+    keypoints_only = last_look(replace(SAME, dense_agreement=0.0), query, [], References(load),
                                reach=list(blobs), probes=[query])
     assert [(m.id, m.score, m.refined) for m in keypoints_only] == [(10, 0.6, True)]
-    found = last_look(SAME, query, [], load, reach=list(blobs), probes=[query])
+    found = last_look(SAME, query, [], References(load), reach=list(blobs), probes=[query])
     assert [(m.id, m.inliers, m.refined) for m in found] == [(10, None, False)]
     assert found[0].score > 0.6
 
@@ -449,7 +450,7 @@ def test_a_part_seen_in_perspective_counts_once_its_placement_is_refined(seed: i
     query = _query(apply_transform("partial40", HORSE, seed))
     laid = DenseProbe(query).match(Keypoints.from_bytes(blobs[1]))
     assert laid is not None and laid.agreement < SAME.dense_agreement
-    found = last_look(SAME, query, list(blobs), load)
+    found = last_look(SAME, query, list(blobs), References(load))
     assert [m.id for m in found] == [1] and found[0].inliers is None
     assert 0.85 <= found[0].score <= 0.9
     x1, y1, x2, y2 = found[0].box or (0, 0, 0, 0)
@@ -478,12 +479,12 @@ def test_a_part_of_a_grey_pattern_is_answered_where_no_other_judged_lines_up(nam
         return {i: blobs[i] for i in ids}
 
     crop = _query(apply_transform(name, stripes, 1))
-    found = last_look(SAME, crop, [1, 3, 4], load)
+    found = last_look(SAME, crop, [1, 3, 4], References(load))
     assert [m.id for m in found] == [1] and 0.6 <= found[0].score <= 0.9
-    assert last_look(SAME, crop, [1, 2, 3, 4], load) == []
-    assert [m.id for m in last_look(SAME, crop, [2, 3], load)] == [2]
+    assert last_look(SAME, crop, [1, 2, 3, 4], References(load)) == []
+    assert [m.id for m in last_look(SAME, crop, [2, 3], References(load))] == [2]
     coloured = _query(apply_transform(name, bands(37, wobble=0), 1))
-    assert last_look(SAME, coloured, [1, 3, 4], load) == []
+    assert last_look(SAME, coloured, [1, 3, 4], References(load)) == []
 
 
 def _ribbon(widths: tuple[int, ...], size: int = 300) -> np.ndarray:
@@ -502,12 +503,12 @@ def test_a_crop_of_fine_stripes_is_placed_among_placements_that_tie(
     stripes = _ribbon((6, 3, 8, 7))
     stored = _stored(stripes).to_bytes()
     query = _query(apply_transform("crop_offcentre", stripes, seed))
-    assert [m.id for m in last_look(SAME, query, [1], lambda ids: {1: stored})] == [1]
+    assert [m.id for m in last_look(SAME, query, [1], References(lambda ids: {1: stored}))] == [1]
     monkeypatch.setattr(alignment, "PERIODIC_HYPOTHESES", 2)  # the best two only
     monkeypatch.setattr(alignment, "TOP_HYPOTHESES", 2)
     # (refined across the stripes, the best two can reach it too: judged as ECC left them)
     monkeypatch.setattr(alignment, "ONE_DIRECTIONAL", 1.01)
-    assert last_look(SAME, query, [1], lambda ids: {1: stored}) == []
+    assert last_look(SAME, query, [1], References(lambda ids: {1: stored})) == []
 
 
 @pytest.mark.parametrize(("page", "seed"), [(2_000_000, 0), (2_000_006, 2), (2_000_009, 3)])
@@ -518,9 +519,9 @@ def test_a_flat_page_s_part_is_found_from_a_placement_that_lies_second(
     picture = synthetic.page(page)
     stored = _stored(picture).to_bytes()
     query = _query(partial_photo(picture, np.random.default_rng(seed)).pixels)
-    assert [m.id for m in last_look(SAME, query, [1], lambda ids: {1: stored})] == [1]
+    assert [m.id for m in last_look(SAME, query, [1], References(lambda ids: {1: stored}))] == [1]
     monkeypatch.setattr(matching, "REFINED_PLACEMENTS", 1)
-    assert last_look(SAME, query, [1], lambda ids: {1: stored}) == []
+    assert last_look(SAME, query, [1], References(lambda ids: {1: stored})) == []
 
 
 def test_a_crop_of_a_noisy_plaid_is_placed_among_placements_that_tie(
@@ -532,10 +533,10 @@ def test_a_crop_of_a_noisy_plaid_is_placed_among_placements_that_tie(
     assert periodicity(_stored(page).image) < alignment.PERIODIC
     stored = _stored(page).to_bytes()
     query = _query(apply_transform("crop50", page, 0))
-    found = last_look(SAME, query, [1], lambda ids: {1: stored})
+    found = last_look(SAME, query, [1], References(lambda ids: {1: stored}))
     assert [m.id for m in found] == [1]
     monkeypatch.setattr(alignment, "TIED_FLOOR", 2.0)  # never tied: the best two only
-    assert last_look(SAME, query, [1], lambda ids: {1: stored}) == []
+    assert last_look(SAME, query, [1], References(lambda ids: {1: stored})) == []
 
 
 def test_stripes_have_a_normal_and_other_pictures_none() -> None:
@@ -606,9 +607,9 @@ def test_a_part_of_a_smooth_colourful_picture_is_refined_on_its_grey_levels(
         return {i: stored[i] for i in ids}
 
     photo = _query(apply_transform("partial40", wheel, seed))
-    assert [m.id for m in last_look(SAME, photo, [1, 2], load)] == [1]
+    assert [m.id for m in last_look(SAME, photo, [1, 2], References(load))] == [1]
     monkeypatch.setattr(matching, "_vivid", lambda *args: False)
-    assert last_look(SAME, photo, [1, 2], load) == []
+    assert last_look(SAME, photo, [1, 2], References(load)) == []
 
 
 def test_a_part_of_a_smooth_colourful_picture_counts_where_its_colours_pin_it(
@@ -625,16 +626,16 @@ def test_a_part_of_a_smooth_colourful_picture_counts_where_its_colours_pin_it(
     photo = _query(apply_transform("partial40", wheel, 3))
     laid = DenseProbe(photo).match(Keypoints.from_bytes(stored[1]))
     assert laid is not None and laid.agreement < SAME.dense_agreement
-    found = last_look(SAME, photo, [1, 2], load)
+    found = last_look(SAME, photo, [1, 2], References(load))
     assert [m.id for m in found] == [1] and found[0].score == 0.6
     # a photo of a part of another smooth picture of as many colours (hues swept left to right) does not
     hsv = np.zeros((370, 370, 3), np.uint8)
     hsv[..., 0] = np.linspace(0, 179, 370)[None, :].astype(np.uint8)
     hsv[..., 1:] = 255
     sweep = _query(apply_transform("partial40", cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB), 3))
-    assert last_look(SAME, sweep, [1, 2], load) == []
+    assert last_look(SAME, sweep, [1, 2], References(load)) == []
     monkeypatch.setattr(matching, "COLOURFUL_AGREEMENT", 1.01)
-    assert last_look(SAME, photo, [1, 2], load) == []
+    assert last_look(SAME, photo, [1, 2], References(load)) == []
 
 
 BOOK = kind_spec("picturebook")
@@ -653,9 +654,9 @@ def test_picturebook_finds_a_partial_page_keypoints_cannot_verify() -> None:
         return {i: blobs[i] for i in ids}
 
     query = extract_keypoints(apply_transform("partial40", HORSE, 2), "akaze", max_features=1000)
-    assert verify_geometry(BOOK, [query], list(blobs), load) == []
-    assert last_look(replace(BOOK, dense_agreement=0.0), query, list(blobs), load, probes=[query]) == []
-    found = last_look(BOOK, query, list(blobs), load, probes=[query])
+    assert verify_geometry(BOOK, [query], list(blobs), References(load)) == []
+    assert last_look(replace(BOOK, dense_agreement=0.0), query, list(blobs), References(load), probes=[query]) == []
+    found = last_look(BOOK, query, list(blobs), References(load), probes=[query])
     assert [m.id for m in found] == [1] and found[0].inliers is None
     assert 0.6 <= found[0].score <= 0.9
     x1, y1, x2, y2 = found[0].box or (0, 0, 0, 0)
@@ -676,11 +677,11 @@ def test_the_keypoint_free_look_judges_only_the_candidates_it_slides_over_best(
     monkeypatch.setattr(DenseProbe, "matches", counting)
     query = extract_keypoints(apply_transform("partial40", HORSE, 2), "akaze", max_features=1000)
     ids = [1, 2, 3, 4, 9]  # the silhouette's page tried last
-    found = last_look(replace(BOOK, dense_keep=2), query, ids, lambda i: {k: blobs[k] for k in i})
+    found = last_look(replace(BOOK, dense_keep=2), query, ids, References(lambda i: {k: blobs[k] for k in i}))
     assert [m.id for m in found] == [9]
     assert len(judged) == 2 and any(np.array_equal(t, horse_thumb) for t in judged)
     judged.clear()
-    last_look(replace(BOOK, dense_keep=0), query, ids, lambda i: {k: blobs[k] for k in i})
+    last_look(replace(BOOK, dense_keep=0), query, ids, References(lambda i: {k: blobs[k] for k in i}))
     assert len(judged) == len(ids)
 
 
@@ -696,7 +697,7 @@ def test_a_grey_part_counts_only_where_it_alone_lines_up() -> None:
 
     query = extract_keypoints(apply_transform("partial40", HORSE, 2), "akaze", max_features=1000)
     assert BOOK.dense_grey_alone
-    careless = last_look(replace(BOOK, dense_grey_alone=False), query, [1, 2], load)
+    careless = last_look(replace(BOOK, dense_grey_alone=False), query, [1, 2], References(load))
     assert sorted(m.id for m in careless) == [1, 2]
-    assert last_look(BOOK, query, [1, 2], load) == []
-    assert [m.id for m in last_look(BOOK, query, [1], load)] == [1]
+    assert last_look(BOOK, query, [1, 2], References(load)) == []
+    assert [m.id for m in last_look(BOOK, query, [1], References(load))] == [1]

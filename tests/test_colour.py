@@ -13,6 +13,7 @@ from test_alignment import _query, _stored
 from tusou.engine import Engine
 from tusou.engine.kinds import kind_spec
 from tusou.engine.matching import MAX_PERIODICITY, MIN_COLOUR_AGREEMENT, last_look
+from tusou.engine.references import References
 from tusou.engine.sources import ImageSource
 from tusou.errors import InvalidParameter
 from tusou.evaluation.dataset import decode_rgb, generated_distractors
@@ -64,7 +65,7 @@ def test_keypoints_stored_before_colour_thumbnails_still_load() -> None:
     assert loaded.colour is None and loaded.image is not None
     # Without colour there is nothing to tell the board from another of its period.
     query = _query(centre_crop(BOARD, 0.5))
-    assert last_look(SAME, query, [1], lambda ids: {1: old}) == []
+    assert last_look(SAME, query, [1], References(lambda ids: {1: old})) == []
 
 
 def test_colour_agreement_tells_a_pattern_from_itself_in_other_colours() -> None:
@@ -97,18 +98,18 @@ def test_a_grey_pattern_has_no_colour_to_tell_but_its_greys() -> None:
     assert (colour_agreement(coloured, ref, match.homography, greys=True) or 0.0) < 0.2
     shifted = _stored(np.roll(grey, grey.shape[1] // 3, axis=1))
     blobs = {1: ref.to_bytes(), 2: shifted.to_bytes()}
-    assert [m.id for m in last_look(SAME, query, [1], lambda ids: {1: blobs[1]})] == [1]
-    assert last_look(SAME, query, [1, 2], lambda ids: {i: blobs[i] for i in ids}) == []
+    assert [m.id for m in last_look(SAME, query, [1], References(lambda ids: {1: blobs[1]}))] == [1]
+    assert last_look(SAME, query, [1, 2], References(lambda ids: {i: blobs[i] for i in ids})) == []
 
 
 @pytest.mark.parametrize("share", [0.5, 0.25])
 def test_a_crop_of_a_repeated_pattern_finds_it_in_its_own_colours_only(share: float) -> None:
     blobs = _blobs(_recoloured(BOARD), BOARD)
     query = _query(centre_crop(BOARD, share))
-    found = last_look(SAME, query, [1, 2], lambda ids: {i: blobs[i] for i in ids})
+    found = last_look(SAME, query, [1, 2], References(lambda ids: {i: blobs[i] for i in ids}))
     assert [m.id for m in found] == [2]
     recoloured_query = _query(centre_crop(_recoloured(BOARD), share))
-    found = last_look(SAME, recoloured_query, [1, 2], lambda ids: {i: blobs[i] for i in ids})
+    found = last_look(SAME, recoloured_query, [1, 2], References(lambda ids: {i: blobs[i] for i in ids}))
     assert [m.id for m in found] == [1]
 
 
@@ -164,7 +165,7 @@ def test_a_crop_of_stripes_is_laid_in_phase(name: str) -> None:
     query = _query(apply_transform(name, brown, 1))
     match = DenseProbe(query).match(_stored(brown))
     assert match is not None and match.agreement >= SAME.dense_agreement
-    found = last_look(SAME, query, [1, 2], lambda ids: {i: blobs[i] for i in ids})
+    found = last_look(SAME, query, [1, 2], References(lambda ids: {i: blobs[i] for i in ids}))
     # Stripes of its period in another colour line up in grey levels too: colour tells.
     assert [m.id for m in found] == [2]
 

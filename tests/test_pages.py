@@ -20,6 +20,7 @@ from test_frames import bands
 from tusou.engine import Engine, matching
 from tusou.engine.kinds import kind_spec
 from tusou.engine.matching import last_look, verify_geometry, verify_pages
+from tusou.engine.references import References
 from tusou.engine.sources import ImageSource
 from tusou.evaluation import synthetic
 from tusou.evaluation.dataset import decode_rgb, generated_distractors, generated_pages
@@ -268,7 +269,7 @@ def test_a_repeated_pattern_is_never_answered_by_its_outline() -> None:
     fooled = [m for m in (page_match(p, board, SAME.page_agreement) for p in pages) if m is not None]
     assert fooled and fooled[0].agreement >= SAME.page_agreement
     for spec in (SAME, kind_spec("picturebook")):
-        assert verify_pages(spec, pages, [1], lambda ids: {1: board.to_bytes()}) == []
+        assert verify_pages(spec, pages, [1], References(lambda ids: {1: board.to_bytes()})) == []
 
 
 @pytest.mark.parametrize("seed", [1, 2, 4])
@@ -282,7 +283,7 @@ def test_a_photographed_grey_pattern_is_answered_whole_where_it_is_grey(seed: in
     for picture, expected in ((board, [1]), (tinted, [])):
         photo = _photo(picture, seed, 0.5)
         pages = [page_view(photo.pixels, q) for q in find_pages(photo.pixels)]
-        found = verify_pages(SAME, pages, [1], lambda ids: {1: stored})
+        found = verify_pages(SAME, pages, [1], References(lambda ids: {1: stored}))
         assert [m.id for m in found] == expected
 
 
@@ -296,10 +297,10 @@ def test_a_photographed_page_of_bands_is_refined_across_them(
     photo = _photo(picture, seed, 0.3)
     pages = [page_view(photo.pixels, q) for q in find_pages(photo.pixels)]
     stored = {1: _stored(picture).to_bytes(), 2: _stored(bands(30, wobble=0.0, size=(300, 300))).to_bytes()}
-    found = verify_pages(SAME, pages, [1, 2], lambda ids: {i: stored[i] for i in ids})
+    found = verify_pages(SAME, pages, [1, 2], References(lambda ids: {i: stored[i] for i in ids}))
     assert [m.id for m in found] == [1]
     monkeypatch.setattr(alignment, "ONE_DIRECTIONAL", 1.01)
-    assert verify_pages(SAME, pages, [1, 2], lambda ids: {i: stored[i] for i in ids}) == []
+    assert verify_pages(SAME, pages, [1, 2], References(lambda ids: {i: stored[i] for i in ids})) == []
 
 
 def _fine_texture(seed: int) -> np.ndarray:
@@ -336,7 +337,7 @@ def test_verify_pages_scores_in_the_keypoint_free_band() -> None:
     photo = _photo(HORSE, 1)
     pages = [page_view(photo.pixels, q) for q in find_pages(photo.pixels)]
     blobs = {1: _stored(OTHERS[0]).to_bytes(), 2: _stored(HORSE).to_bytes()}
-    found = verify_pages(SAME, pages, [1, 2], lambda ids: {i: blobs[i] for i in ids})
+    found = verify_pages(SAME, pages, [1, 2], References(lambda ids: {i: blobs[i] for i in ids}))
     assert [m.id for m in found] == [2]
     assert 0.6 <= found[0].score <= 0.9 and found[0].inliers is None
 
@@ -406,8 +407,8 @@ def test_keypoints_on_a_page_square_on_must_agree_in_every_part(kind: str, metho
     def load(ids: list[int]) -> dict[int, bytes]:
         return {i: blobs[i] for i in ids}
 
-    assert [m.id for m in verify_geometry(spec, probes, [1, 2], load)] == [1, 2]
-    assert [m.id for m in verify_geometry(spec, probes, [1, 2], load, spec.page_cells)] == [2]
+    assert [m.id for m in verify_geometry(spec, probes, [1, 2], References(load))] == [1, 2]
+    assert [m.id for m in verify_geometry(spec, probes, [1, 2], References(load), spec.page_cells)] == [2]
 
 
 @pytest.mark.parametrize("kind", ["same", "picturebook"])
@@ -428,13 +429,13 @@ def test_the_reach_verifies_by_keypoints_only_what_agrees_in_every_part(kind: st
     def load(ids: list[int]) -> dict[int, bytes]:
         return {i: blobs[i] for i in ids}
 
-    found = last_look(spec, query, [], load, reach=[1, 2], probes=[query])
+    found = last_look(spec, query, [], References(load), reach=[1, 2], probes=[query])
     assert [m.id for m in found] == [2] and (found[0].inliers or 0) >= spec.min_inliers
-    careless = last_look(replace(spec, reach_cells=None), query, [], load, reach=[1, 2], probes=[query])
+    careless = last_look(replace(spec, reach_cells=None), query, [], References(load), reach=[1, 2], probes=[query])
     assert sorted(m.id for m in careless) == [1, 2]
     if not spec.dense_agreement:
         # the first look's candidates were verified by keypoints already
-        assert last_look(spec, query, [1, 2], load, probes=[query]) == []
+        assert last_look(spec, query, [1, 2], References(load), probes=[query]) == []
 
 
 def test_picturebook_pages_verify_by_their_outline() -> None:
@@ -442,7 +443,7 @@ def test_picturebook_pages_verify_by_their_outline() -> None:
     photo = _photo(HORSE, 1)
     pages = [page_view(photo.pixels, q) for q in find_pages(photo.pixels)]
     blobs = {1: _stored(synthetic.page(2000011)).to_bytes(), 2: _stored(HORSE).to_bytes()}
-    found = verify_pages(book, pages, [1, 2], lambda ids: {i: blobs[i] for i in ids})
+    found = verify_pages(book, pages, [1, 2], References(lambda ids: {i: blobs[i] for i in ids}))
     assert [m.id for m in found] == [2] and 0.6 <= found[0].score <= 0.9
 
 
@@ -654,10 +655,10 @@ def test_a_photographed_smooth_colourful_picture_counts_where_its_colours_pin_it
     wheel, load = _wheels()
     photo = _photo(wheel, seed, share)
     views = [page_view(photo.pixels, quad) for quad in find_pages(photo.pixels)]
-    found = verify_pages(SAME, views, [1, 2], load)
+    found = verify_pages(SAME, views, [1, 2], References(load))
     assert [m.id for m in found] == [1] and found[0].score == 0.6
     monkeypatch.setattr(matching, "COLOURFUL_AGREEMENT", 1.01)
-    assert verify_pages(SAME, views, [1, 2], load) == []
+    assert verify_pages(SAME, views, [1, 2], References(load)) == []
 
 
 @pytest.mark.parametrize("seed", [1, 3, 5, 6])
@@ -668,11 +669,11 @@ def test_a_photographed_smooth_picture_is_refined_on_its_grey_levels(
     wheel, load = _wheels()
     photo = _photo(wheel, seed, 0.3)
     views = [page_view(photo.pixels, quad) for quad in find_pages(photo.pixels)]
-    assert [m.id for m in verify_pages(SAME, views, [1, 2], load)] == [1]
+    assert [m.id for m in verify_pages(SAME, views, [1, 2], References(load))] == [1]
     on_gradients = pages._refined
     monkeypatch.setattr(pages, "_refined", lambda view, ref, guess, *, levels=False:
                         None if levels else on_gradients(view, ref, guess))
-    assert verify_pages(SAME, views, [1, 2], load) == []
+    assert verify_pages(SAME, views, [1, 2], References(load)) == []
 
 
 def test_each_outline_is_looked_at_square_on_until_one_verifies(engine: Engine) -> None:

@@ -17,6 +17,7 @@ from conftest import encode, sample
 from tusou.engine import Engine
 from tusou.engine.kinds import kind_spec
 from tusou.engine.matching import verify_geometry
+from tusou.engine.references import References
 from tusou.engine.sources import ImageSource
 from tusou.evaluation import synthetic
 from tusou.evaluation.transforms import apply_transform
@@ -49,7 +50,7 @@ def test_keypoints_stored_before_thumbnails_still_load_and_verify() -> None:
     # them (picturebook's keypoint_cells) still verifies such a library by inliers.
     spec = replace(kind_spec("same"), keypoint_cells=0.75)
     found = verify_geometry(spec, [extract_keypoints(apply_transform("crop50", astronaut, 1), "orb")],
-                            [1], lambda ids: {1: buf.getvalue()}, spec.keypoint_cells)
+                            [1], References(lambda ids: {1: buf.getvalue()}), spec.keypoint_cells)
     assert [m.id for m in found] == [1]
 
 

@@ -49,10 +49,10 @@ current: dict = {}
 original_last_look = matching.last_look
 
 
-def studied(spec, query, ids, load_keypoints, reach=(), probes=()):
-    answer = original_last_look(spec, query, ids, load_keypoints, reach, probes)
+def studied(spec, query, ids, refs, reach=(), probes=()):
+    answer = original_last_look(spec, query, ids, refs, reach, probes)
     probe = DenseProbe(query)
-    for image_id, ref in last_look_candidates(spec, probe, ids, reach, load_keypoints):
+    for image_id, ref in last_look_candidates(spec, probe, ids, reach, refs):
         match = probe.match(ref)
         if match is None or match.agreement < matching.MIN_ROUGH_AGREEMENT:
             continue

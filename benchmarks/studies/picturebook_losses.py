@@ -11,6 +11,7 @@ import numpy as np
 from tusou.config import Settings
 from tusou.engine import Engine
 from tusou.engine.matching import verify_geometry
+from tusou.engine.references import References
 from tusou.evaluation import suites
 from tusou.evaluation.dataset import decode_rgb
 from tusou.evaluation.runner import _copy_queries, _fit, _Harness, spread
@@ -62,8 +63,8 @@ for n, q in enumerate(queries):
     closer = lib._describer.closer_look(spec, lib.record.pipeline, pixels)
     regions = [rank(v, tid) for v in closer.vectors]
     extra = [rank(l2n(np.asarray(vec_fn(window(pixels, *w))[0], np.float32).ravel()), tid) for w in EXTRA]
-    v1 = bool(verify_geometry(spec, [desc.keypoints], [tid], lib._store.keypoints))
-    v2 = bool(verify_geometry(spec, closer.keypoints, [tid], lib._store.keypoints))
+    v1 = bool(verify_geometry(spec, [desc.keypoints], [tid], References(lib._store.keypoints)))
+    v2 = bool(verify_geometry(spec, closer.keypoints, [tid], References(lib._store.keypoints)))
     out.append(
         {
             "query": q.key,

@@ -80,14 +80,14 @@ def _row(image_id: int, label: str, match, query, ref) -> dict:
                 counts=matching._part(match, dense_spec, query, ref, greys=True))
 
 
-def studied(spec, query, ids, load_keypoints, reach=(), probes=()):
-    answer = original_last_look(spec, query, ids, load_keypoints, reach, probes)
+def studied(spec, query, ids, refs, reach=(), probes=()):
+    answer = original_last_look(spec, query, ids, refs, reach, probes)
     started = time.perf_counter()
-    dense = original_last_look(dense_spec, query, ids, load_keypoints, reach, probes)
+    dense = original_last_look(dense_spec, query, ids, refs, reach, probes)
     seconds = time.perf_counter() - started
     placed = []
     probe = DenseProbe(query)
-    for image_id, ref in last_look_candidates(dense_spec, probe, ids, reach, load_keypoints):
+    for image_id, ref in last_look_candidates(dense_spec, probe, ids, reach, refs):
         for rough in probe.matches(ref)[:matching.REFINED_PLACEMENTS]:
             if rough.agreement >= FLOOR:
                 placed.append(_row(image_id, "laid", rough, query, ref))

@@ -19,6 +19,7 @@ from pathlib import Path
 from reused_suite import reused
 
 from tusou.engine import matching
+from tusou.engine.references import References
 from tusou.evaluation.dataset import decode_rgb
 from tusou.evaluation.runner import _fit
 from tusou.features.alignment import refined
@@ -38,7 +39,7 @@ for n, query in enumerate(queries[:limit]):
     except Exception:  # refused by the kind's limits
         continue
     candidates = [i for i, _ in library._state.index.search(desc.vector, spec.verify_candidates, None)]
-    for image_id, ref in matching._stored(candidates, library._store.keypoints):
+    for image_id, ref in References(library._store.keypoints).keypoints(candidates):
         for probe in desc.probes:
             fit = verify(probe, ref, min_inliers=5)
             if fit is None or fit.agreement is None:

@@ -3,7 +3,7 @@ harness that asks as the evaluation asks, and the suite's copy queries; and the 
 the last look judges. Studies run as scripts from this folder import it by name
 (``from reused_suite import reused``)."""
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -13,6 +13,7 @@ from tusou.engine.describe import Descriptors
 from tusou.engine.kinds import KindSpec
 from tusou.engine.library import Library
 from tusou.engine.matching import best_sliding, dense_judged
+from tusou.engine.references import References
 from tusou.evaluation import suites
 from tusou.evaluation.runner import _copy_queries, _Harness, _Query, spread
 from tusou.features import PDQ_MATCH_DISTANCE
@@ -44,14 +45,13 @@ def reused(kind: str, work: Path, seed: int = 0) -> Reused:
 
 
 def last_look_candidates(spec: KindSpec, probe: DenseProbe, ids: Sequence[int], reach: Sequence[int],
-                         load_keypoints: Callable[[list[int]], Mapping[int, bytes]]
-                         ) -> Iterator[tuple[int, Keypoints]]:
+                         refs: References) -> Iterator[tuple[int, Keypoints]]:
     """Every candidate the last look judges without keypoints (``matching.last_look``'s
     arguments): the candidates tried (``matching.dense_judged``) and the reach's
     best-sliding ``spec.reach_keep``, with their stored keypoints."""
-    judged = dense_judged(spec, probe, ids, load_keypoints)
+    judged = dense_judged(spec, probe, ids, refs)
     if reach and spec.reach_keep:
-        judged += best_sliding(probe, reach, spec.reach_keep, load_keypoints)
+        judged += best_sliding(probe, reach, spec.reach_keep, refs)
     seen: set[int] = set()
     for image_id, ref in judged:
         if image_id not in seen:

@@ -17,6 +17,7 @@ from pathlib import Path
 from tusou.config import Settings
 from tusou.engine import Engine
 from tusou.engine.matching import verify_geometry
+from tusou.engine.references import References
 from tusou.engine.sources import ImageSource
 from tusou.evaluation import suites
 from tusou.evaluation.dataset import decode_rgb
@@ -75,8 +76,8 @@ for query in queries:
         "top": page.hits[0].image.brief if page.hits else None,
         "first": rank(desc.vector, true_id), "regions": [rank(v, true_id) for v in closer.vectors],
         "v1": best_fit(first, true_id), "v2": best_fit(closer.keypoints, true_id),
-        "acc1": bool(verify_geometry(spec, first, [true_id], lib._store.keypoints)),
-        "acc2": bool(verify_geometry(spec, closer.keypoints, [true_id], lib._store.keypoints)),
+        "acc1": bool(verify_geometry(spec, first, [true_id], References(lib._store.keypoints))),
+        "acc2": bool(verify_geometry(spec, closer.keypoints, [true_id], References(lib._store.keypoints))),
     })
     print(len(rows), rows[-1], flush=True)
 json.dump(rows, open(out_path, "w"), indent=0)

@@ -28,6 +28,7 @@ from tusou.engine.matching import (
 )
 from tusou.engine.originals import OriginalStore
 from tusou.engine.params import RESULT_WINDOW, Page, validate_brief
+from tusou.engine.references import References
 from tusou.engine.sources import ImageSource, load_image
 from tusou.errors import (
     DuplicateImage,
@@ -39,7 +40,6 @@ from tusou.errors import (
     TusouError,
 )
 from tusou.features import Keypoints, l2n
-from tusou.features.keypoints import thumbnail_from_bytes
 from tusou.features.pages import PageView, find_pages, page_view, rectified
 from tusou.images.decode import DecodedImage
 from tusou.images.fetch import UrlFetcher
@@ -443,8 +443,8 @@ class Library:
         order = np.argsort(-scores, kind="stable")
         return [(ids[i], float(scores[i])) for i in order]
 
-    def _second_look(self, pixels: np.ndarray, tried: list[int], allowed: np.ndarray | None
-                     ) -> list[Match]:
+    def _second_look(self, pixels: np.ndarray, tried: list[int], allowed: np.ndarray | None,
+                     refs: References) -> list[Match]:
         """Nothing verified: look again, slower, with candidates from the query's central
         regions and denser keypoints (the first candidates included: a distant or tilted
         photo may verify with more points). Only queries that found nothing pay for this."""
@@ -452,11 +452,10 @@ class Library:
         closer = self._extracting(lambda: self._describer.closer_look(spec, self.record.pipeline,
                                                                       pixels))
         ids = self._second_look_candidates(closer.vectors, tried, allowed)
-        return rank_matches(verify_geometry(spec, closer.keypoints, ids, self._store.keypoints,
-                                            spec.keypoint_cells))
+        return rank_matches(verify_geometry(spec, closer.keypoints, ids, refs, spec.keypoint_cells))
 
     def _turned_look(self, pixels: np.ndarray, query: Keypoints, tried: list[int],
-                     allowed: np.ndarray | None) -> list[Match]:
+                     allowed: np.ndarray | None, refs: References) -> list[Match]:
         """Nothing verified: perhaps a whole copy turned a quarter, of a picture whose vector
         turns with it (stripes, wood grain: Lite0's features are not rotation-invariant),
         so that its original ranks far down. The query turned back a quarter finds more
@@ -467,7 +466,7 @@ class Library:
         judged = set(tried)
         ids = [i for i, _ in self._state.index.search(vector, spec.verify_candidates, allowed)
                if i not in judged]
-        return verify_frames(spec, query, ids, self._store.keypoints)
+        return verify_frames(spec, query, ids, refs)
 
     def _second_look_candidates(self, vectors: list[np.ndarray], tried: list[int],
                                 allowed: np.ndarray | None) -> list[int]:
@@ -475,8 +474,8 @@ class Library:
         ids = [*tried[:self.spec.second_look_candidates], *self._region_candidates(vectors, allowed)]
         return list(dict.fromkeys(ids))
 
-    def _page_look(self, pixels: np.ndarray, tried: list[int], allowed: np.ndarray | None
-                   ) -> list[Match]:
+    def _page_look(self, pixels: np.ndarray, tried: list[int], allowed: np.ndarray | None,
+                   refs: References) -> list[Match]:
         """Nothing verified: is the query a photo of a printed page or poster? Each page
         outline found in it is compared whole with the candidates tried so far and with the
         nearest vectors of the page seen square-on (a small page on a textured table can
@@ -495,10 +494,10 @@ class Library:
                    for vector in vectors]
         pages = [page_view(pixels, quad) for quad in quads]
         judged = list(dict.fromkeys([*tried, *(i for ids in nearest for i in ids)]))
-        found = verify_pages(spec, pages, judged, self._store.keypoints)
+        found = verify_pages(spec, pages, judged, refs)
         if not found and spec.page_reach:
-            found = verify_pages(spec, pages, self._page_reach(vectors[0], pages[0], judged, allowed),
-                                 self._store.keypoints)
+            found = verify_pages(spec, pages, self._page_reach(vectors[0], pages[0], judged, allowed, refs),
+                                 refs)
         if found or not spec.page_keypoints:
             return found
         # A later outline's page only against its own nearest, not the candidates tried
@@ -508,13 +507,13 @@ class Library:
         for quad, ids in zip(quads, candidates, strict=True):
             probes = self._extracting(partial(self._describer.page_keypoints, spec, pixels, quad))
             found = rank_matches(verify_geometry(spec, probes, list(dict.fromkeys(ids)),
-                                                 self._store.keypoints, spec.page_cells))
+                                                 refs, spec.page_cells))
             if found:
                 break
         return found
 
     def _page_reach(self, vector: np.ndarray, page: PageView, judged: list[int],
-                    allowed: np.ndarray | None) -> list[int]:
+                    allowed: np.ndarray | None, refs: References) -> list[int]:
         """The ``spec.page_reach_keep`` of the page square-on's ``spec.page_reach`` nearest
         vectors (``vector``), past those ``judged``, that the ``page`` agrees with best in
         the quick comparison, judged on their thumbnails alone."""
@@ -522,9 +521,7 @@ class Library:
         seen = set(judged)
         reach = [i for i, _ in self._state.index.search(vector, spec.page_reach, allowed)
                  if i not in seen]
-        blobs = self._store.keypoints(reach) if reach else {}
-        return page_reached(page, ((i, thumbnail_from_bytes(b)) for i, b in blobs.items()),
-                            spec.page_reach_keep)
+        return page_reached(page, refs.thumbnails(reach), spec.page_reach_keep)
 
     def _region_candidates(self, vectors: list[np.ndarray], allowed: np.ndarray | None
                            ) -> list[int]:
@@ -556,27 +553,28 @@ class Library:
         state = self._state
         scored: list[Match]
         if spec.verified_only:
+            refs = References(self._store.keypoints)  # each candidate read once, whichever looks meet it
             pdq_hits = state.hashes.within([h.to_bytes() for h in desc.pdq], PDQ_MATCH_DISTANCE,
                                            allowed) if desc.pdq else {}
             candidates = [i for i, _ in state.index.search(desc.vector, spec.verify_candidates,
                                                            allowed)]
             scored = verify_candidates(spec, desc, exact_id=exact_id, pdq_hits=pdq_hits,
                                        candidates=candidates,
-                                       load_keypoints=self._store.keypoints)
+                                       refs=refs)
             tried = list(dict.fromkeys([*pdq_hits, *candidates]))
             if not settled(scored) and spec.frame_agreement and desc.keypoints is not None:
-                scored = merged(scored, self._turned_look(pixels, desc.keypoints, tried, allowed))
+                scored = merged(scored, self._turned_look(pixels, desc.keypoints, tried, allowed, refs))
             if not settled(scored) and spec.second_look_keypoints:
-                scored = merged(scored, self._second_look(pixels, candidates, allowed))
+                scored = merged(scored, self._second_look(pixels, candidates, allowed, refs))
             if not settled(scored) and spec.page_agreement:
-                scored = merged(scored, self._page_look(pixels, tried, allowed))
+                scored = merged(scored, self._page_look(pixels, tried, allowed, refs))
             if not settled(scored) and desc.keypoints is not None:
                 # Still nothing: perhaps a part of a picture keypoints cannot hold on to, or
                 # one whose original the vectors rank far down.
                 judged = set(tried)
                 reach = [i for i, _ in state.index.search(desc.vector, spec.reach, allowed)
                          if i not in judged] if spec.reach else []
-                scored = merged(scored, last_look(spec, desc.keypoints, tried, self._store.keypoints,
+                scored = merged(scored, last_look(spec, desc.keypoints, tried, refs,
                                                   reach, desc.probes))
             cut = spec.default_threshold if threshold is None else threshold
         else:

@@ -9,7 +9,7 @@ without keypoints (features.alignment) 0.60..0.90 by content agreement.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 
@@ -17,6 +17,7 @@ import numpy as np
 
 from tusou.engine.describe import Box, Descriptors
 from tusou.engine.kinds import KindSpec
+from tusou.engine.references import References
 from tusou.features import PDQ_MATCH_DISTANCE, GeometricMatch, Keypoints, frame_match, verify
 from tusou.features.alignment import DenseProbe, refined
 from tusou.features.frames import Area, ContentMatch, query_areas
@@ -29,7 +30,6 @@ from tusou.features.keypoints import (
     hue_blind,
     periodicity,
     refitted,
-    thumbnail_from_bytes,
     vividness_agreement,
     weakest_cells,
 )
@@ -214,18 +214,7 @@ def _refined(match: GeometricMatch, spec: KindSpec, query: Keypoints, ref: Keypo
     return out
 
 
-def _stored(ids: Sequence[int], load_keypoints: Callable[[list[int]], Mapping[int, bytes]]
-            ) -> Iterator[tuple[int, Keypoints]]:
-    """The stored keypoints (and thumbnail) of each of ``ids`` that has them, in order."""
-    stored = load_keypoints(list(ids))
-    for image_id in ids:
-        blob = stored.get(image_id)
-        if blob is not None:
-            yield image_id, Keypoints.from_bytes(blob)
-
-
-def verify_geometry(spec: KindSpec, probes: Sequence[Keypoints], ids: Sequence[int],
-                    load_keypoints: Callable[[list[int]], Mapping[int, bytes]],
+def verify_geometry(spec: KindSpec, probes: Sequence[Keypoints], ids: Sequence[int], refs: References,
                     min_cells: float | None = None, *, refine: bool = True) -> list[Match]:
     """The ``ids`` whose stored keypoints agree with one of ``probes`` (the query, and its
     mirror image) on a plausible homography, scored by their inliers; with ``min_cells``,
@@ -238,7 +227,7 @@ def verify_geometry(spec: KindSpec, probes: Sequence[Keypoints], ids: Sequence[i
         return []
     out = []
     deferred: dict[int, tuple[Keypoints, Deferred]] = {}
-    for image_id, ref in _stored(ids, load_keypoints):
+    for image_id, ref in refs.keypoints(ids):
         fits: Deferred = []
         match = _best_geometry(probes, ref, spec, min_cells, fits)
         if match is not None:
@@ -256,8 +245,8 @@ def verify_geometry(spec: KindSpec, probes: Sequence[Keypoints], ids: Sequence[i
     return out
 
 
-def verify_frames(spec: KindSpec, query: Keypoints, ids: Sequence[int],
-                  load_keypoints: Callable[[list[int]], Mapping[int, bytes]]) -> list[Match]:
+def verify_frames(spec: KindSpec, query: Keypoints, ids: Sequence[int], refs: References
+                  ) -> list[Match]:
     """The ``ids`` whose stored thumbnail the query's whole picture agrees with, in one of
     its eight quarter-turned or mirrored positions (``spec.frame_agreement``), in grey
     levels or, with its hues turned, in value (``_hue_turned``)."""
@@ -267,7 +256,7 @@ def verify_frames(spec: KindSpec, query: Keypoints, ids: Sequence[int],
     areas = query_areas(query)
     blind = hue_blind(query)
     blind_areas = query_areas(blind) if blind is not None else []
-    for image_id, ref in _stored(ids, load_keypoints):
+    for image_id, ref in refs.keypoints(ids):
         match = frame_match(query, ref, spec.frame_agreement, areas)
         if match is None and blind is not None:
             match = _hue_turned(spec, query, blind, blind_areas, ref)
@@ -320,9 +309,8 @@ def _cover(box: Box, ref: Keypoints) -> float:
     return max(0, x2 - x1) * max(0, y2 - y1) / max(ref.width * ref.height, 1)
 
 
-def last_look(spec: KindSpec, query: Keypoints, ids: Sequence[int],
-                 load_keypoints: Callable[[list[int]], Mapping[int, bytes]],
-                 reach: Sequence[int] = (), probes: Sequence[Keypoints] = ()) -> list[Match]:
+def last_look(spec: KindSpec, query: Keypoints, ids: Sequence[int], refs: References,
+              reach: Sequence[int] = (), probes: Sequence[Keypoints] = ()) -> list[Match]:
     """The last look, best first: the ``ids`` (or the ``spec.dense_keep`` of them that the
     query slides over best, upright) that the query lines up with, without
     keypoints, as a part (``spec.dense_agreement``, and ``spec.dense_cells`` in every part
@@ -339,15 +327,15 @@ def last_look(spec: KindSpec, query: Keypoints, ids: Sequence[int],
         return []
     probe = DenseProbe(query)
     # (id, reference, verified by keypoints, judged without them)
-    refs = [(image_id, ref, False, True) for image_id, ref in dense_judged(spec, probe, judged, load_keypoints)]
+    looked = [(image_id, ref, False, True) for image_id, ref in dense_judged(spec, probe, judged, refs)]
     if reach and spec.reach_keep:
-        refs += [(image_id, ref, True, rank < spec.reach_keep) for rank, (image_id, ref) in enumerate(
-            best_sliding(probe, reach, max(spec.reach_keep, spec.reach_verify), load_keypoints))]
+        looked += [(image_id, ref, True, rank < spec.reach_keep) for rank, (image_id, ref) in enumerate(
+            best_sliding(probe, reach, max(spec.reach_keep, spec.reach_verify), refs))]
     out: list[Match] = []
     # parts that count only where they alone line up: grey patterns (their greys are their
     # colours) and, with spec.dense_grey_alone, any part where colour cannot tell
     grey_patterns: list[Match] = []
-    for image_id, ref, far, dense in refs:
+    for image_id, ref, far, dense in looked:
         fits: Deferred = []
         geometric = _best_geometry(probes, ref, spec, spec.reach_cells, fits) if far else None
         weak = geometric is None and bool(fits)
@@ -432,22 +420,21 @@ def _whole(bar: float | None, query: Keypoints, ref: Keypoints, homography: np.n
     return colour is None or colour >= MIN_COLOUR_AGREEMENT
 
 
-def dense_judged(spec: KindSpec, probe: DenseProbe, ids: Sequence[int],
-                 load_keypoints: Callable[[list[int]], Mapping[int, bytes]]) -> list[tuple[int, Keypoints]]:
+def dense_judged(spec: KindSpec, probe: DenseProbe, ids: Sequence[int], refs: References
+                 ) -> list[tuple[int, Keypoints]]:
     """The candidates tried that the last look judges without keypoints, with their stored
     keypoints: every one of ``ids``, or (``spec.dense_keep``) the best-sliding of them."""
     if ids and spec.dense_keep:
-        return best_sliding(probe, ids, spec.dense_keep, load_keypoints)
-    return list(_stored(ids, load_keypoints))
+        return best_sliding(probe, ids, spec.dense_keep, refs)
+    return list(refs.keypoints(ids))
 
 
-def best_sliding(probe: DenseProbe, ids: Sequence[int], keep: int,
-                 load_keypoints: Callable[[list[int]], Mapping[int, bytes]]) -> list[tuple[int, Keypoints]]:
+def best_sliding(probe: DenseProbe, ids: Sequence[int], keep: int, refs: References
+                 ) -> list[tuple[int, Keypoints]]:
     """The ``keep`` of ``ids`` that the probe's query slides over best (``reached``), best
     first, with their stored keypoints."""
-    blobs = load_keypoints(list(ids))
-    kept = reached(probe, ((i, thumbnail_from_bytes(b)) for i, b in blobs.items()), keep)
-    return [(image_id, Keypoints.from_bytes(blobs[image_id])) for _, image_id in kept]
+    kept = [image_id for _, image_id in reached(probe, refs.thumbnails(ids), keep)]
+    return list(refs.keypoints(kept))
 
 
 def reached(probe: DenseProbe, thumbnails: Iterable[tuple[int, np.ndarray | None]], keep: int
@@ -477,8 +464,8 @@ def _best_thumbnails(score: Callable[[np.ndarray], float],
     return scored[:keep]
 
 
-def verify_pages(spec: KindSpec, pages: Sequence[PageView], ids: Sequence[int],
-                 load_keypoints: Callable[[list[int]], Mapping[int, bytes]]) -> list[Match]:
+def verify_pages(spec: KindSpec, pages: Sequence[PageView], ids: Sequence[int], refs: References
+                 ) -> list[Match]:
     """The ``ids`` whose whole picture one of the photographed ``pages`` is
     (``spec.page_agreement``, ``spec.page_cells``), best first. References that repeat a
     pattern need the page's colours to agree too, as in the keypoint-free look: an outline
@@ -489,7 +476,7 @@ def verify_pages(spec: KindSpec, pages: Sequence[PageView], ids: Sequence[int],
         return []
     out = []
     floor = min(spec.page_agreement, COLOURFUL_AGREEMENT)
-    for image_id, ref in _stored(ids, load_keypoints):
+    for image_id, ref in refs.keypoints(ids):
         found = [m for page in pages
                  if (m := page_match(page, ref, floor, spec.page_cells)) is not None
                  and _page_counts(m, page, ref, spec)]
@@ -515,14 +502,13 @@ def _page_counts(match: ContentMatch, page: PageView, ref: Keypoints, spec: Kind
 
 
 def verify_candidates(spec: KindSpec, query: Descriptors, *, exact_id: int | None,
-                      pdq_hits: Mapping[int, int], candidates: list[int],
-                      load_keypoints: Callable[[list[int]], Mapping[int, bytes]]
+                      pdq_hits: Mapping[int, int], candidates: list[int], refs: References
                       ) -> list[Match]:
     """Decide which candidates really are the query's image (or a part of it), best first.
 
     ``pdq_hits`` maps ids to their smallest dihedral PDQ distance (already <= the match
-    distance); ``candidates`` come from the global vector; ``load_keypoints`` reads stored
-    local features, asked only for the ids that still need geometric verification. When no
+    distance); ``candidates`` come from the global vector; ``refs`` reads stored local
+    features, asked only for the ids that still need geometric verification. When no
     keypoint match counts, the same candidates are compared whole-frame (verify_frames).
     """
     quality_ok = bool(query.pdq) and query.pdq[0].quality >= PDQ_MIN_QUALITY
@@ -535,16 +521,11 @@ def verify_candidates(spec: KindSpec, query: Descriptors, *, exact_id: int | Non
                 results[image_id] = Match(image_id, pdq_score(distance))
     to_verify = [i for i in dict.fromkeys([*pdq_hits, *candidates]) if i not in results]
     probes = query.probes
-    stored = load_keypoints(to_verify) if to_verify and probes else {}
-
-    def loaded(ids: list[int]) -> Mapping[int, bytes]:
-        return {i: stored[i] for i in ids if i in stored}
-
-    found = verify_geometry(spec, probes, to_verify, loaded, spec.keypoint_cells,
+    found = verify_geometry(spec, probes, to_verify, refs, spec.keypoint_cells,
                             refine=not results)
     if not settled(found) and not results and query.keypoints is not None:
         # Nothing verified: perhaps a whole copy of a picture keypoints cannot hold on to.
-        found = merged(found, verify_frames(spec, query.keypoints, to_verify, loaded))
+        found = merged(found, verify_frames(spec, query.keypoints, to_verify, refs))
     for match in found:
         results[match.id] = match
     return rank_matches(results.values())
