@@ -15,10 +15,11 @@ The engine runs in-process on a work directory, exactly as the server runs it.
 from __future__ import annotations
 
 import io
+import itertools
 import logging
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -54,6 +55,8 @@ SUBJECT_VIEWS: dict[str, float] = {"subject_bg": 1.0, "subject_half": 0.6, "subj
 PRODUCT_CLASSES = 3
 TOP_K = 10
 LATENCY_SAMPLE = 30
+# A long step (adding the library, asking the queries) says how far it is this many times.
+PROGRESS_STEPS = 10
 
 
 @dataclass(frozen=True)
@@ -147,6 +150,22 @@ def _original(image: EvalImage) -> np.ndarray:
     return _shrunk(image.pixels(), TRANSFORM_SIDE)
 
 
+class _Progress:
+    """Says how many of a step's ``total`` items are done, every PROGRESS_STEPS-th of them,
+    as workers finish them (an evaluation runs for tens of minutes)."""
+
+    def __init__(self, total: int, what: str, say: Callable[[str], None] | None) -> None:
+        self._total, self._what, self._say = total, what, say
+        self._every = max(1, total // PROGRESS_STEPS)
+        self._done = itertools.count(1)  # next() on it is atomic: workers share it
+        self._start = time.perf_counter()
+
+    def tick(self) -> None:
+        done = next(self._done)
+        if self._say is not None and done % self._every == 0 and done < self._total:
+            self._say(f"{done} of {self._total} {self._what} ({time.perf_counter() - self._start:.0f} s)")
+
+
 class _Harness:
     """The engine, the evaluation library and the cont_sign <-> key bookkeeping."""
 
@@ -166,8 +185,17 @@ class _Harness:
         self.add_ms: list[float] = []
         self.rejected: list[str] = []
 
-    def ingest(self, images: Iterable[EvalImage], *, workers: int, with_classes: bool) -> None:
+    def ingest(self, images: Sequence[EvalImage], *, workers: int, with_classes: bool,
+               progress: Callable[[str], None] | None = None) -> None:
+        done = _Progress(len(images), "images added", progress)
+
         def add(item: tuple[int, EvalImage]) -> None:
+            try:
+                add_one(item)
+            finally:
+                done.tick()
+
+        def add_one(item: tuple[int, EvalImage]) -> None:
             n, image = item
             class_ids = None
             if with_classes:
@@ -314,7 +342,7 @@ def evaluate(config: EvalConfig, progress: Callable[[str], None] | None = None) 
         with_classes = spec.filter_style == "class_ids"
         say(f"adding {len(config.library)} images and {len(config.distractors)} distractors")
         harness.ingest([*config.library, *config.distractors], workers=config.workers,
-                       with_classes=with_classes)
+                       with_classes=with_classes, progress=say)
         report.library_size = len(harness.library.list_images(limit=10**9))
         report.notes.extend(f"not added: {r}" for r in harness.rejected)
         harness.rejected.clear()
@@ -325,9 +353,13 @@ def evaluate(config: EvalConfig, progress: Callable[[str], None] | None = None) 
             originals = spread(list(config.library), config.query_originals)
             queries = _copy_queries(config, harness, originals)
         say(f"running {len(queries)} queries")
+        asked = _Progress(len(queries), "queries asked", say)
 
         def run(query: _Query) -> tuple[Ranked, float]:
-            return harness.ask(query, TOP_K + (1 if query.own else 0))
+            try:
+                return harness.ask(query, TOP_K + (1 if query.own else 0))
+            finally:
+                asked.tick()
 
         with ThreadPoolExecutor(max(1, config.workers)) as pool:
             answers = list(pool.map(run, queries))
