@@ -521,6 +521,20 @@ def test_a_flat_page_s_part_is_found_from_a_placement_that_lies_second(
     query = _query(partial_photo(picture, np.random.default_rng(seed)).pixels)
     assert [m.id for m in last_look(SAME, query, [1], References(lambda ids: {1: stored}))] == [1]
     monkeypatch.setattr(matching, "REFINED_PLACEMENTS", 1)
+    monkeypatch.setattr(matching, "REFINE_TRIES", 1)
+    assert last_look(SAME, query, [1], References(lambda ids: {1: stored})) == []
+
+
+def test_placements_that_refining_cannot_move_leave_room_for_those_it_can(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # A flat page's part in perspective: the placements that lie best are ones that ECC
+    # cannot refine within its bounds; a later one refines, and counts.
+    picture = synthetic.page(2_000_009)
+    stored = _stored(picture).to_bytes()
+    query = _query(partial_photo(picture, np.random.default_rng(5)).pixels)
+    found = last_look(SAME, query, [1], References(lambda ids: {1: stored}))
+    assert [m.id for m in found] == [1] and found[0].score >= dense_score(SAME.dense_agreement, SAME.dense_agreement)
+    monkeypatch.setattr(matching, "REFINE_TRIES", matching.REFINED_PLACEMENTS)  # the best two only
     assert last_look(SAME, query, [1], References(lambda ids: {1: stored})) == []
 
 

@@ -6,19 +6,23 @@ its inliers, agreement, weakest cells (``keypoints.weakest_cells`` at the page l
 share) and colour agreement, and whether it is the query's original. A study, not run by
 CI.
 
-    python benchmarks/studies/keypoint_cells.py KIND WORK_DIR OUT.json [MODE [PART PARTS]]
+    python benchmarks/studies/keypoint_cells.py KIND WORK_DIR OUT.json [MODE [PART PARTS [SEED]]]
 
 WORK_DIR: the folder of the suite's library (W/KIND after `tusou eval KIND --work-dir W`,
 perhaps grown by dense/grow.py). Every image there counts by its brief, grown ones too.
 MODE ``queries`` (default) or ``library``: every library image of the suite queried with
 its own bytes against the others, by the first look (an exact copy verifies at once, so
-the engine's first look judges every candidate). Prints the accepted true and wrong
-matches by look.
+the engine's first look judges every candidate). SEED draws the transforms (`tusou eval
+--seed`; 0 by default). Prints the accepted true and wrong matches by look. A match from
+fewer than the kind's ``min_inliers`` whose weakest cells fall under ``keypoint_cells`` is
+also refined by content (``alignment.refined``, on gradients and on grey levels): its
+refined agreement and weakest cells are recorded too (``refined``).
 """
 
 import json
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from tusou.config import Settings
@@ -28,12 +32,14 @@ from tusou.evaluation import suites
 from tusou.evaluation.dataset import decode_rgb
 from tusou.evaluation.runner import _copy_queries, _fit, _Harness, _Query, spread
 from tusou.features import PDQ_MATCH_DISTANCE, Keypoints
+from tusou.features.alignment import refined
 from tusou.features.keypoints import colour_agreement, verify, weakest_cells
 from tusou.features.pages import WEAKEST_SHARE
 
 kind, work, out_path = sys.argv[1], Path(sys.argv[2]), sys.argv[3]
 mode = sys.argv[4] if len(sys.argv) > 4 else "queries"
 part, parts = (int(sys.argv[5]), int(sys.argv[6])) if len(sys.argv) > 6 else (0, 1)
+seed = int(sys.argv[7]) if len(sys.argv) > 7 else 0
 engine = Engine(Settings(data_dir=work, model_threads=0))
 harness = _Harness(engine, kind)
 library = harness.library
@@ -41,7 +47,7 @@ spec = library.spec
 ids = harness.ids_by_brief()
 key_of = {i: brief for brief, i in ids.items()}
 harness.key_of = {brief: brief for brief in ids}  # the suite's keys are short: brief = key
-config = suites.suite(kind, eval_dev=suites.find_eval_dev())
+config = replace(suites.suite(kind, eval_dev=suites.find_eval_dev()), seed=seed)
 if mode == "library":
     queries = [_Query(image.key, "library", image.load, frozenset(), own=image.key)
                for image in [*config.library, *config.distractors] if image.key in ids][part::parts]
@@ -64,11 +70,19 @@ def judged(look: str, probes: list[Keypoints], candidates: list[int], relevant: 
                 continue
             cells = weakest_cells(probe, ref, match.homography, WEAKEST_SHARE)
             colour = colour_agreement(probe, ref, match.homography)
+            again = []
+            if (spec.keypoint_cells is not None and cells is not None and cells < spec.keypoint_cells
+                    and match.inliers < spec.min_inliers):
+                for levels in (False, True):
+                    better = refined(probe, ref, match.homography, levels=levels)
+                    if better is not None:
+                        again.append({"levels": levels, "agreement": round(better[1], 4), "cells": round(
+                            weakest_cells(probe, ref, better[0], WEAKEST_SHARE) or -1.0, 4)})
             rows.append({"look": look, "probe": k, "key": key_of[image_id],
                          "true": key_of[image_id] in relevant, "inliers": match.inliers,
                          "agreement": round(match.agreement or 0.0, 4),
                          "cells": None if cells is None else round(cells, 4),
-                         "colour": None if colour is None else round(colour, 4)})
+                         "colour": None if colour is None else round(colour, 4), "refined": again})
     return rows
 
 

@@ -88,7 +88,7 @@ def studied(spec, query, ids, refs, reach=(), probes=()):
     placed = []
     probe = DenseProbe(query)
     for image_id, ref in last_look_candidates(dense_spec, probe, ids, reach, refs):
-        for rough in probe.matches(ref)[:matching.REFINED_PLACEMENTS]:
+        for rough in probe.matches(ref)[:matching.REFINE_TRIES]:
             if rough.agreement >= FLOOR:
                 placed.append(_row(image_id, "laid", rough, query, ref))
             if rough.agreement >= matching.MIN_ROUGH_PLACEMENT:

@@ -68,11 +68,16 @@ MIN_ROUGH_AGREEMENT = 0.5
 # (the scanned page's 40 % photo, `same` seed 2: 0.494 laid affine, 0.989 refined, its
 # weakest cells 0.993).
 MIN_ROUGH_PLACEMENT = 0.4
-# ... the best this many of them (by agreement as they lie), until one counts: with four
-# placements judged, a wrong one can lie better than the true one (a striped texture's
-# 40 % photo, `same` seed 3: a wrong placement 0.728, its refining failing; the true one
-# 0.536, refined 0.962).
+# ... the best this many of them (by agreement as they lie) that refining can move (ECC
+# converges within its bounds), until one counts: with four placements judged, a wrong one
+# can lie better than the true one (a striped texture's 40 % photo, `same` seed 3: a wrong
+# placement 0.728, its refining failing; the true one 0.536, refined 0.962) ...
 REFINED_PLACEMENTS = 2
+# ... of the best this many: a placement refining cannot move is none of those it may try
+# (a generated page's 40 % photo of a smooth landscape, `same` seed 4: the three that lay
+# best, 0.73-0.76, could not be refined; the fourth, 0.715, refined to 0.989, its weakest
+# cells 0.996).
+REFINE_TRIES = 4
 # A part that agrees under the dense bar in content still counts where its colours pin it:
 # they vary over the overlap by COLOURFUL_SPREAD or more (``keypoints.colour_spread``, twice
 # the colour tolerance) and the query has them in COLOURFUL_SHARE of it, from
@@ -353,17 +358,20 @@ def last_look(spec: KindSpec, query: Keypoints, ids: Sequence[int], refs: Refere
             continue
         match = placed[0]
         counts = _part(match, spec, query, ref, greys=True)
-        for rough in placed[:REFINED_PLACEMENTS] if not counts else []:
-            if rough.agreement < MIN_ROUGH_PLACEMENT:
+        moved = 0
+        for rough in placed[:REFINE_TRIES] if not counts else []:
+            if rough.agreement < MIN_ROUGH_PLACEMENT or moved == REFINED_PLACEMENTS:
                 break
             better = probe.refine(rough, ref)
             if (better is None or better.agreement < rough.agreement) and _vivid(query, ref, rough):
                 # A smooth colourful picture's gradients are its few edges and noise: its
                 # grey levels lay it (the colour wheel's partial photos, 40 drawn: 31 found
                 # refined on gradients alone, 36 so; `same` seed 2's, 0.765 laid, 0.80 so).
-                better = probe.refine(rough, ref, levels=True)
-            if (better is not None and better.agreement >= rough.agreement
-                    and _part(better, spec, query, ref, greys=True)):
+                better = probe.refine(rough, ref, levels=True) or better
+            if better is None:
+                continue
+            moved += 1
+            if better.agreement >= rough.agreement and _part(better, spec, query, ref, greys=True):
                 match, counts = better, True
                 break
         if counts:
