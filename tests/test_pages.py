@@ -23,7 +23,7 @@ from tusou.engine.matching import last_look, verify_geometry, verify_pages
 from tusou.engine.references import References
 from tusou.engine.sources import ImageSource
 from tusou.evaluation import synthetic
-from tusou.evaluation.dataset import decode_rgb, generated_distractors, generated_pages
+from tusou.evaluation.dataset import decode_rgb, encode_jpeg, generated_distractors, generated_pages
 from tusou.evaluation.transforms import apply_transform, phone_photo
 from tusou.features import alignment, pages
 from tusou.features.keypoints import Keypoints, _smoothed, agreement, extract_keypoints, weakest_cells
@@ -409,6 +409,22 @@ def test_keypoints_on_a_page_square_on_must_agree_in_every_part(kind: str, metho
 
     assert [m.id for m in verify_geometry(spec, probes, [1, 2], References(load))] == [1, 2]
     assert [m.id for m in verify_geometry(spec, probes, [1, 2], References(load), spec.page_cells)] == [2]
+
+
+def test_a_fit_from_few_keypoints_is_judged_in_every_part_once_refined(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A partial page photo (the picturebook suite's, seed 3): 15 inliers, all in one part
+    # of it, agreeing 0.96 as a whole; laid by them, the cells far from them disagree
+    # (0.72). Refined by content, every part agrees: it counts.
+    book = kind_spec("picturebook")
+    page = decode_rgb(encode_jpeg(synthetic.page(2000042)))
+    query = decode_rgb(encode_jpeg(apply_transform("partial40", page, 3004254)))
+    probe = extract_keypoints(query, "akaze", max_features=book.keypoint_budget)
+    stored = extract_keypoints(page, "akaze", max_features=book.keypoint_budget).to_bytes()
+    found = verify_geometry(book, [probe], [1], References(lambda ids: {1: stored}), book.keypoint_cells)
+    assert [m.id for m in found] == [1]
+    assert found[0].inliers is not None and book.agreeing_min_inliers <= found[0].inliers < book.min_inliers
+    monkeypatch.setattr(matching, "_realigned", lambda *args: None)  # judged as fitted only
+    assert verify_geometry(book, [probe], [1], References(lambda ids: {1: stored}), book.keypoint_cells) == []
 
 
 @pytest.mark.parametrize("kind", ["same", "picturebook"])
