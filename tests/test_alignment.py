@@ -623,6 +623,8 @@ def test_a_part_of_a_smooth_colourful_picture_is_refined_on_its_grey_levels(
     photo = _query(apply_transform("partial40", wheel, seed))
     assert [m.id for m in last_look(SAME, photo, [1, 2], References(load))] == [1]
     monkeypatch.setattr(matching, "_vivid", lambda *args: False)
+    # (on gradients alone, another of the best four placements can still refine: seed 18's)
+    monkeypatch.setattr(matching, "REFINE_TRIES", matching.REFINED_PLACEMENTS)
     assert last_look(SAME, photo, [1, 2], References(load)) == []
 
 
