@@ -6,13 +6,15 @@ its inliers, agreement, weakest cells (``keypoints.weakest_cells`` at the page l
 share) and colour agreement, and whether it is the query's original. A study, not run by
 CI.
 
-    python benchmarks/studies/keypoint_cells.py KIND WORK_DIR OUT.json [MODE [PART PARTS [SEED]]]
+    python benchmarks/studies/keypoint_cells.py KIND WORK_DIR OUT.json [MODE [PART PARTS [SEED [PREFIX]]]]
 
 WORK_DIR: the folder of the suite's library (W/KIND after `tusou eval KIND --work-dir W`,
 perhaps grown by dense/grow.py). Every image there counts by its brief, grown ones too.
 MODE ``queries`` (default) or ``library``: every library image of the suite queried with
 its own bytes against the others, by the first look (an exact copy verifies at once, so
-the engine's first look judges every candidate). SEED draws the transforms (`tusou eval
+the engine's first look judges every candidate); PREFIX: only the library images whose key
+starts with it query (``generated/page``: the pages, which other pages of their book can
+fool). SEED draws the transforms (`tusou eval
 --seed`; 0 by default). Prints the accepted true and wrong matches by look. A match from
 fewer than the kind's ``min_inliers`` whose weakest cells fall under ``keypoint_cells`` is
 also refined by content (``alignment.refined``, on gradients and on grey levels): its
@@ -40,6 +42,7 @@ kind, work, out_path = sys.argv[1], Path(sys.argv[2]), sys.argv[3]
 mode = sys.argv[4] if len(sys.argv) > 4 else "queries"
 part, parts = (int(sys.argv[5]), int(sys.argv[6])) if len(sys.argv) > 6 else (0, 1)
 seed = int(sys.argv[7]) if len(sys.argv) > 7 else 0
+prefix = sys.argv[8] if len(sys.argv) > 8 else ""
 engine = Engine(Settings(data_dir=work, model_threads=0))
 harness = _Harness(engine, kind)
 library = harness.library
@@ -50,7 +53,8 @@ harness.key_of = {brief: brief for brief in ids}  # the suite's keys are short: 
 config = replace(suites.suite(kind, eval_dev=suites.find_eval_dev()), seed=seed)
 if mode == "library":
     queries = [_Query(image.key, "library", image.load, frozenset(), own=image.key)
-               for image in [*config.library, *config.distractors] if image.key in ids][part::parts]
+               for image in [*config.library, *config.distractors]
+               if image.key in ids and image.key.startswith(prefix)][part::parts]
 else:
     queries = _copy_queries(config, harness, spread(list(config.library), config.query_originals))[part::parts]
 state = library._state
