@@ -332,6 +332,9 @@ KINDS: dict[str, KindSpec] = {
         # queried against the rest, three more pages (16-31 inliers) -0.03 to 0.38. Five
         # true first-look matches fell under 0.75 (0.39-0.747: a photo's washed-out text
         # lines, a blurred carpet); the second look found all five, four with more inliers.
+        # A fit from fewer than min_inliers under it is refined by content and judged again
+        # (matching._realigned, 2026-12-06: the one wrong such fit of the suite's pages
+        # queried against each other, cells 0.156, refined to 0.163).
         keypoint_cells=0.75,
         # The page look, with its weakest cells: see the calibration above. The page
         # square-on by keypoints (as same's), measured on the suite's 25 page-photo misses
