@@ -192,14 +192,23 @@ def _realigned(match: GeometricMatch, spec: KindSpec, probe: Keypoints, ref: Key
     0.89 refined). Another page of the book is another picture there, however laid."""
     if min_cells is None or match.agreement is None or match.inliers >= spec.min_inliers:
         return None
-    better = refined(probe, ref, match.homography)
+    out = _refit_by_content(match, spec, probe, ref)
+    return out if out is not None and _cells_agree(out, probe, ref, min_cells) else None
+
+
+def _refit_by_content(match: GeometricMatch, spec: KindSpec, query: Keypoints, ref: Keypoints
+                      ) -> GeometricMatch | None:
+    """``match`` with its fit refined by content (``alignment.refined``), where it then
+    agrees at least ``spec.close_agreement`` (gradients and grey levels) and may be trusted
+    (``_trusted``); else None."""
+    better = refined(query, ref, match.homography)
     if better is None:
         return None
-    out = refitted(match, *better, probe, ref)
+    out = refitted(match, *better, query, ref)
     if (out is None or out.agreement is None or out.agreement < spec.close_agreement
-            or not _trusted(probe, ref, out.homography)):
+            or not _trusted(query, ref, out.homography)):
         return None
-    return out if _cells_agree(out, probe, ref, min_cells) else None
+    return out
 
 
 def _best_refined(fits: Deferred, spec: KindSpec, ref: Keypoints, min_cells: float | None
@@ -231,15 +240,8 @@ def _refined(match: GeometricMatch, spec: KindSpec, query: Keypoints, ref: Keypo
     rough = match.agreement if match.agreement is not None else agreement(query, ref, match.homography)
     if rough is None or rough < MIN_ROUGH_AGREEMENT:
         return None
-    better = refined(query, ref, match.homography)
-    if better is None:
-        return None
-    out = refitted(match, *better, query, ref)
-    if (out is None or out.agreement is None or out.agreement < spec.close_agreement
-            or not _trusted(query, ref, out.homography)
-            or not _whole(spec.refined_cells, query, ref, out.homography)):
-        return None
-    return out
+    out = _refit_by_content(match, spec, query, ref)
+    return out if out is not None and _whole(spec.refined_cells, query, ref, out.homography) else None
 
 
 def verify_geometry(spec: KindSpec, probes: Sequence[Keypoints], ids: Sequence[int], refs: References,
