@@ -162,7 +162,8 @@ Deferred = list[tuple[Keypoints, GeometricMatch]]
 def _best_geometry(probes: Sequence[Keypoints], ref: Keypoints, spec: KindSpec,
                    min_cells: float | None, deferred: Deferred) -> GeometricMatch | None:
     """The best keypoint match of one of ``probes`` on ``ref`` that counts as it is
-    (``accepted``, and its weakest cells ``min_cells`` where given); fits from too few
+    (``accepted``, and its weakest cells ``min_cells`` where given, as fitted or, from few
+    inliers, refined: ``_realigned``); fits from too few
     inliers go to ``deferred`` with their probe, for the caller to refine
     (``_best_refined``) only if nothing else counts."""
     best: GeometricMatch | None = None
