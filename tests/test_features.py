@@ -342,14 +342,14 @@ def test_subject_boxes_add_separate_regions(subject: SubjectDetector) -> None:
         w = 260
         h = int(w * img.shape[0] / img.shape[1])
         bg[y0 : y0 + h, x0 : x0 + w] = cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA)
-    boxes = subject.boxes(bg, regions=2)
+    boxes = subject.find(bg, regions=2).boxes
     assert boxes[0] == subject.box(bg)
     assert 2 <= len(boxes) <= 3 and len(set(boxes)) == len(boxes)
     for x1, y1, x2, y2 in boxes:
         assert 0 <= x1 < x2 <= 900 and 0 <= y1 < y2 <= 600
     cat_h = int(260 * data.chelsea().shape[0] / data.chelsea().shape[1])
     assert max(iou(b, (40, 60, 300, 60 + cat_h)) for b in boxes[1:]) > 0.5
-    assert subject.boxes(bg, regions=0) == [boxes[0]]
+    assert subject.find(bg, regions=0).boxes == [boxes[0]]
 
 
 def test_subject_find_keeps_the_map_its_boxes_came_from(subject: SubjectDetector) -> None:
@@ -357,7 +357,7 @@ def test_subject_find_keeps_the_map_its_boxes_came_from(subject: SubjectDetector
     bg = np.clip(180 + rng.normal(0, 8, (600, 900, 3)), 0, 255).astype(np.uint8)
     bg[100:340, 200:560] = cv2.resize(data.coffee(), (360, 240), interpolation=cv2.INTER_AREA)
     found = subject.find(bg, regions=2)
-    assert found.boxes == subject.boxes(bg, regions=2) and (found.width, found.height) == (900, 600)
+    assert found.boxes[0] == subject.box(bg) and (found.width, found.height) == (900, 600)
     assert found.saliency is not None
     weights = found.weights(found.boxes[0])
     assert weights is not None and weights.dtype == np.float32

@@ -34,7 +34,7 @@ Box = tuple[int, int, int, int]
 @dataclass(frozen=True)
 class Subject:
     """What one run of the model found in a picture of ``width`` x ``height``: the box around
-    the subject, then separate salient regions' boxes (``SubjectDetector.boxes``), and the
+    the subject, then separate salient regions' boxes (``SubjectDetector.find``), and the
     saliency map (320x320, relative to its peak), None when nothing stands out."""
 
     boxes: list[Box]
@@ -97,18 +97,13 @@ class SubjectDetector(OnnxModel):
         the whole image when nothing is salient."""
         return self.find(pixels, threshold=threshold, margin=margin).boxes[0]
 
-    def boxes(self, pixels: np.ndarray, *, regions: int, threshold: float = 0.5,
-              margin: float = 0.05) -> list[Box]:
-        """``box``, then the boxes of up to ``regions`` separate salient regions, most
-        salient first (duplicates dropped). A small subject placed on a busy background
-        often shares the map with clutter (wood knots, a pattern); the box around
-        everything then holds mostly background, while one region's box holds the
-        subject: a query tries them all."""
-        return self.find(pixels, regions=regions, threshold=threshold, margin=margin).boxes
-
     def find(self, pixels: np.ndarray, *, regions: int = 0, threshold: float = 0.5,
              margin: float = 0.05) -> Subject:
-        """``boxes`` and the map they came from, from one run of the model."""
+        """From one run of the model: ``box``, then the boxes of up to ``regions`` separate
+        salient regions, most salient first (duplicates dropped), and the map they came
+        from. A small subject placed on a busy background often shares the map with
+        clutter (wood knots, a pattern); the box around everything then holds mostly
+        background, while one region's box holds the subject: a query tries them all."""
         rgb = as_rgb(pixels)
         h, w = rgb.shape[:2]
         sal = self._saliency(rgb)
