@@ -15,16 +15,15 @@ The engine runs in-process on a work directory, exactly as the server runs it.
 from __future__ import annotations
 
 import io
-import itertools
 import logging
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import cv2
 import numpy as np
@@ -57,6 +56,7 @@ TOP_K = 10
 LATENCY_SAMPLE = 30
 # A long step (adding the library, asking the queries) says how far it is this many times.
 PROGRESS_STEPS = 10
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -150,20 +150,15 @@ def _original(image: EvalImage) -> np.ndarray:
     return _shrunk(image.pixels(), TRANSFORM_SIDE)
 
 
-class _Progress:
-    """Says how many of a step's ``total`` items are done, every PROGRESS_STEPS-th of them,
-    as workers finish them (an evaluation runs for tens of minutes)."""
-
-    def __init__(self, total: int, what: str, say: Callable[[str], None] | None) -> None:
-        self._total, self._what, self._say = total, what, say
-        self._every = max(1, total // PROGRESS_STEPS)
-        self._done = itertools.count(1)  # next() on it is atomic: workers share it
-        self._start = time.perf_counter()
-
-    def tick(self) -> None:
-        done = next(self._done)
-        if self._say is not None and done % self._every == 0 and done < self._total:
-            self._say(f"{done} of {self._total} {self._what} ({time.perf_counter() - self._start:.0f} s)")
+def _counted(results: Iterable[T], total: int, what: str, say: Callable[[str], None] | None
+             ) -> Iterator[T]:
+    """``results`` as they come (in order), saying every PROGRESS_STEPS-th of ``total`` how
+    many are done (an evaluation runs for tens of minutes)."""
+    every, start = max(1, total // PROGRESS_STEPS), time.perf_counter()
+    for done, result in enumerate(results, 1):
+        if say is not None and done % every == 0 and done < total:
+            say(f"{done} of {total} {what} ({time.perf_counter() - start:.0f} s)")
+        yield result
 
 
 class _Harness:
@@ -187,15 +182,7 @@ class _Harness:
 
     def ingest(self, images: Sequence[EvalImage], *, workers: int, with_classes: bool,
                progress: Callable[[str], None] | None = None) -> None:
-        done = _Progress(len(images), "images added", progress)
-
         def add(item: tuple[int, EvalImage]) -> None:
-            try:
-                add_one(item)
-            finally:
-                done.tick()
-
-        def add_one(item: tuple[int, EvalImage]) -> None:
             n, image = item
             class_ids = None
             if with_classes:
@@ -220,7 +207,7 @@ class _Harness:
             self.key_of[record.cont_sign] = image.key
 
         with ThreadPoolExecutor(max(1, workers)) as pool:
-            list(pool.map(add, enumerate(images)))
+            list(_counted(pool.map(add, enumerate(images)), len(images), "images added", progress))
 
     def ids_by_brief(self) -> dict[str, int]:
         """Every image of the library by its brief (the key's last 256 characters): what
@@ -353,16 +340,12 @@ def evaluate(config: EvalConfig, progress: Callable[[str], None] | None = None) 
             originals = spread(list(config.library), config.query_originals)
             queries = _copy_queries(config, harness, originals)
         say(f"running {len(queries)} queries")
-        asked = _Progress(len(queries), "queries asked", say)
 
         def run(query: _Query) -> tuple[Ranked, float]:
-            try:
-                return harness.ask(query, TOP_K + (1 if query.own else 0))
-            finally:
-                asked.tick()
+            return harness.ask(query, TOP_K + (1 if query.own else 0))
 
         with ThreadPoolExecutor(max(1, config.workers)) as pool:
-            answers = list(pool.map(run, queries))
+            answers = list(_counted(pool.map(run, queries), len(queries), "queries asked", say))
         _summarise(report, queries, [a for a, _ in answers], threshold, harness)
         report.notes.extend(f"refused: {r}" for r in harness.rejected)
 
