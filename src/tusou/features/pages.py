@@ -37,6 +37,7 @@ import numpy as np
 from .alignment import _MIN_GRADIENT, corner_move, ecc_step
 from .frames import ContentMatch
 from .keypoints import _SMOOTHING, Keypoints, _smoothed, agreement, colour_copy, weakest_cells
+from .periods import grown
 from .pixels import resize_max_side
 
 # The photo's long side while looking for the outline: textures finer than a few pixels
@@ -429,9 +430,19 @@ def find_pages(pixels: np.ndarray) -> list[Quad]:
     for quad in itertools.chain(first, itertools.islice(ranked, 1), later, ranked):
         if len(out) == MAX_PAGES:
             break
-        if not any(np.abs(quad - o).max() < _SAME_OUTLINE * max(w, h) for o in out):
+        if not _among(quad, out, _SAME_OUTLINE * max(w, h)):
             out.append(quad)
-    return [(quad + 0.5) / scale - 0.5 for quad in out]
+    grey = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
+    whole: list[Quad] = []
+    for quad in (grown(grey, quad) for quad in out):
+        if not _among(quad, whole, _SAME_OUTLINE * max(w, h)):
+            whole.append(quad)
+    return [(quad + 0.5) / scale - 0.5 for quad in whole]
+
+
+def _among(quad: Quad, quads: list[Quad], tolerance: float) -> bool:
+    """Whether ``quad``'s corners all lie within ``tolerance`` of one of ``quads``'."""
+    return any(np.abs(quad - other).max() < tolerance for other in quads)
 
 
 def _by_contrast(small: np.ndarray, quads: np.ndarray, rank: np.ndarray) -> np.ndarray:

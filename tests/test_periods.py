@@ -1,0 +1,92 @@
+"""Outlines of repeated patterns (features/periods.py): an outline short of a printed
+board by whole squares, or one row of it, grows to the board, and no further; outlines of
+pictures that do not repeat are left as they are."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+import skimage.data
+
+from test_alignment import _rgb
+from tusou.evaluation.transforms import phone_photo
+from tusou.features.periods import grown, period
+
+BOARD = _rgb(skimage.data.checkerboard())  # 200 x 200, 8 x 8 squares of 25 px
+SQUARE = 25
+
+
+def _photo(picture: np.ndarray, seed: int, share: float = 0.3):  # type: ignore[no-untyped-def]
+    return phone_photo(picture, np.random.default_rng(seed), share=share)
+
+
+def _in_photo(photo, x0: float, y0: float, x1: float, y1: float) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """The picture's rectangle [x0, x1] x [y0, y1] (its pixel edges) as corners in the photo."""
+    corners = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], np.float64) - 0.5
+    return cv2.perspectiveTransform(corners.reshape(1, 4, 2), photo.homography).reshape(4, 2)
+
+
+def _grey(photo) -> np.ndarray:  # type: ignore[no-untyped-def]
+    return cv2.cvtColor(photo.pixels, cv2.COLOR_RGB2GRAY)
+
+
+def _off(quad: np.ndarray, true: np.ndarray) -> float:
+    return float(np.abs(quad - true).max() / np.linalg.norm(true[2] - true[0]))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize(("x0", "y0", "x1", "y1"), [
+    (1, 1, 7, 7),  # a square short on every side
+    (2, 1, 5, 8),  # two on one side, three on another, none on the last
+    (1, 3, 7, 4),  # one row of the board: the rows' period is looked for beyond it
+])
+def test_an_outline_short_of_a_board_by_whole_squares_grows_to_it(
+        seed: int, x0: int, y0: int, x1: int, y1: int) -> None:
+    photo = _photo(BOARD, seed)
+    short = _in_photo(photo, x0 * SQUARE, y0 * SQUARE, x1 * SQUARE, y1 * SQUARE)
+    assert _off(short, photo.quad) > 0.05
+    assert _off(grown(_grey(photo), short), photo.quad) <= 0.02
+
+
+@pytest.mark.parametrize("seed", [0, 3])
+def test_a_board_outlined_right_stays_as_it_is(seed: int) -> None:
+    # the table beyond its sides does not go on with its squares
+    photo = _photo(BOARD, seed)
+    assert _off(grown(_grey(photo), photo.quad), photo.quad) <= 0.005
+
+
+def test_a_picture_that_does_not_repeat_is_left_as_it_is() -> None:
+    photo = _photo(skimage.data.astronaut(), 1)
+    inner = _in_photo(photo, 100, 100, 400, 400)
+    assert grown(_grey(photo), inner) is inner
+
+
+def test_stripes_grow_across_them_only() -> None:
+    # Vertical stripes repeat across, not along: the outline grows left and right only
+    # (along them, any step would look like the pattern going on).
+    stripes = np.zeros((200, 200, 3), np.uint8)
+    for x in range(0, 200, 40):
+        stripes[:, x:x + 20] = (30, 60, 160)
+        stripes[:, x + 20:x + 40] = (240, 230, 200)
+    photo = _photo(stripes, 2)
+    out = grown(_grey(photo), _in_photo(photo, 40, 40, 160, 160))
+    assert _off(out, _in_photo(photo, 0, 40, 200, 160)) <= 0.02
+
+
+def test_a_board_printed_inside_a_frame_grows_to_the_frame_not_the_page() -> None:
+    page = np.full((300, 300, 3), 245, np.uint8)
+    page[48:252, 48:252] = 20  # the frame
+    page[50:250, 50:250] = BOARD
+    photo = _photo(page, 4, 0.5)
+    inner = _in_photo(photo, 50 + SQUARE, 50 + SQUARE, 250 - SQUARE, 250 - SQUARE)
+    assert _off(grown(_grey(photo), inner), _in_photo(photo, 50, 50, 250, 250)) <= 0.02
+
+
+def test_the_period_is_the_shortest_repeat() -> None:
+    grad = np.zeros((60, 120))
+    grad[:, ::12] = 1.0  # lines every 12 px, repeating at 24, 36 ... as strongly
+    seen = np.ones_like(grad, bool)
+    assert period(grad, seen, 1) == pytest.approx(12, abs=0.5)
+    assert period(grad, seen, 0) is None  # the same along the lines: nothing repeats
+    assert period(np.random.default_rng(0).random((60, 120)), seen, 1) is None
