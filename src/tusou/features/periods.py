@@ -87,7 +87,7 @@ class _SquareOn:
 
     def __init__(self, grey: np.ndarray, quad: np.ndarray, width: int, height: int, margin: int) -> None:
         self.width, self.height, self.margin = width, height, margin
-        corners = np.float32([[0, 0], [width, 0], [width, height], [0, height]])
+        corners = np.array([[0, 0], [width, 0], [width, height], [0, height]], np.float32)
         self.to_photo = cv2.getPerspectiveTransform(corners, (quad + 0.5).astype(np.float32)).astype(np.float64)
         shift = np.array([[1.0, 0, -margin], [0, 1, -margin], [0, 0, 1]])
         to_canvas = np.linalg.inv(self.to_photo @ shift)
