@@ -33,6 +33,8 @@ _DIP = 0.5
 MIN_CONTINUED = 0.7
 _MIN_SEEN = 0.3
 _MOST_STEPS = 8
+_OVERLAP = 0.25
+_MIN_STRENGTH = 0.75
 # Pixels this close to the photo's edge (or beyond) are not seen: the warp smears them.
 _EDGE = 2
 
@@ -81,6 +83,15 @@ def _ncc(a: np.ndarray, b: np.ndarray) -> float:
     return float((a * b).sum()) / norm if norm > 1e-9 else -1.0
 
 
+def _continued(beyond: tuple[np.ndarray, ...], within: tuple[np.ndarray, ...], seen: np.ndarray) -> bool:
+    strengths = float(beyond[0][seen].std()), float(within[0][seen].std())
+    if min(strengths) < _MIN_STRENGTH * max(strengths):
+        return False
+    gradients = _ncc(beyond[0][seen], within[0][seen])
+    levels = abs(_ncc(beyond[1][seen], within[1][seen]))
+    return min(gradients, levels) >= MIN_CONTINUED
+
+
 class _SquareOn:
     """The photo around an outline seen square-on: the outline is [0, width] x [0, height],
     with ``margin`` px around it (gradients, and which pixels the photo shows)."""
@@ -98,14 +109,15 @@ class _SquareOn:
         inside[_EDGE:-_EDGE, _EDGE:-_EDGE] = 1
         self.seen = cv2.warpPerspective(inside, to_canvas, size, flags=cv2.INTER_NEAREST,
                                         borderMode=cv2.BORDER_CONSTANT, borderValue=0) > 0
-        self.grad = _smoothed(canvas)[1].astype(np.float64)
+        levels, grad = _smoothed(canvas)
+        self.levels, self.grad = levels.astype(np.float64), grad.astype(np.float64)
 
     def rows(self, lo: float, hi: float) -> slice:
         return slice(round(lo) + self.margin, round(hi) + self.margin)
 
     def strip(self, axis: int, start: float, length: int, across: tuple[float, float]
-              ) -> tuple[np.ndarray, np.ndarray] | None:
-        """The gradients and seen pixels from ``start`` along ``axis`` (0: down, 1: across)
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """The gradients, grey levels and seen pixels from ``start`` along ``axis`` (0: down, 1: across)
         for ``length`` px, over ``across`` on the other axis; None past the canvas."""
         along = slice(round(start) + self.margin, round(start) + self.margin + length)
         other = self.rows(*across)
@@ -113,7 +125,7 @@ class _SquareOn:
         if along.start < 0 or along.stop > limits[axis] or other.start < 0 or other.stop > limits[1 - axis]:
             return None
         cut = (along, other) if axis == 0 else (other, along)
-        return self.grad[cut], self.seen[cut]
+        return self.grad[cut], self.levels[cut], self.seen[cut]
 
 
 def grown(grey: np.ndarray, quad: np.ndarray) -> np.ndarray:
@@ -141,17 +153,21 @@ def grown(grey: np.ndarray, quad: np.ndarray) -> np.ndarray:
         step = periods[axis]
         if step is None:
             continue
-        length = round(step)
+        # each strip reaches into the next one in, past the side between them: the
+        # outermost period, against the table, is judged as well as any other
+        reach = round(_OVERLAP * step)
+        length = round(step) + reach
         for side, outward in ((0, -1.0), (1, 1.0)):
             for _ in range(_MOST_STEPS):
                 edge = bounds[axis][side]
                 across = (bounds[1 - axis][0], bounds[1 - axis][1])
-                beyond = view.strip(axis, edge if side else edge - step, length, across)
-                within = view.strip(axis, edge - step if side else edge, length, across)
+                inward = reach if side else 0
+                beyond = view.strip(axis, (edge if side else edge - step) - inward, length, across)
+                within = view.strip(axis, (edge - step if side else edge) - inward, length, across)
                 if beyond is None or within is None:
                     break
-                seen = beyond[1] & within[1]
-                if seen.mean() < _MIN_SEEN or _ncc(beyond[0][seen], within[0][seen]) < MIN_CONTINUED:
+                seen = beyond[2] & within[2]
+                if seen.mean() < _MIN_SEEN or not _continued(beyond, within, seen):
                     break
                 bounds[axis][side] += outward * step
     (top, bottom), (left, right) = bounds
