@@ -255,21 +255,26 @@ def test_another_page_of_the_book_is_refused_by_its_weakest_cells(seed: int) -> 
     assert page_match(page, mine, book.page_agreement, book.page_cells) is not None
 
 
-def test_a_repeated_pattern_is_never_answered_by_its_outline() -> None:
-    # A page whose illustration is a checkerboard, photographed close: the outline found is
-    # the illustration's frame, and it lies on an unrelated generated checkerboard of as many
-    # squares (orange and blue against green and cyan: the same grey contrast). The photo's
-    # seed is one where the frame is among the outlines found (checked just below; since
-    # outlines are ranked by their colours against the ring around them too, of seeds 0-39
-    # only 38's).
+def test_a_repeated_pattern_is_never_answered_by_its_outline(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A page whose illustration is a checkerboard, photographed close: an outline found is
+    # the illustration's frame a column short, and it lies on an unrelated generated
+    # checkerboard of as many squares (orange and blue against green and cyan: the same grey
+    # contrast). The photo's seed is one where that outline is among those found (checked
+    # just below; since outlines are ranked by their colours against the ring around them
+    # too, of seeds 0-39 only 38's). Outlines of repeated patterns are now grown to the
+    # pattern (test_periods), which turns this one into the whole frame's: not grown here,
+    # so that the content check is what is tested.
     page = decode_rgb(generated_pages(1, first_seed=2500081)[0].load())
     board = _stored(decode_rgb(generated_distractors(1, first_seed=1001028)[0].load()))
     photo = phone_photo(page, np.random.default_rng(38), share=0.8)
-    pages = [page_view(photo.pixels, q) for q in find_pages(photo.pixels)]
-    fooled = [m for m in (page_match(p, board, SAME.page_agreement) for p in pages) if m is not None]
+    grown = [page_view(photo.pixels, q) for q in find_pages(photo.pixels)]
+    assert all(page_match(p, board, SAME.page_agreement) is None for p in grown)
+    monkeypatch.setattr(pages, "grown", lambda grey, quad: quad)
+    views = [page_view(photo.pixels, q) for q in find_pages(photo.pixels)]
+    fooled = [m for m in (page_match(p, board, SAME.page_agreement) for p in views) if m is not None]
     assert fooled and fooled[0].agreement >= SAME.page_agreement
     for spec in (SAME, kind_spec("picturebook")):
-        assert verify_pages(spec, pages, [1], References(lambda ids: {1: board.to_bytes()})) == []
+        assert verify_pages(spec, views, [1], References(lambda ids: {1: board.to_bytes()})) == []
 
 
 @pytest.mark.parametrize("seed", [1, 2, 4])
@@ -735,3 +740,23 @@ def test_a_page_whose_square_on_vector_ranks_it_past_the_judged_is_reached(engin
     library.spec = alone
     hits = library.search(query).hits
     assert [h.image.brief for h in hits] == ["2000012"] and hits[0].inliers is None
+
+
+@pytest.mark.parametrize("kind", ["same", "picturebook"])
+def test_a_board_photographed_close_is_found_by_its_outline_grown_to_it(
+        engine: Engine, kind: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A checkerboard filling most of a photo: its own grid lines close every outline found,
+    # a row or more short of the board (test_periods). Grown by whole squares while the
+    # board goes on, the outline is the board's, and the page look lays it on the picture.
+    board = _rgb(skimage.data.checkerboard())
+    photo = _photo(board, 2, 0.8)
+    engine.create_library("boards", kind)
+    library = engine.library("boards")
+    library.add(ImageSource(data=encode(board)), brief="board")
+    for n, other in enumerate(OTHERS):
+        library.add(ImageSource(data=encode(other)), brief=f"other{n}")
+    query = ImageSource(data=encode(photo.pixels, "JPEG", quality=90))
+    hits = library.search(query).hits
+    assert [h.image.brief for h in hits] == ["board"] and hits[0].inliers is None
+    monkeypatch.setattr(pages, "grown", lambda grey, quad: quad)
+    assert library.search(query).hits == []

@@ -18,7 +18,9 @@ it. Corners may lie outside the photo (a phone held close). A picture turned on 
 canvas (a tilted scan or paste) is outlined by its content first, which a stripe parallel
 to its side cannot mislead; and a page lying inside the photo, as the region whose colours
 differ from the photo's edge (GrabCut), which a table's grain or weave, crowding the page's
-sides out of the strongest lines, cannot hide.
+sides out of the strongest lines, cannot hide. An outline filled with a repeated pattern
+(a checkerboard's own grid lines close outlines a row or two short of it) is grown by
+whole periods while the pattern goes on (``periods.grown``).
 Candidates come from the first look and from the page seen square-on (``rectified``): on
 a textured table, the whole photo's vector can rank the original far down.
 """
@@ -391,7 +393,8 @@ def _clockwise(quad: np.ndarray) -> Quad:
 def find_pages(pixels: np.ndarray) -> list[Quad]:
     """Outlines of pages (posters, prints, screens) in a photo, most likely first (at most
     MAX_PAGES), as corners in the photo's pixels; none when no four straight edges close
-    one and no quadrilateral region stands out from the photo's edge."""
+    one and no quadrilateral region stands out from the photo's edge. Each outline of a
+    repeated pattern is grown to where the pattern stops."""
     if min(pixels.shape[:2]) < 16:
         return []
     found: list[tuple[float, float, float]] = []
