@@ -99,6 +99,8 @@ def _ncc(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def _continued(beyond: tuple[np.ndarray, ...], within: tuple[np.ndarray, ...], seen: np.ndarray) -> bool:
+    """Whether strip ``beyond`` (gradients, grey levels) goes on with the pattern of strip
+    ``within``, over their ``seen`` pixels."""
     strengths = float(beyond[0][seen].std()), float(within[0][seen].std())
     if min(strengths) < _MIN_STRENGTH * max(strengths):
         return False
@@ -112,7 +114,7 @@ class _SquareOn:
     with ``margin`` px around it (gradients, and which pixels the photo shows)."""
 
     def __init__(self, grey: np.ndarray, quad: np.ndarray, width: int, height: int, margin: int) -> None:
-        self.width, self.height, self.margin = width, height, margin
+        self.margin = margin
         corners = np.array([[0, 0], [width, 0], [width, height], [0, height]], np.float32)
         self.to_photo = cv2.getPerspectiveTransform(corners, (quad + 0.5).astype(np.float32)).astype(np.float64)
         shift = np.array([[1.0, 0, -margin], [0, 1, -margin], [0, 0, 1]])
@@ -127,7 +129,8 @@ class _SquareOn:
         levels, grad = _smoothed(canvas)
         self.levels, self.grad = levels.astype(np.float64), grad.astype(np.float64)
 
-    def rows(self, lo: float, hi: float) -> slice:
+    def span(self, lo: float, hi: float) -> slice:
+        """The canvas's pixels from ``lo`` to ``hi`` in the outline's coordinates (either axis)."""
         return slice(round(lo) + self.margin, round(hi) + self.margin)
 
     def strip(self, axis: int, start: float, length: int, across: tuple[float, float]
@@ -135,7 +138,7 @@ class _SquareOn:
         """The gradients, grey levels and seen pixels from ``start`` along ``axis`` (0: down, 1: across)
         for ``length`` px, over ``across`` on the other axis; None past the canvas."""
         along = slice(round(start) + self.margin, round(start) + self.margin + length)
-        other = self.rows(*across)
+        other = self.span(*across)
         limits = self.grad.shape
         if along.start < 0 or along.stop > limits[axis] or other.start < 0 or other.stop > limits[1 - axis]:
             return None
@@ -160,7 +163,7 @@ def grown(grey: np.ndarray, quad: np.ndarray) -> np.ndarray:
             # An outline one row of a board high cannot show the rows' period: it is
             # looked for along that axis beyond the outline, over the outline's span (not
             # along stripes, which have none).
-            span = view.rows(0, width if axis == 0 else height)
+            span = view.span(0, width if axis == 0 else height)
             cut = (slice(None), span) if axis == 0 else (span, slice(None))
             periods[axis] = period(view.grad[cut], view.seen[cut], axis)
     bounds = [[0.0, float(height)], [0.0, float(width)]]  # per axis: its low and high side
