@@ -45,6 +45,9 @@ _MIN_STEP = 0.06
 # it; the strips on it passing both correlations had gradient strengths 0.89 apart or
 # closer (1st percentile); a table strip past a stripe's edge, 0.62 (``test_periods``).
 # The off-page strips that pass are tables of like tiles, around outlines on the table.
+# The outcome (benchmarks/studies/periodic_outlines.py, 2026-12-06): the checkerboard's 36
+# photos gained a right outline in 16 (a right first one in 21), the same suite's 468 phone
+# photos at seeds 0 and 4 in 7, picturebook's 558 in 3; none lost one.
 MIN_CONTINUED = 0.7
 _MIN_STRENGTH = 0.75
 _MIN_SEEN = 0.3
