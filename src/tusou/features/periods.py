@@ -15,7 +15,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .keypoints import _smoothed
+from .keypoints import _ncc, _smoothed
 
 # An axis of the page square-on is periodic when its gradients' autocorrelation along it
 # (shifts of _SHORTEST_PERIOD px up to half its length) peaks at least this high (0..1);
@@ -93,12 +93,6 @@ def period(grad: np.ndarray, seen: np.ndarray, axis: int) -> float | None:
             curve = before - 2 * here + after
             return d + (0.5 * (before - after) / curve if abs(curve) > 1e-12 else 0.0)
     return None
-
-
-def _ncc(a: np.ndarray, b: np.ndarray) -> float:
-    a, b = a - a.mean(), b - b.mean()
-    norm = float(np.sqrt((a * a).sum() * (b * b).sum()))
-    return float((a * b).sum()) / norm if norm > 1e-9 else -1.0
 
 
 def _continued(beyond: tuple[np.ndarray, ...], within: tuple[np.ndarray, ...], seen: np.ndarray) -> bool:
