@@ -14,6 +14,7 @@ were found first and found at all, and the time find_pages took.
 import json
 import sys
 import time
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -33,33 +34,40 @@ def corner_error(found: np.ndarray, true: np.ndarray) -> float:
     return min(float(np.linalg.norm(np.roll(found, k, axis=0) - true, axis=1).max()) for k in range(4))
 
 
-def main() -> None:
-    kind = sys.argv[1]
-    out_path = sys.argv[2] if len(sys.argv) > 2 else None
+def suite_photos(kind: str, seed: int = 0, key: str = "") -> Iterator[tuple[str, str, np.ndarray, np.ndarray]]:
+    """The suite's phone photos of ``kind`` drawn with ``seed`` (as `tusou eval --seed`
+    draws them), of the originals whose key contains ``key``, as the engine gets them (the
+    suite's JPEG), each with its original's key, its transform and its page's true corners."""
     config = suites.suite(kind, eval_dev=suites.find_eval_dev())
     originals = spread(list(config.library), config.query_originals)
-    rows = []
-    took = []
     for n, image in enumerate(originals):
+        if key not in image.key:
+            continue
         pixels = _original(image)
         for t, name in enumerate(config.transforms):
             if name not in SHARES:
                 continue
-            seed = config.seed * 1_000_003 + n * 101 + t
-            photo = phone_photo(pixels, np.random.default_rng(seed), share=SHARES[name])
+            photo = phone_photo(pixels, np.random.default_rng(seed * 1_000_003 + n * 101 + t),
+                                share=SHARES[name])
             shown = enlarged_to(photo.pixels)
             scale = shown.shape[1] / photo.pixels.shape[1]
-            # the query as the engine gets it: the suite's JPEG of the photo
-            query = decode_rgb(encode_jpeg(shown))
-            true = (photo.quad + 0.5) * scale - 0.5
-            started = time.perf_counter()
-            quads = find_pages(query)
-            took.append(time.perf_counter() - started)
-            side = max(query.shape[:2])
-            errors = [corner_error(q, true) / side for q in quads]
-            rank = next((k for k, e in enumerate(errors) if e <= TOLERANCE), None)
-            rows.append({"key": image.key, "transform": name, "found": len(quads), "rank": rank,
-                         "best_error": min(errors) if errors else None})
+            yield image.key, name, decode_rgb(encode_jpeg(shown)), (photo.quad + 0.5) * scale - 0.5
+
+
+def main() -> None:
+    kind = sys.argv[1]
+    out_path = sys.argv[2] if len(sys.argv) > 2 else None
+    rows = []
+    took = []
+    for key, name, query, true in suite_photos(kind):
+        started = time.perf_counter()
+        quads = find_pages(query)
+        took.append(time.perf_counter() - started)
+        side = max(query.shape[:2])
+        errors = [corner_error(q, true) / side for q in quads]
+        rank = next((k for k, e in enumerate(errors) if e <= TOLERANCE), None)
+        rows.append({"key": key, "transform": name, "found": len(quads), "rank": rank,
+                     "best_error": min(errors) if errors else None})
     print(f"{kind}: {len(rows)} photos, find_pages p50 {1000 * float(np.median(took)):.1f} ms, "
           f"mean {1000 * float(np.mean(took)):.1f} ms")
     for name in SHARES:

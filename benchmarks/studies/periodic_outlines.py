@@ -18,12 +18,9 @@ from collections.abc import Iterator
 
 import numpy as np
 import skimage.data
-from outlines import SHARES, TOLERANCE, corner_error
+from outlines import SHARES, TOLERANCE, corner_error, suite_photos
 
-from tusou.evaluation import suites
-from tusou.evaluation.dataset import decode_rgb, encode_jpeg
-from tusou.evaluation.runner import _original, spread
-from tusou.evaluation.transforms import enlarged_to, phone_photo
+from tusou.evaluation.transforms import phone_photo
 from tusou.features import pages
 from tusou.features.periods import grown
 
@@ -37,22 +34,9 @@ def _boards(count: int) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
 
 
 def _suite(kind: str, seeds: list[int], key: str) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
-    config = suites.suite(kind, eval_dev=suites.find_eval_dev())
-    originals = spread(list(config.library), config.query_originals)
-    for suite_seed in seeds:
-        for n, image in enumerate(originals):
-            if key not in image.key:
-                continue
-            pixels = _original(image)
-            for t, name in enumerate(config.transforms):
-                if name not in SHARES:
-                    continue
-                seed = suite_seed * 1_000_003 + n * 101 + t  # as the runner seeds it
-                photo = phone_photo(pixels, np.random.default_rng(seed), share=SHARES[name])
-                shown = enlarged_to(photo.pixels)
-                scale = shown.shape[1] / photo.pixels.shape[1]
-                true = (photo.quad + 0.5) * scale - 0.5
-                yield f"{suite_seed} {image.key} {name}", decode_rgb(encode_jpeg(shown)), true
+    for seed in seeds:
+        for original, name, photo, true in suite_photos(kind, seed, key):
+            yield f"{seed} {original} {name}", photo, true
 
 
 def _errors(photo: np.ndarray, true: np.ndarray, grow: bool, took: list[float]) -> list[float]:
