@@ -10,15 +10,11 @@ import pytest
 import skimage.data
 
 from test_alignment import _rgb
-from tusou.evaluation.transforms import phone_photo
+from test_pages import _photo
 from tusou.features.periods import grown, period
 
 BOARD = _rgb(skimage.data.checkerboard())  # 200 x 200, 8 x 8 squares of 25 px
 SQUARE = 25
-
-
-def _photo(picture: np.ndarray, seed: int, share: float = 0.3):  # type: ignore[no-untyped-def]
-    return phone_photo(picture, np.random.default_rng(seed), share=share)
 
 
 def _in_photo(photo, x0: float, y0: float, x1: float, y1: float) -> np.ndarray:  # type: ignore[no-untyped-def]
