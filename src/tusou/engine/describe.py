@@ -25,6 +25,7 @@ from tusou.features import (
     pdq_dihedral,
     pdq_hash,
 )
+from tusou.features.keypoints import WORK_SIDE
 from tusou.features.pages import Quad, page_size, rectified
 from tusou.features.pixels import window
 
@@ -43,6 +44,8 @@ class Descriptors:
     # Other vectors a query is also searched with (best score per image kept): product
     # queries' separate salient regions.
     alternates: tuple[np.ndarray, ...] = ()
+    # Stored images of kinds with detail_keypoints: keypoints at full size (see details).
+    details: Keypoints | None = None
 
     @property
     def probes(self) -> list[Keypoints]:
@@ -65,6 +68,9 @@ SECOND_LOOK_SIDE = 1024
 # ... and a page seen square-on its keypoints: the page alone, without the table, is in the
 # whole frame; 640 found what 1024 did on the same suite's page photos (see kinds).
 PAGE_LOOK_SIDE = 640
+# ... and a stored image's details (KindSpec.detail_keypoints) theirs: a 40 % window of a
+# 1,140 px page, photographed at 700 px, is verified at full size where 640 px fails.
+DETAIL_SIDE = 1280
 
 
 VectorFn = Callable[[np.ndarray], tuple[np.ndarray, "Box | None"]]
@@ -163,7 +169,8 @@ class Describer:
                 mirrored = self.keypoints(spec, np.ascontiguousarray(pixels[:, ::-1]), budget)
         return Descriptors(vector=l2n(np.asarray(vector, np.float32).ravel()), pdq=hashes, keypoints=keypoints,
                            mirrored_keypoints=mirrored, region=region,
-                           alternates=tuple(l2n(np.asarray(v, np.float32).ravel()) for v in alternates))
+                           alternates=tuple(l2n(np.asarray(v, np.float32).ravel()) for v in alternates),
+                           details=None if query else self.details(spec, pixels))
 
     def keypoints(self, spec: KindSpec, pixels: np.ndarray, budget: int | None = None
                   ) -> Keypoints | None:
@@ -173,6 +180,15 @@ class Describer:
             return None
         return extract_keypoints(pixels, spec.keypoints,
                                  max_features=spec.keypoint_budget if budget is None else budget)
+
+    def details(self, spec: KindSpec, pixels: np.ndarray) -> Keypoints | None:
+        """A stored image's keypoints at full size (``spec.detail_keypoints`` of them, at
+        most DETAIL_SIDE), or None: for kinds without them, and for images no larger than
+        the keypoints' work copy, whose stored keypoints are already at full size."""
+        if spec.keypoints is None or not spec.detail_keypoints or max(pixels.shape[:2]) <= WORK_SIDE:
+            return None
+        return extract_keypoints(pixels, spec.keypoints, max_features=spec.detail_keypoints,
+                                 max_side=DETAIL_SIDE)
 
     def vector(self, pipeline: str, pixels: np.ndarray) -> np.ndarray:
         """The stored kind of vector for ``pixels`` (a view of a query, such as a page

@@ -101,6 +101,15 @@ class KindSpec:
     # share the query's layout, and a page of a book verifies on another page's frame,
     # title and text lines.
     reach_cells: float | None = None
+    # > 0: a stored image larger than the keypoints' work size (keypoints.WORK_SIDE) also
+    # keeps this many keypoints found at its full size, up to describe.DETAIL_SIDE (its
+    # details, in a table of their own). When the last look answers nothing, the candidates
+    # tried that it judges (dense_keep) and the best-sliding detail_reach of its reach are
+    # verified against their details with the query's keypoints, as the reach is (with
+    # reach_cells). A close photo of part of a page shows its type or texture at twice the
+    # scale of the work copy, which keeps too little of them to match.
+    detail_keypoints: int = 0
+    detail_reach: int = 0
     # Not None: the keypoint-free look's answers must also agree this much in their weakest
     # cells (as page_cells), and in colour where colour can tell (matching.
     # MIN_COLOUR_AGREEMENT). A whole picture laid on a quarter of another that shares its
@@ -374,7 +383,15 @@ KINDS: dict[str, KindSpec] = {
         # that would tell such pages apart. Judging all 30 tried cost an unanswered page
         # 1-5 s more (beside a study), most of it ECC on pages of its own layout; judging the
         # best 3 tried and 3 reached 0.3-0.8 s (README, Benchmarks).
-        dense_agreement=0.97, dense_cells=0.9, dense_keep=3, dense_grey_alone=True),
+        dense_agreement=0.97, dense_cells=0.9, dense_keep=3, dense_grey_alone=True,
+        # Details, 3,000 at up to 1,280 px (benchmarks/studies/picturebook_details.py,
+        # 2026-12-06, the 3 tried and the best-sliding 20 reached of each query verified):
+        # of the evaluation's misses at seeds 4 and 0 (11 and 7), one partial page each
+        # verified on its page (a dotted illustration's window, 41 inliers, slid 10th; a
+        # retina's, 23, the best tried); of 400 photos of the 100 unrelated pages (seed 4)
+        # none verified on any candidate. 1,000 at 1,280 px or 2,000 at 1,024 verified
+        # neither. About 11 ms a candidate, 0.25 s on a query nothing answers (README).
+        detail_keypoints=3000, detail_reach=20),
     "fabric": KindSpec(
         name="fabric", limits=ImageLimits(min_side=50, formats=ACCEPTED_FORMATS),
         vector="texture", pdq=False, keypoints=None, keypoint_budget=0, filter_style="tags",

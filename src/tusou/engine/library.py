@@ -194,6 +194,7 @@ class Library:
             # Kept even without a single keypoint: its thumbnail still serves the content
             # and whole-frame checks (smooth stripes have no corners at all).
             keypoints=desc.keypoints.to_bytes() if desc.keypoints is not None else None,
+            details=desc.details.to_bytes() if desc.details is not None else None,
             region=desc.region)
         if self.record.store_originals:
             self._originals.put(self.record.id, sign, image.data, image.format, image.pixels)
@@ -328,10 +329,10 @@ class Library:
     def refresh_keypoints(self) -> tuple[int, int]:
         """Extract every image's local features and thumbnails again from its stored
         original, so that images added before they gained something (the colour thumbnail,
-        2026-12-03) have it too; vectors and hashes are left as they are. Returns
-        (refreshed, skipped: original missing or no longer readable). Each image is
-        rewritten on its own, so searches go on meanwhile and an interruption loses
-        nothing: what was not reached keeps its old features."""
+        2026-12-03; a picturebook page's details, 2026-12-06) have it too; vectors and
+        hashes are left as they are. Returns (refreshed, skipped: original missing or no
+        longer readable). Each image is rewritten on its own, so searches go on meanwhile
+        and an interruption loses nothing: what was not reached keeps its old features."""
         self._check_open()
         if self.spec.keypoints is None:
             raise InvalidParameter(f"{self.spec.name} libraries store no local features",
@@ -346,8 +347,12 @@ class Library:
                 skipped += 1
                 continue
             keypoints = self._extracting(partial(self._describer.keypoints, self.spec, pixels))
+            details = self._extracting(partial(self._describer.details, self.spec, pixels))
             blob = keypoints.to_bytes() if keypoints is not None else None
-            if self._store.set_keypoints(record.id, blob):  # else deleted meanwhile
+            # Each write stands alone: one interrupted between them leaves the old details
+            # beside the new keypoints, both of the same picture.
+            if (self._store.set_keypoints(record.id, blob)  # else deleted meanwhile
+                    and self._store.set_details(record.id, details.to_bytes() if details is not None else None)):
                 refreshed += 1
         return refreshed, skipped
 
@@ -574,8 +579,9 @@ class Library:
                 judged = set(tried)
                 reach = [i for i, _ in state.index.search(desc.vector, spec.reach, allowed)
                          if i not in judged] if spec.reach else []
+                details = References(self._store.details) if spec.detail_keypoints else None
                 scored = merged(scored, last_look(spec, desc.keypoints, tried, refs,
-                                                  reach, desc.probes))
+                                                  reach, desc.probes, details))
             cut = spec.default_threshold if threshold is None else threshold
         else:
             # One more than the page needs tells whether there is more (a threshold only

@@ -341,7 +341,8 @@ def _cover(box: Box, ref: Keypoints) -> float:
 
 
 def last_look(spec: KindSpec, query: Keypoints, ids: Sequence[int], refs: References,
-              reach: Sequence[int] = (), probes: Sequence[Keypoints] = ()) -> list[Match]:
+              reach: Sequence[int] = (), probes: Sequence[Keypoints] = (),
+              details: References | None = None) -> list[Match]:
     """The last look, best first: the ``ids`` (or the ``spec.dense_keep`` of them that the
     query slides over best, upright) that the query lines up with, without
     keypoints, as a part (``spec.dense_agreement``, and ``spec.dense_cells`` in every part
@@ -352,7 +353,9 @@ def last_look(spec: KindSpec, query: Keypoints, ids: Sequence[int], refs: Refere
     then also as the ``ids``: a crop whose vector ranks its original far down can still
     have the corners to verify, where its content, resampled, agrees a little under the
     dense bar. References that repeat a pattern need the query's colours to agree too
-    (``_trusted``): any pattern of the same period lines up."""
+    (``_trusted``): any pattern of the same period lines up. Where none of that answers,
+    the ``ids`` judged and the best-sliding ``spec.detail_reach`` of ``reach`` are verified
+    as the reach is against their ``details`` (keypoints at full size), where stored."""
     judged = ids if spec.dense_agreement else []
     if not (judged or reach) or query.image is None:
         return []
@@ -409,6 +412,10 @@ def last_look(spec: KindSpec, query: Keypoints, ids: Sequence[int], refs: Refere
         # A part of a grey pattern lines up with every grey pattern of its period, as
         # parts: one that lines up with a single picture of those judged is that one.
         out = grey_patterns
+    if not out and details is not None and spec.detail_keypoints:
+        closest = [image_id for image_id, _, far, _ in looked if not far]
+        closest += [image_id for image_id, _, far, _ in looked if far][:spec.detail_reach]
+        out = verify_geometry(spec, probes, closest, details, spec.reach_cells)
     return merged(out)
 
 

@@ -90,6 +90,19 @@ class ImageRow(Base):
                                                  onupdate=utcnow)
 
 
+class ImageDetailRow(Base):
+    """Keypoints found at a stored image's full size (``KindSpec.detail_keypoints``): a
+    close photo of part of a page shows type and texture finer than the keypoints every
+    look reads. In a table of their own, several times the size of those, read for a few
+    candidates of a query nothing else answered; gone with their image."""
+
+    __tablename__ = "image_details"
+
+    image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"),
+                                          primary_key=True)
+    keypoints: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+
+
 class ApiKeyRow(Base):
     """An access key pair the vendor faces authenticate callers with.
 

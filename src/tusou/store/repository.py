@@ -16,7 +16,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from tusou.errors import DuplicateImage, ImageNotFound, LibraryExists, LibraryNotFound
 from tusou.store.credentials import CredentialStore
-from tusou.store.models import Base, ImageRow, LibraryRow
+from tusou.store.models import Base, ImageDetailRow, ImageRow, LibraryRow
 
 # SQLite caps bound parameters per statement; chunk IN (...) lists below it.
 _IN_CHUNK = 900
@@ -78,6 +78,7 @@ class NewImage:
     attrs: dict[str, Any] = field(default_factory=dict)
     pdq: bytes | None = None
     keypoints: bytes | None = None
+    details: bytes | None = None  # keypoints at full size (ImageDetailRow)
     region: tuple[int, int, int, int] | None = None
 
 
@@ -251,6 +252,9 @@ class Store:
         with self._session() as s:
             s.add(row)
             try:
+                s.flush()  # the row's id, for its details, in the same transaction
+                if image.details is not None:
+                    s.add(ImageDetailRow(image_id=row.id, keypoints=image.details))
                 s.commit()
             except IntegrityError:
                 s.rollback()
@@ -282,6 +286,22 @@ class Store:
                                                        .values(keypoints=keypoints)))
             s.commit()
             return bool(done.rowcount)
+
+    def set_details(self, image_id: int, details: bytes | None) -> bool:
+        """Replace (or with None drop) one image's keypoints at full size; False if the
+        image was deleted meanwhile."""
+        with self._session() as s:
+            if s.get(ImageRow, image_id) is None:
+                return False
+            s.execute(delete(ImageDetailRow).where(ImageDetailRow.image_id == image_id))
+            if details is not None:
+                s.add(ImageDetailRow(image_id=image_id, keypoints=details))
+            try:
+                s.commit()
+            except IntegrityError:  # deleted between the check and the commit
+                s.rollback()
+                return False
+            return True
 
     def delete_images(self, library_id: int, cont_signs: Sequence[str]) -> list[ImageRecord]:
         """Delete what exists among ``cont_signs``; returns the deleted records."""
@@ -367,4 +387,14 @@ class Store:
                                            .where(ImageRow.id.in_(chunk))):
                     if blob is not None:
                         out[rid] = blob
+        return out
+
+    def details(self, ids: Sequence[int]) -> dict[int, bytes]:
+        """The keypoints at full size of those of ``ids`` that have them."""
+        out: dict[int, bytes] = {}
+        with self._session() as s:
+            for chunk in _chunks(list(ids)):
+                for image_id, blob in s.execute(select(ImageDetailRow.image_id, ImageDetailRow.keypoints)
+                                                .where(ImageDetailRow.image_id.in_(chunk))):
+                    out[image_id] = blob
         return out
