@@ -104,9 +104,9 @@ class KindSpec:
     # > 0: a stored image larger than the keypoints' work size (keypoints.WORK_SIDE) also
     # keeps this many keypoints found at its full size, up to describe.DETAIL_SIDE (its
     # details, in a table of their own). When the last look answers nothing, the candidates
-    # tried that it judges (dense_keep) and the best-sliding detail_reach of its reach are
-    # verified against their details with the query's keypoints, as the reach is (with
-    # reach_cells). A close photo of part of a page shows its type or texture at twice the
+    # tried that it judges (dense_keep) and the best-sliding detail_reach of its reach (of
+    # the reach_verify it verifies) are verified against their details with the query's
+    # keypoints, as the reach is (with reach_cells). A close photo of part of a page shows its type or texture at twice the
     # scale of the work copy, which keeps too little of them to match.
     detail_keypoints: int = 0
     detail_reach: int = 0

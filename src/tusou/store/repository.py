@@ -11,7 +11,7 @@ from typing import Any, cast
 import numpy as np
 from sqlalchemy import CursorResult, Engine, and_, create_engine, delete, event, func, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
 
 from tusou.errors import DuplicateImage, ImageNotFound, LibraryExists, LibraryNotFound
@@ -380,21 +380,19 @@ class Store:
         return np.asarray([r[0] for r in rows], dtype=np.int64), [bytes(r[1] or b"") for r in rows]
 
     def keypoints(self, ids: Sequence[int]) -> dict[int, bytes]:
-        out: dict[int, bytes] = {}
-        with self._session() as s:
-            for chunk in _chunks(list(ids)):
-                for rid, blob in s.execute(select(ImageRow.id, ImageRow.keypoints)
-                                           .where(ImageRow.id.in_(chunk))):
-                    if blob is not None:
-                        out[rid] = blob
-        return out
+        """The stored local features of those of ``ids`` that have them."""
+        return self._blobs(ImageRow.id, ImageRow.keypoints, ids)
 
     def details(self, ids: Sequence[int]) -> dict[int, bytes]:
         """The keypoints at full size of those of ``ids`` that have them."""
+        return self._blobs(ImageDetailRow.image_id, ImageDetailRow.keypoints, ids)
+
+    def _blobs(self, key: InstrumentedAttribute[int], column: InstrumentedAttribute[Any],
+               ids: Sequence[int]) -> dict[int, bytes]:
         out: dict[int, bytes] = {}
         with self._session() as s:
             for chunk in _chunks(list(ids)):
-                for image_id, blob in s.execute(select(ImageDetailRow.image_id, ImageDetailRow.keypoints)
-                                                .where(ImageDetailRow.image_id.in_(chunk))):
-                    out[image_id] = blob
+                for image_id, blob in s.execute(select(key, column).where(key.in_(chunk))):
+                    if blob is not None:
+                        out[image_id] = blob
         return out
