@@ -106,8 +106,9 @@ class KindSpec:
     # details, in a table of their own). When the last look answers nothing, the candidates
     # tried that it judges (dense_keep) and the best-sliding detail_reach of its reach (of
     # the reach_verify it verifies) are verified against their details with the query's
-    # keypoints, as the reach is (with reach_cells). A close photo of part of a page shows its type or texture at twice the
-    # scale of the work copy, which keeps too little of them to match.
+    # keypoints, as the reach is (with reach_cells). A close photo of part of a page shows
+    # its type or texture at twice the scale of the work copy, which keeps too little of
+    # them to match.
     detail_keypoints: int = 0
     detail_reach: int = 0
     # Not None: the keypoint-free look's answers must also agree this much in their weakest
