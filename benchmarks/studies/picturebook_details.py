@@ -19,14 +19,13 @@ import sys
 import time
 from pathlib import Path
 
-from reused_suite import first_look, reused
+from reused_suite import first_look, reused, unrelated_page_photos
 
 from tusou.engine.matching import best_sliding, verify_geometry
 from tusou.engine.references import References
 from tusou.evaluation import suites
-from tusou.evaluation.dataset import decode_rgb, encode_jpeg
-from tusou.evaluation.runner import _fit, _original, _Query
-from tusou.evaluation.transforms import PAGE_TRANSFORMS, apply_transform
+from tusou.evaluation.dataset import decode_rgb
+from tusou.evaluation.runner import _fit
 from tusou.features.alignment import DenseProbe
 from tusou.features.keypoints import extract_keypoints
 
@@ -45,12 +44,7 @@ if which == "misses":
         or q["hits"][0]["score"] < recorded["threshold"])}
     queries = [q for q in r.queries if q.key in missed]
 else:
-    queries = []
-    for n, image in enumerate(config.negatives):
-        for t, name in enumerate(PAGE_TRANSFORMS):
-            def load(image=image, name=name, seed=seed * 1_000_003 + n * 101 + t) -> bytes:
-                return encode_jpeg(apply_transform(name, _original(image), seed))
-            queries.append(_Query(f"{image.key}#{name}", name, load, frozenset()))
+    queries = unrelated_page_photos(seed)
 print(len(queries), "queries", flush=True)
 
 detail_blobs: dict[int, bytes] = {}

@@ -28,15 +28,11 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-from reused_suite import last_look_candidates, reused
+from reused_suite import last_look_candidates, reused, unrelated_page_photos
 
 from tusou.engine import library as library_module
 from tusou.engine import matching
 from tusou.engine.kinds import KINDS
-from tusou.evaluation import suites
-from tusou.evaluation.dataset import encode_jpeg
-from tusou.evaluation.runner import _original, _Query
-from tusou.evaluation.transforms import PAGE_TRANSFORMS, apply_transform
 from tusou.features.alignment import DenseProbe
 from tusou.features.keypoints import colour_agreement, weakest_cells
 from tusou.features.pages import WEAKEST_SHARE
@@ -53,15 +49,7 @@ same = KINDS["same"]
 dense_spec = replace(suite.spec, dense_agreement=same.dense_agreement, dense_cells=same.dense_cells,
                      dense_keep=same.dense_keep, dense_grey_alone=same.dense_grey_alone)
 
-if which == "suite":
-    queries = suite.queries
-else:
-    queries = []
-    for n, page in enumerate(suites.generated_pages(100, first_seed=suites.UNRELATED_PAGE_SEEDS)):
-        for t, name in enumerate(PAGE_TRANSFORMS):
-            def load(page=page, name=name, s=seed * 1_000_003 + n * 101 + t) -> bytes:
-                return encode_jpeg(apply_transform(name, _original(page), s))
-            queries.append(_Query(f"{page.key}#{name}", "off", load, frozenset()))
+queries = suite.queries if which == "suite" else unrelated_page_photos(seed)
 queries = queries[shard::shards]
 
 rows: list[dict] = []

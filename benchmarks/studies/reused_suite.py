@@ -15,7 +15,9 @@ from tusou.engine.library import Library
 from tusou.engine.matching import best_sliding, dense_judged
 from tusou.engine.references import References
 from tusou.evaluation import suites
-from tusou.evaluation.runner import _copy_queries, _Harness, _Query, spread
+from tusou.evaluation.dataset import encode_jpeg
+from tusou.evaluation.runner import _copy_queries, _Harness, _original, _Query, spread
+from tusou.evaluation.transforms import PAGE_TRANSFORMS, apply_transform
 from tusou.features import PDQ_MATCH_DISTANCE
 from tusou.features.alignment import DenseProbe
 from tusou.features.keypoints import Keypoints
@@ -67,3 +69,16 @@ def first_look(library: Library, desc: Descriptors, reach: int) -> tuple[set[int
     pdq = state.hashes.within([h.to_bytes() for h in desc.pdq], PDQ_MATCH_DISTANCE, None) if desc.pdq else {}
     tried = set(pdq) | {i for i, _ in state.index.search(desc.vector, spec.verify_candidates, None)}
     return tried, [i for i, _ in state.index.search(desc.vector, reach, None) if i not in tried]
+
+
+def unrelated_page_photos(seed: int) -> list[_Query]:
+    """Every page transform (photos at 30-80 %, a partial page) of the `picturebook`
+    suite's 100 unrelated pages, pages of its books that no library holds, drawn from
+    ``seed`` as the evaluation draws copies: queries that nothing may answer."""
+    queries = []
+    for n, page in enumerate(suites.generated_pages(100, first_seed=suites.UNRELATED_PAGE_SEEDS)):
+        for t, name in enumerate(PAGE_TRANSFORMS):
+            def load(page=page, name=name, s=seed * 1_000_003 + n * 101 + t) -> bytes:  # type: ignore[no-untyped-def]
+                return encode_jpeg(apply_transform(name, _original(page), s))
+            queries.append(_Query(f"{page.key}#{name}", "off", load, frozenset()))
+    return queries
