@@ -348,11 +348,8 @@ class Library:
                 continue
             keypoints = self._extracting(partial(self._describer.keypoints, self.spec, pixels))
             details = self._extracting(partial(self._describer.details, self.spec, pixels))
-            blob = keypoints.to_bytes() if keypoints is not None else None
-            # Each write stands alone: one interrupted between them leaves the old details
-            # beside the new keypoints, both of the same picture.
-            if (self._store.set_keypoints(record.id, blob)  # else deleted meanwhile
-                    and self._store.set_details(record.id, details.to_bytes() if details is not None else None)):
+            blobs = [k.to_bytes() if k is not None else None for k in (keypoints, details)]
+            if self._store.set_keypoints(record.id, *blobs):  # else deleted meanwhile
                 refreshed += 1
         return refreshed, skipped
 

@@ -279,28 +279,19 @@ class Store:
             s.commit()
             return _image_record(row)
 
-    def set_keypoints(self, image_id: int, keypoints: bytes | None) -> bool:
-        """Replace one image's stored local features; False if it was deleted meanwhile."""
+    def set_keypoints(self, image_id: int, keypoints: bytes | None, details: bytes | None = None) -> bool:
+        """Replace one image's stored local features and its keypoints at full size (None:
+        none), together; False if the image was deleted meanwhile."""
         with self._session() as s:
             done = cast("CursorResult[Any]", s.execute(update(ImageRow).where(ImageRow.id == image_id)
                                                        .values(keypoints=keypoints)))
-            s.commit()
-            return bool(done.rowcount)
-
-    def set_details(self, image_id: int, details: bytes | None) -> bool:
-        """Replace (or with None drop) one image's keypoints at full size; False if the
-        image was deleted meanwhile."""
-        with self._session() as s:
-            if s.get(ImageRow, image_id) is None:
+            if not done.rowcount:
+                s.rollback()
                 return False
             s.execute(delete(ImageDetailRow).where(ImageDetailRow.image_id == image_id))
             if details is not None:
                 s.add(ImageDetailRow(image_id=image_id, keypoints=details))
-            try:
-                s.commit()
-            except IntegrityError:  # deleted between the check and the commit
-                s.rollback()
-                return False
+            s.commit()
             return True
 
     def delete_images(self, library_id: int, cont_signs: Sequence[str]) -> list[ImageRecord]:
