@@ -104,12 +104,13 @@ class KindSpec:
     # > 0: a stored image larger than the keypoints' work size (keypoints.WORK_SIDE) also
     # keeps this many keypoints found at its full size, up to describe.DETAIL_SIDE (its
     # details, in a table of their own). When the last look answers nothing, the candidates
-    # tried that it judges (dense_keep) and the best-sliding detail_reach of its reach (of
-    # the reach_verify it verifies) are verified against their details with the query's
-    # keypoints, as the reach is (with reach_cells). A close photo of part of a page shows
-    # its type or texture at twice the scale of the work copy, which keeps too little of
-    # them to match.
+    # tried that it judges (dense_keep), the first detail_tried of them by vector and the
+    # best-sliding detail_reach of its reach (of the reach_verify it verifies) are verified
+    # against their details with the query's keypoints, as the reach is (with
+    # reach_cells). A close photo of part of a page shows its type or texture at twice the
+    # scale of the work copy, which keeps too little of them to match.
     detail_keypoints: int = 0
+    detail_tried: int = 0
     detail_reach: int = 0
     # Not None: the keypoint-free look's answers must also agree this much in their weakest
     # cells (as page_cells), and in colour where colour can tell (matching.
@@ -392,7 +393,12 @@ KINDS: dict[str, KindSpec] = {
         # retina's, 23, the best tried); of 400 photos of the 100 unrelated pages (seed 4)
         # none verified on any candidate. 1,000 at 1,280 px or 2,000 at 1,024 verified
         # neither. About 11 ms a candidate, 0.25 s on a query nothing answers (README).
-        detail_keypoints=3000, detail_reach=20),
+        # The first 5 tried by vector too (2026-12-07, chosen on seed 5's misses): a window
+        # of a title over shapes whose page the vector ranks first slid 10th of the 30 tried,
+        # past the 3 judged, and verified on its details (28 inliers, weakest cells 0.996).
+        # The vector ranks the page of 76-81 of the 93 partial photos first, and of 86-88
+        # in its first 5, at seeds 0 and 5.
+        detail_keypoints=3000, detail_tried=5, detail_reach=20),
     "fabric": KindSpec(
         name="fabric", limits=ImageLimits(min_side=50, formats=ACCEPTED_FORMATS),
         vector="texture", pdq=False, keypoints=None, keypoint_budget=0, filter_style="tags",

@@ -354,8 +354,9 @@ def last_look(spec: KindSpec, query: Keypoints, ids: Sequence[int], refs: Refere
     have the corners to verify, where its content, resampled, agrees a little under the
     dense bar. References that repeat a pattern need the query's colours to agree too
     (``_trusted``): any pattern of the same period lines up. Where none of that answers,
-    the ``ids`` judged and the best-sliding ``spec.detail_reach`` of ``reach`` are verified
-    as the reach is against their ``details`` (keypoints at full size), where stored."""
+    the ``ids`` judged, the first ``spec.detail_tried`` of ``ids`` (best vector first) and
+    the best-sliding ``spec.detail_reach`` of ``reach`` are verified as the reach is
+    against their ``details`` (keypoints at full size), where stored."""
     judged = ids if spec.dense_agreement else []
     if not (judged or reach) or query.image is None:
         return []
@@ -414,8 +415,9 @@ def last_look(spec: KindSpec, query: Keypoints, ids: Sequence[int], refs: Refere
         out = grey_patterns
     if not out and details is not None and spec.detail_keypoints:
         closest = [image_id for image_id, _, far, _ in looked if not far]
+        closest += ids[:spec.detail_tried]
         closest += [image_id for image_id, _, far, _ in looked if far][:spec.detail_reach]
-        out = verify_geometry(spec, probes, closest, details, spec.reach_cells)
+        out = verify_geometry(spec, probes, list(dict.fromkeys(closest)), details, spec.reach_cells)
     return merged(out)
 
 
