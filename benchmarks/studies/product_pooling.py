@@ -31,10 +31,10 @@ import numpy as np
 from PIL import Image
 
 from tusou.engine.describe import Describer
-from tusou.engine.kinds import kind_spec
-from tusou.evaluation import suites, synthetic
-from tusou.evaluation.dataset import decode_rgb, encode_jpeg
-from tusou.evaluation.runner import SUBJECT_VIEWS, TRANSFORM_SIDE, _shrunk
+from tusou.engine.kinds import KindSpec, kind_spec
+from tusou.evaluation import suites
+from tusou.evaluation.dataset import decode_rgb
+from tusou.evaluation.runner import SUBJECT_VIEWS, TRANSFORM_SIDE, _shrunk, subject_view
 from tusou.features import FeatureModels
 
 
@@ -52,6 +52,17 @@ def _others() -> list[tuple[str, np.ndarray]]:
         if path is not None and path.is_file():
             out.append((f"eval-dev/{name}", np.asarray(Image.open(path).convert("RGB"))))
     return out
+
+
+def asked(describer: Describer, spec: KindSpec, pipeline: str, matrix: np.ndarray,
+          pixels: np.ndarray, mask: np.ndarray, seed: int, n: int, t: int
+          ) -> tuple[np.ndarray, np.ndarray]:
+    """The harness's ``t``-th subject view of the ``n``-th object (``pixels``, its subject
+    ``mask``) at ``seed``, and each image of ``matrix`` (``pipeline``'s vectors) scored as a
+    product search scores it: its best cosine to any of the query's views."""
+    query = decode_rgb(subject_view(pixels, mask, seed, n, t))
+    desc = describer.describe(spec, pipeline, query, query=True)
+    return query, np.max([matrix @ v for v in (desc.vector, *desc.alternates)], axis=0)
 
 
 def main(seeds: list[int], only: str = "") -> None:
@@ -77,12 +88,8 @@ def main(seeds: list[int], only: str = "") -> None:
         missed: list[str] = []
         for n, ((key, _), pixels, mask) in enumerate(zip(objects, shrunk, masks, strict=True)):
             for seed in seeds:
-                for t, (view, scale) in enumerate(SUBJECT_VIEWS.items()):
-                    # As the harness draws a view (runner._copy_queries), for a suite object.
-                    rng = np.random.default_rng(seed * 1_000_003 + n * 101 + 50 + t)
-                    query = decode_rgb(encode_jpeg(synthetic.place_subject(pixels, mask, rng, scale=scale)))
-                    desc = describer.describe(spec, pipeline, query, query=True)
-                    scores = np.max([matrix @ v for v in (desc.vector, *desc.alternates)], axis=0)
+                for t, view in enumerate(SUBJECT_VIEWS):
+                    _, scores = asked(describer, spec, pipeline, matrix, pixels, mask, seed, n, t)
                     order = np.argsort(-scores, kind="stable")
                     hit = keys[order[0]] == key
                     found.setdefault((view, key in suite_keys), []).append(int(hit))

@@ -35,11 +35,11 @@ from tempfile import mkdtemp
 
 import cv2
 import numpy as np
+from product_pooling import asked
 
 from tusou.engine.describe import Describer, _crop_vector
 from tusou.engine.kinds import kind_spec
-from tusou.evaluation import suites, synthetic
-from tusou.evaluation.dataset import decode_rgb, encode_jpeg
+from tusou.evaluation import suites
 from tusou.evaluation.runner import SUBJECT_VIEWS, TRANSFORM_SIDE, _shrunk
 from tusou.features import FeatureModels
 from tusou.features.extractors import SemanticEmbedding
@@ -79,12 +79,8 @@ def main(seeds: list[int], only: str) -> None:
         pixels = _shrunk(whole, TRANSFORM_SIDE)
         mask = models.subject.mask(pixels)
         for seed in seeds:
-            for t, (view, scale) in enumerate(SUBJECT_VIEWS.items()):
-                # As the harness draws a view (runner._copy_queries), for a suite object.
-                rng = np.random.default_rng(seed * 1_000_003 + n * 101 + 50 + t)
-                query = decode_rgb(encode_jpeg(synthetic.place_subject(pixels, mask, rng, scale=scale)))
-                desc = describer.describe(spec, pipeline, query, query=True)
-                now = np.max([matrix @ v for v in (desc.vector, *desc.alternates)], axis=0)
+            for t, view in enumerate(SUBJECT_VIEWS):
+                query, now = asked(describer, spec, pipeline, matrix, pixels, mask, seed, n, t)
                 order = np.argsort(-now, kind="stable")
                 print(key, seed, view, "found" if order[0] == n else "MISSED",
                       f"now: {keys[order[0]]} {now[order[0]]:.3f}, own rank {int(np.nonzero(order == n)[0][0]) + 1}",

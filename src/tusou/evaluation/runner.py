@@ -239,6 +239,15 @@ class _Harness:
                       [h.inliers for _, h in hits]), elapsed
 
 
+def subject_view(pixels: np.ndarray, mask: np.ndarray, seed: int, n: int, t: int) -> bytes:
+    """The ``n``-th original's subject (``mask``) moved onto another background, as a JPEG:
+    the ``t``-th of SUBJECT_VIEWS, drawn from ``seed`` (the harness's, and the studies' that
+    ask the same queries)."""
+    scale = list(SUBJECT_VIEWS.values())[t]
+    rng = np.random.default_rng(seed * 1_000_003 + n * 101 + 50 + t)
+    return encode_jpeg(synthetic.place_subject(pixels, mask, rng, scale=scale))
+
+
 def _copy_queries(config: EvalConfig, harness: _Harness, originals: Sequence[EvalImage]
                   ) -> list[_Query]:
     present = set(harness.key_of.values())
@@ -258,14 +267,12 @@ def _copy_queries(config: EvalConfig, harness: _Harness, originals: Sequence[Eva
             queries.append(_Query(f"{image.key}#{name}", name, load, frozenset({image.key}),
                                   tolerated=mates.get(image.group, frozenset()) - {image.key}))
         if harness.spec.filter_style == "class_ids":
-            for t, (name, scale) in enumerate(SUBJECT_VIEWS.items()):
-                seed = config.seed * 1_000_003 + n * 101 + 50 + t
+            for t, name in enumerate(SUBJECT_VIEWS):
 
-                def view(image: EvalImage = image, scale: float = scale, seed: int = seed) -> bytes:
+                def view(image: EvalImage = image, n: int = n, t: int = t) -> bytes:
                     pixels = _original(image)
-                    mask = harness.engine.models.subject.mask(pixels)
-                    rng = np.random.default_rng(seed)
-                    return encode_jpeg(synthetic.place_subject(pixels, mask, rng, scale=scale))
+                    return subject_view(pixels, harness.engine.models.subject.mask(pixels),
+                                        config.seed, n, t)
 
                 queries.append(_Query(f"{image.key}#{name}", name, view, frozenset({image.key})))
                 cls = harness.class_of.get(image.key)
