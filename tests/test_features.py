@@ -30,6 +30,7 @@ from tusou.features import (
     texture_descriptor,
     verify,
 )
+from tusou.features.keypoints import _padded
 from tusou.features.lite0 import (
     BUILDER_VERSION,
     GRAPH_REVISION,
@@ -275,6 +276,20 @@ def test_verify_finds_resized_crop() -> None:
     assert verify(extract_keypoints(crop[:, ::-1].copy(), "orb"), ref) is None  # mirrored
     assert verify(extract_keypoints(data.coffee(), "orb"), ref) is None
     assert verify(extract_keypoints(rgb(data.brick()), "orb"), ref) is None
+
+
+def test_akaze_descriptors_are_matched_padded_to_whole_blocks_with_the_same_distances() -> None:
+    ast = extract_keypoints(data.astronaut(), "akaze")
+    assert ast.descriptors.shape[1] == 61
+    padded = _padded(ast.descriptors)
+    assert padded.shape == (len(ast.descriptors), 64) and not padded[:, 61:].any()
+    assert np.array_equal(padded[:, :61], ast.descriptors)
+    other = extract_keypoints(data.coffee(), "akaze").descriptors
+    plain = cv2.batchDistance(ast.descriptors, other, cv2.CV_32S, normType=cv2.NORM_HAMMING, K=2)
+    wide = cv2.batchDistance(padded, _padded(other), cv2.CV_32S, normType=cv2.NORM_HAMMING, K=2)
+    assert all(np.array_equal(a, b) for a, b in zip(plain, wide, strict=True))
+    orb = extract_keypoints(data.astronaut(), "orb").descriptors
+    assert _padded(orb) is orb  # 32 bytes: whole blocks already
 
 
 def _page_photo() -> tuple[np.ndarray, np.ndarray]:
