@@ -288,6 +288,7 @@ def test_akaze_descriptors_are_matched_padded_to_whole_blocks_with_the_same_dist
     plain = cv2.batchDistance(ast.descriptors, other, cv2.CV_32S, normType=cv2.NORM_HAMMING, K=2)
     wide = cv2.batchDistance(padded, _padded(other), cv2.CV_32S, normType=cv2.NORM_HAMMING, K=2)
     assert all(np.array_equal(a, b) for a, b in zip(plain, wide, strict=True))
+    assert ast.matchable is ast.matchable and np.array_equal(ast.matchable, padded)  # padded once
     orb = extract_keypoints(data.astronaut(), "orb").descriptors
     assert _padded(orb) is orb  # 32 bytes: whole blocks already
 
