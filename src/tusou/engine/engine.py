@@ -21,6 +21,7 @@ from tusou.features import FeatureModels
 from tusou.images.fetch import UrlFetcher
 from tusou.index import open_index
 from tusou.index.hamming import HammingTable
+from tusou.index.keypoint_table import KeypointTable
 from tusou.store import LibraryRecord, Store
 
 log = logging.getLogger(__name__)
@@ -175,4 +176,5 @@ class Engine:
         hash_ids, blobs = self.store.pdq_hashes(record.id)
         if len(hash_ids):
             hashes.upsert(hash_ids.tolist(), blobs)
-        return LibraryState(index=index, hashes=hashes, write_lock=threading.Lock())
+        votes = KeypointTable() if kind_spec(record.kind).vote_candidates else None
+        return LibraryState(index=index, hashes=hashes, write_lock=threading.Lock(), votes=votes)

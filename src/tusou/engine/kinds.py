@@ -112,6 +112,15 @@ class KindSpec:
     detail_keypoints: int = 0
     detail_tried: int = 0
     detail_reach: int = 0
+    # > 0: before the last look, when nothing verified, the images that hold the most of the
+    # query's keypoints (index.keypoint_table: every stored keypoint, voted over), this many
+    # of those with at least vote_min votes and not tried yet, are verified by keypoints as
+    # the reach is (with reach_cells). A photo of part of a page or of a texture on a busy
+    # table can leave its original thousands deep in the vectors' ranking, where no look
+    # that starts from a vector reaches it, while its keypoints verify on it with 100+
+    # inliers. Costs the library's keypoints in memory (about 140 bytes each).
+    vote_candidates: int = 0
+    vote_min: int = 0
     # Not None: the keypoint-free look's answers must also agree this much in their weakest
     # cells (as page_cells), and in colour where colour can tell (matching.
     # MIN_COLOUR_AGREEMENT). A whole picture laid on a quarter of another that shares its
@@ -400,7 +409,14 @@ KINDS: dict[str, KindSpec] = {
         # in its first 5, at seeds 0 and 5. In the evaluation: seed 5's partial pages 88 ->
         # 89, no other answer changed at seeds 0-5, none false; 89 at seed 6, drawn after.
         # About 4 more candidates, 45 ms, on a query nothing answers (README, Benchmarks).
-        detail_keypoints=3000, detail_tried=5, detail_reach=20),
+        detail_keypoints=3000, detail_tried=5, detail_reach=20,
+        # Chosen on seed 6's misses (2026-12-07, benchmarks/studies/vote_look.py): the
+        # window of page-2000007 (its page 499th by vector) and the gravel photo at 30 %
+        # (2,050th) got 47 votes each, no other image over 4, and verified with 120 and 153
+        # inliers. 100 unrelated pages got at most 103 votes (a page of the same template)
+        # and none verified. 5 candidates of at least 3 votes: a query of 1,000 keypoints
+        # votes in about 0.2 s over 2,393 pages (1.55 million keypoints).
+        vote_candidates=5, vote_min=3),
     "fabric": KindSpec(
         name="fabric", limits=ImageLimits(min_side=50, formats=ACCEPTED_FORMATS),
         vector="texture", pdq=False, keypoints=None, keypoint_budget=0, filter_style="tags",

@@ -40,6 +40,7 @@ from tusou.errors import (
     TusouError,
 )
 from tusou.features import Keypoints, l2n
+from tusou.features.keypoints import descriptors_from_bytes
 from tusou.features.pages import PageView, find_pages, page_view, rectified
 from tusou.images.decode import DecodedImage
 from tusou.images.fetch import UrlFetcher
@@ -48,6 +49,7 @@ from tusou.images.signature import cont_sign as sign_pixels
 from tusou.images.signature import parse_cont_sign, parse_cont_sign_list
 from tusou.index import VectorIndex
 from tusou.index.hamming import HammingTable
+from tusou.index.keypoint_table import KeypointTable
 from tusou.store import ImageRecord, LibraryRecord, NewImage, Store, TagFilter
 
 log = logging.getLogger(__name__)
@@ -91,6 +93,9 @@ class LibraryState:
     index: VectorIndex
     hashes: HammingTable
     write_lock: threading.Lock
+    # Every image's stored keypoints, voted over (kinds with vote_candidates); filled from
+    # the store at its first vote.
+    votes: KeypointTable | None = None
     unsaved_changes: int = 0
     # Set (under the write lock) when the library is deleted or the engine closes; a
     # request still holding this Library then gets LibraryNotFound, not a closed index.
@@ -208,6 +213,8 @@ class Library:
                 state.index.upsert([record.id], desc.vector[None, :])
                 if new.pdq is not None:
                     state.hashes.upsert([record.id], [new.pdq])
+                if state.votes is not None and desc.keypoints is not None:
+                    state.votes.upsert(record.id, desc.keypoints.descriptors)
                 self._changed(1)
             except Exception:
                 log.exception("library %s: indexing committed image %s failed", self.name,
@@ -263,6 +270,8 @@ class Library:
             ids = [r.id for r in deleted]
             state.index.remove(ids)
             state.hashes.remove(ids)
+            if state.votes is not None:
+                state.votes.remove(ids)
             self._changed(len(ids))
         if self.record.store_originals:
             for record in deleted:
@@ -351,7 +360,20 @@ class Library:
             blobs = [k.to_bytes() if k is not None else None for k in (keypoints, details)]
             if self._store.set_keypoints(record.id, *blobs):  # else deleted meanwhile
                 refreshed += 1
+                self._revote(record.id, keypoints)
         return refreshed, skipped
+
+    def _revote(self, image_id: int, keypoints: Keypoints | None) -> None:
+        """The keypoint table holds ``image_id``'s refreshed ``keypoints``."""
+        votes = self._state.votes
+        if votes is None:
+            return
+        with self._state.write_lock:
+            if image_id in self._store.images_by_id([image_id]):  # not deleted meanwhile
+                if keypoints is not None:
+                    votes.upsert(image_id, keypoints.descriptors)
+                else:
+                    votes.remove([image_id])
 
     def _original_pixels(self, record: ImageRecord) -> np.ndarray | None:
         """The decoded stored original of ``record``; None (logged) if it is missing or no
@@ -514,6 +536,26 @@ class Library:
                 break
         return found
 
+    def _vote_look(self, desc: Descriptors, tried: list[int], allowed: np.ndarray | None,
+                   refs: References) -> list[Match]:
+        """Nothing verified: the images holding the most of the query's keypoints, wherever
+        the vectors rank them (``spec.vote_candidates``), verified as the reach is."""
+        spec, votes = self.spec, self._state.votes
+        if votes is None or desc.keypoints is None:
+            return []
+        votes.load(self._stored_descriptors)
+        voted = votes.votes(desc.keypoints.descriptors, spec.vote_candidates, min_votes=spec.vote_min,
+                            allowed=allowed, exclude=tried)
+        return rank_matches(verify_geometry(spec, desc.probes, [i for i, _ in voted], refs,
+                                            spec.reach_cells))
+
+    def _stored_descriptors(self) -> Iterator[tuple[int, np.ndarray]]:
+        """Every image's id and stored keypoint descriptors, read a few hundred at a time."""
+        ids = self._store.image_ids(self.record.id).tolist()
+        for start in range(0, len(ids), 500):
+            for image_id, blob in self._store.keypoints(ids[start:start + 500]).items():
+                yield image_id, descriptors_from_bytes(blob)
+
     def _page_reach(self, vector: np.ndarray, page: PageView, judged: list[int],
                     allowed: np.ndarray | None, refs: References) -> list[int]:
         """The ``spec.page_reach_keep`` of the page square-on's ``spec.page_reach`` nearest
@@ -570,6 +612,8 @@ class Library:
                 scored = merged(scored, self._second_look(pixels, candidates, allowed, refs))
             if not settled(scored) and spec.page_agreement:
                 scored = merged(scored, self._page_look(pixels, tried, allowed, refs))
+            if not settled(scored) and spec.vote_candidates and desc.keypoints is not None:
+                scored = merged(scored, self._vote_look(desc, tried, allowed, refs))
             if not settled(scored) and desc.keypoints is not None:
                 # Still nothing: perhaps a part of a picture keypoints cannot hold on to, or
                 # one whose original the vectors rank far down.

@@ -1,0 +1,74 @@
+"""What does the vote look (index.keypoint_table, KindSpec.vote_candidates) find for the
+queries an evaluation missed, and what for the others? A study, not run by CI; reuses an
+evaluation's work directory.
+
+    python benchmarks/studies/vote_look.py WORK_DIR SEED EVAL_JSON [EVERY]
+
+(EVAL_JSON: ``tusou eval picturebook --json --with-queries`` at SEED.) Fills a keypoint table
+from the library's stored keypoints as the look does, then asks every missed query, every
+EVERY-th (12) answered one and every EVERY/2-th unrelated page, printing the votes of the 5
+candidates (at least 3 votes each), where the true image ranks among them, what verifies as
+the look verifies (the reach's cells), and the time to vote and to verify.
+
+(2026-12-07, seed 6, before the look existed, its 10 misses: page-2000007's window 47 votes,
+no other over 4, verified, 120 inliers; the gravel photo at 30 % 47 votes, verified, 153; the
+motion-blurred clock's 80 % photo 19 votes, first, but not verified at the reach's cells;
+page-2000001's window 14 votes for other pages, its own none; the chessboard's window first at
+9 votes, not verified; the colour wheel and microaneurysms pictures (6-250 keypoints) no
+candidate. 30 answered photos: their page first, 9-357 votes, verified. 17 unrelated pages: at
+most 103 votes (a page of the same template), nothing verified. Filling: 4.1 s for 2,393
+pages, 1.55 million keypoints; votes p50 0.19 s, verifying 5 candidates 20-95 ms.)
+"""
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from reused_suite import reused
+
+from tusou.engine.matching import verify_geometry
+from tusou.engine.references import References
+from tusou.evaluation.dataset import decode_rgb
+from tusou.evaluation.runner import _fit
+from tusou.index.keypoint_table import KeypointTable
+
+work, seed, recorded_path = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+every = int(sys.argv[4]) if len(sys.argv) > 4 else 12
+r = reused("picturebook", work, seed)
+lib, spec = r.library, r.spec
+id_of = {key: image_id for image_id, key in r.key_of_id.items()}
+table = KeypointTable()
+start = time.perf_counter()
+table.load(lib._stored_descriptors)
+table.votes(np.zeros((1, 61), np.uint8), 1)  # the first vote builds the segments
+print(f"filled in {time.perf_counter() - start:.1f} s", flush=True)
+recorded = json.load(open(recorded_path))["results"][0]
+missed = {q["query"] for q in recorded["queries"] if q["relevant"] and (
+    not q["hits"] or q["hits"][0]["key"] not in q["relevant"]
+    or q["hits"][0]["score"] < recorded["threshold"])}
+answered = [q["query"] for q in recorded["queries"] if q["relevant"] and q["query"] not in missed]
+unrelated = [q["query"] for q in recorded["queries"] if not q["relevant"]]
+asked = missed | set(answered[::every]) | set(unrelated[::max(1, every // 2)])
+vote_times = []
+for q in [q for q in r.queries if q.key in asked]:
+    desc = lib._describe(decode_rgb(_fit(q.load(), spec.limits)), query=True)
+    assert desc.keypoints is not None
+    start = time.perf_counter()
+    voted = table.votes(desc.keypoints.descriptors, spec.vote_candidates, min_votes=spec.vote_min)
+    vote_times.append(time.perf_counter() - start)
+    start = time.perf_counter()
+    found = verify_geometry(spec, desc.probes, [i for i, _ in voted], References(lib._store.keypoints),
+                            spec.reach_cells)
+    verifying = time.perf_counter() - start
+    truth = id_of[next(iter(q.relevant))] if q.relevant else None
+    ids = [i for i, _ in voted]
+    best = max(found, key=lambda m: m.score).id if found else None
+    verdict = "-" if best is None else "right" if best == truth else "FALSE"
+    what = ("missed" if q.key in missed else "answered") if q.relevant else "unrelated"
+    print(what, q.key, len(desc.keypoints), "keypoints; votes", [v for _, v in voted],
+          "truth at", ids.index(truth) if truth in ids else None, "; verified",
+          [(r.key_of_id[m.id], round(m.score, 3), m.inliers) for m in found], verdict,
+          f"{vote_times[-1] * 1000:.0f} + {verifying * 1000:.0f} ms", flush=True)
+print(f"votes p50 {np.median(vote_times) * 1000:.0f} ms")

@@ -1,0 +1,190 @@
+"""The keypoint table: every stored keypoint of a library, voted over by a query's keypoints
+(index.keypoint_table), and the look that verifies what it finds (KindSpec.vote_candidates)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from conftest import encode
+from tusou.engine import Engine
+from tusou.engine.kinds import kind_spec
+from tusou.engine.sources import ImageSource
+from tusou.evaluation.dataset import decode_rgb, encode_jpeg, generated_pages
+from tusou.evaluation.transforms import apply_transform
+from tusou.index.keypoint_table import MAX_DISTANCE_SHARE, KeypointTable
+from tusou.store import TagFilter
+
+WIDTH = 61  # AKAZE's descriptor bytes
+
+
+def _descriptors(seed: int, n: int = 300, width: int = WIDTH) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (n, width), dtype=np.uint8)
+
+
+def _noisy(descriptors: np.ndarray, flips: int, seed: int = 99) -> np.ndarray:
+    """Each descriptor with ``flips`` of its bits flipped (as a photo of it would)."""
+    rng = np.random.default_rng(seed)
+    bits = np.unpackbits(descriptors, axis=1)
+    for row in bits:
+        row[rng.choice(len(row), flips, replace=False)] ^= 1
+    return np.packbits(bits, axis=1)
+
+
+@pytest.fixture
+def table() -> KeypointTable:
+    table = KeypointTable()
+    table.load(lambda: iter([(i, _descriptors(i)) for i in range(1, 11)]))
+    return table
+
+
+def test_the_image_holding_the_query_keypoints_gets_their_votes(table: KeypointTable) -> None:
+    query = _noisy(_descriptors(4)[:200], flips=12)
+    hits = table.votes(query, 3)
+    assert hits[0][0] == 4
+    assert hits[0][1] >= 150  # of 200 keypoints
+    assert all(votes <= 2 for _, votes in hits[1:])
+    # Unrelated keypoints vote for nothing much.
+    assert all(votes <= 2 for _, votes in table.votes(_descriptors(1234), 3))
+
+
+def test_keypoints_farther_than_the_distance_limit_do_not_vote() -> None:
+    table = KeypointTable(tables=40, bits=8)  # buckets so coarse that far rows share them
+    table.load(lambda: iter([(1, _descriptors(1))]))
+    limit = int(MAX_DISTANCE_SHARE * WIDTH * 8)
+    assert table.votes(_noisy(_descriptors(1), flips=limit - 10), 1)[0][1] > 200
+    assert table.votes(_noisy(_descriptors(1), flips=limit + 10), 1) == []
+
+
+def test_the_ratio_is_to_other_images_so_a_page_repeating_its_letters_keeps_its_votes() -> None:
+    letters = _descriptors(7, n=20)
+    page = np.concatenate([letters] * 10)  # every descriptor ten times
+    table = KeypointTable()
+    table.load(lambda: iter([(1, page), (2, _descriptors(8))]))
+    assert table.votes(_noisy(letters, flips=8), 2) == [(1, 20)]
+    # Another image holding the same keypoints nearly as close: no keypoint tells them apart.
+    table.upsert(3, _noisy(letters, flips=2, seed=5))
+    assert table.votes(_noisy(letters, flips=8), 2) == []
+
+
+def test_adds_removals_and_replacements_are_seen_by_the_next_vote(table: KeypointTable) -> None:
+    query = _noisy(_descriptors(42)[:100], flips=10)
+    assert table.votes(query, 1) == []
+    table.upsert(42, _descriptors(42))
+    assert table.votes(query, 1)[0][0] == 42
+    table.upsert(42, _descriptors(43))  # its keypoints replaced
+    assert table.votes(query, 1) == []
+    table.upsert(42, _descriptors(42))
+    table.remove([42, 12345])  # unknown ids are ignored
+    assert table.votes(query, 1) == []
+    assert len(table) == 10
+
+
+def test_filters_exclusions_counts_and_minimum_votes(table: KeypointTable) -> None:
+    query = np.concatenate([_noisy(_descriptors(3)[:60], flips=10), _noisy(_descriptors(5)[:30], 10)])
+    both = table.votes(query, 5)
+    assert [i for i, _ in both[:2]] == [3, 5]
+    assert table.votes(query, 1) == both[:1]
+    assert [i for i, _ in table.votes(query, 5, allowed=np.array([5, 6]))][:1] == [5]
+    assert [i for i, _ in table.votes(query, 5, exclude=[3])][:1] == [5]
+    assert table.votes(query, 5, min_votes=both[0][1] + 1) == []
+    assert table.votes(query, 0) == []
+    assert table.votes(query[:0], 5) == []
+    assert table.votes(_descriptors(3, width=32), 5) == []  # another extractor's descriptors
+
+
+def test_many_small_adds_are_merged_and_vote_as_one_build() -> None:
+    one = KeypointTable()
+    one.load(lambda: iter([(i, _descriptors(i, n=50)) for i in range(64)]))
+    grown = KeypointTable()
+    grown.load(lambda: iter([]))
+    for i in range(64):
+        grown.upsert(i, _descriptors(i, n=50))
+        grown.votes(_descriptors(0, n=1), 1)  # each vote makes the pending a segment
+    grown.remove(range(0, 64, 2))
+    one.remove(range(0, 64, 2))
+    assert len(grown._segments) <= 7  # merged as a binary counter carries: log2(64) + 1
+    query = np.concatenate([_noisy(_descriptors(i, n=50), flips=10) for i in range(0, 64, 3)])
+    assert grown.votes(query, 30) == one.votes(query, 30)
+    assert {i for i, _ in one.votes(query, 30)} == set(range(3, 64, 6))  # the odd ones
+
+
+def test_what_changes_while_the_store_is_read_wins_over_what_was_read() -> None:
+    table = KeypointTable()
+    reading = threading.Event()
+    proceed = threading.Event()
+
+    def stored() -> Iterator[tuple[int, np.ndarray]]:
+        yield 1, _descriptors(1)
+        reading.set()
+        proceed.wait(5)
+        yield 2, _descriptors(2)  # removed meanwhile
+        yield 3, _descriptors(3)  # replaced meanwhile
+
+    loader = threading.Thread(target=table.load, args=(stored,))
+    loader.start()
+    reading.wait(5)
+    table.remove([2])
+    table.upsert(3, _descriptors(30))
+    table.upsert(4, _descriptors(4))
+    proceed.set()
+    loader.join(5)
+    assert table.loaded and len(table) == 3
+    table.load(lambda: iter([(5, _descriptors(5))]))  # once only
+    for image_id, source, found in [(1, 1, True), (2, 2, False), (3, 3, False), (3, 30, True),
+                                    (4, 4, True), (5, 5, False)]:
+        hits = table.votes(_noisy(_descriptors(source), flips=10), 1)
+        assert (hits[:1] == [(image_id, hits[0][1])] if found else hits == []), (image_id, source)
+
+
+# --- the look ---------------------------------------------------------------------------
+
+
+def _page(seed: int) -> np.ndarray:
+    return decode_rgb(generated_pages(1, first_seed=seed)[0].load())
+
+
+PAGE = 2_000_007
+
+
+@pytest.fixture
+def book(engine: Engine):  # type: ignore[no-untyped-def]
+    engine.create_library("book", "picturebook")
+    library = engine.library("book")
+    for seed in (PAGE, 2_000_001, 2_100_663, 2_500_006):
+        library.add(ImageSource(data=encode(_page(seed))), brief=str(seed))
+    return library
+
+
+def _photo() -> ImageSource:
+    return ImageSource(data=encode_jpeg(apply_transform("phone55", _page(PAGE), 7)))
+
+
+def test_a_page_no_vector_reaches_is_found_by_its_keypoints_votes(book) -> None:  # type: ignore[no-untyped-def]
+    assert [h.image.brief for h in book.search(_photo()).hits] == [str(PAGE)]
+    # The page's vector gone from the index: no look that starts from a vector reaches it,
+    # as in a library where thousands of vectors rank before it.
+    page_id = book.get(book.search(_photo()).hits[0].cont_sign).id
+    book._state.index.remove([page_id])
+    hits = book.search(_photo()).hits
+    assert [h.image.brief for h in hits] == [str(PAGE)]
+    assert hits[0].inliers is not None and hits[0].inliers >= kind_spec("picturebook").min_inliers
+    assert hits[0].box is not None
+    # A tag filter that leaves it out leaves it out of the votes too.
+    assert book.search(_photo(), tag_filter=TagFilter(all_of=(7,))).hits == []
+    book.spec = replace(book.spec, vote_candidates=0)
+    assert book.search(_photo()).hits == []
+
+
+def test_a_deleted_page_is_no_longer_voted_for(book) -> None:  # type: ignore[no-untyped-def]
+    cont_sign = book.search(_photo()).hits[0].cont_sign
+    book._state.index.remove([book.get(cont_sign).id])
+    assert book.search(_photo()).hits  # the table is loaded and holds the page
+    book.delete([cont_sign])
+    assert book.search(_photo()).hits == []
+    assert book.add(ImageSource(data=encode(_page(PAGE))), brief="again")
+    assert [h.image.brief for h in book.search(_photo()).hits] == ["again"]
