@@ -81,7 +81,11 @@ def test_adds_removals_and_replacements_are_seen_by_the_next_vote(table: Keypoin
     table.upsert(42, _descriptors(42))
     table.remove([42, 12345])  # unknown ids are ignored
     assert table.votes(query, 1) == []
-    assert len(table) == 10
+    table.upsert(43, np.empty((0, WIDTH), np.uint8))  # a smooth picture: no keypoints
+    assert table.votes(query, 1) == []
+    assert len(table) == 10  # nothing held for it
+    with pytest.raises(ValueError, match="must be"):
+        table.upsert(44, np.zeros(WIDTH, np.uint8))
 
 
 def test_filters_exclusions_counts_and_minimum_votes(table: KeypointTable) -> None:

@@ -96,11 +96,14 @@ class KeypointTable:
     # --- writes ------------------------------------------------------------------------
 
     def upsert(self, image_id: int, descriptors: np.ndarray) -> None:
-        """Hold ``descriptors`` (n x width uint8) for ``image_id``, replacing what it had."""
-        descriptors = np.ascontiguousarray(descriptors, dtype=np.uint8).reshape(len(descriptors), -1)
+        """Hold ``descriptors`` (n x width uint8) for ``image_id``, replacing what it had.
+        Before the table is loaded, these win over what the load reads for it."""
+        descriptors = _matrix(descriptors)
         with self._lock:
             self._kill(image_id)
-            self._pending[int(image_id)] = descriptors
+            self._pending.pop(int(image_id), None)
+            if len(descriptors):  # a picture without keypoints has nothing to vote for it
+                self._pending[int(image_id)] = descriptors
 
     def remove(self, ids: Iterable[int]) -> None:
         """Drop ``ids``; unknown ids are ignored."""
@@ -144,7 +147,7 @@ class KeypointTable:
         segments = self._flushed()
         if not segments or len(descriptors) == 0 or count <= 0:
             return []
-        query = np.ascontiguousarray(descriptors, dtype=np.uint8).reshape(len(descriptors), -1)
+        query = _matrix(descriptors)
         if query.shape[1] != self._width:
             return []  # descriptors of another extractor
         keys = self._keys(query)
@@ -250,6 +253,15 @@ class KeypointTable:
                 column = descriptors[:, bit // 8] >> np.uint8(7 - bit % 8) & np.uint8(1)
                 out[t] |= column.astype(np.uint32) << np.uint32(k)
         return out
+
+
+def _matrix(descriptors: np.ndarray) -> np.ndarray:
+    """Descriptors as a contiguous (n, width) uint8 matrix (n may be 0: a smooth picture
+    has no keypoints, and its descriptors are (0, width))."""
+    matrix = np.ascontiguousarray(descriptors, dtype=np.uint8)
+    if matrix.ndim != 2:
+        raise ValueError(f"descriptors must be (n, width), got shape {matrix.shape}")
+    return matrix
 
 
 def _words(descriptors: np.ndarray) -> np.ndarray:
