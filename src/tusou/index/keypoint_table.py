@@ -148,7 +148,8 @@ class KeypointTable:
         if not segments or len(descriptors) == 0 or count <= 0:
             return []
         query = _matrix(descriptors)
-        if query.shape[1] != self._width:
+        width = self._width
+        if width is None or query.shape[1] != width:
             return []  # descriptors of another extractor
         keys = self._keys(query)
         words = _words(query)
@@ -156,7 +157,7 @@ class KeypointTable:
         q = np.concatenate([f[0] for f in found])
         owner = np.concatenate([f[1] for f in found])
         distance = np.concatenate([f[2] for f in found])
-        voted = _ratio_votes(q, owner, distance, self._width * 8)
+        voted = _ratio_votes(q, owner, distance, width * 8)
         if not len(voted):
             return []
         ids, counts = np.unique(voted, return_counts=True)
