@@ -16,6 +16,7 @@ from tusou.engine.kinds import kind_spec
 from tusou.engine.sources import ImageSource
 from tusou.evaluation.dataset import decode_rgb, encode_jpeg, generated_pages
 from tusou.evaluation.transforms import apply_transform
+from tusou.features import Keypoints
 from tusou.index.keypoint_table import MAX_DISTANCE_SHARE, KeypointTable
 from tusou.store import TagFilter
 
@@ -192,3 +193,24 @@ def test_a_deleted_page_is_no_longer_voted_for(book) -> None:  # type: ignore[no
     assert book.search(_photo()).hits == []
     assert book.add(ImageSource(data=encode(_page(PAGE))), brief="again")
     assert [h.image.brief for h in book.search(_photo()).hits] == ["again"]
+
+
+def test_refreshed_keypoints_replace_the_old_ones_in_the_table(engine: Engine) -> None:
+    engine.create_library("kept", "picturebook", store_originals=True)
+    library = engine.library("kept")
+    for seed in (PAGE, 2_000_001):
+        library.add(ImageSource(data=encode(_page(seed))), brief=str(seed))
+    cont_sign = library.search(_photo()).hits[0].cont_sign
+    page_id = library.get(cont_sign).id
+    library._state.index.remove([page_id])
+    assert [h.image.brief for h in library.search(_photo()).hits] == [str(PAGE)]  # by votes
+    votes = library._state.votes
+    assert votes is not None and votes.loaded and len(votes) == 2
+    assert library.refresh_keypoints() == (2, 0)
+    assert len(votes) == 2
+    assert [h.image.brief for h in library.search(_photo()).hits] == [str(PAGE)]
+    # Each image's rows once: the old ones dead or merged away.
+    stored = library._store.keypoints([r.id for r in library.all_images()])
+    votes.votes(np.zeros((1, WIDTH), np.uint8), 1)  # what is pending becomes a segment
+    assert sum(s.live for s in votes._segments) == sum(
+        len(Keypoints.from_bytes(blob).descriptors) for blob in stored.values())

@@ -2,13 +2,14 @@
 queries an evaluation missed, and what for the others? A study, not run by CI; reuses an
 evaluation's work directory.
 
-    python benchmarks/studies/vote_look.py WORK_DIR SEED EVAL_JSON [EVERY]
+    python benchmarks/studies/vote_look.py KIND WORK_DIR SEED EVAL_JSON [EVERY]
 
-(EVAL_JSON: ``tusou eval picturebook --json --with-queries`` at SEED.) Fills a keypoint table
-from the library's stored keypoints as the look does, then asks every missed query, every
-EVERY-th (12) answered one and every EVERY/2-th unrelated page, printing the votes of the 5
-candidates (at least 3 votes each), where the true image ranks among them, what verifies as
-the look verifies (the reach's cells), and the time to vote and to verify.
+(KIND: picturebook or same; EVAL_JSON: ``tusou eval KIND --json --with-queries`` at SEED.)
+Fills a keypoint table from the library's stored keypoints as the look does, then asks every
+missed query, every EVERY-th (12) answered one and every EVERY/2-th unrelated query, printing
+the votes of the kind's vote_candidates (5 where it has none) with at least vote_min votes
+(3), where the true image ranks among them, what verifies as the look verifies (the reach's
+cells), and the time to vote and to verify.
 
 (2026-12-07, seed 6, before the look existed, its 10 misses: page-2000007's window 47 votes,
 no other over 4, verified, 120 inliers; the gravel photo at 30 % 47 votes, verified, 153; the
@@ -34,15 +35,16 @@ from tusou.evaluation.dataset import decode_rgb
 from tusou.evaluation.runner import _fit
 from tusou.index.keypoint_table import KeypointTable
 
-work, seed, recorded_path = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
-every = int(sys.argv[4]) if len(sys.argv) > 4 else 12
-r = reused("picturebook", work, seed)
+kind, work, seed, recorded_path = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+every = int(sys.argv[5]) if len(sys.argv) > 5 else 12
+r = reused(kind, work, seed)
 lib, spec = r.library, r.spec
+candidates, min_votes = spec.vote_candidates or 5, spec.vote_min or 3
 id_of = {key: image_id for image_id, key in r.key_of_id.items()}
 table = KeypointTable()
 start = time.perf_counter()
 table.load(lib._stored_descriptors)
-table.votes(np.zeros((1, 61), np.uint8), 1)  # the first vote builds the segments
+table.votes(np.zeros((1, 1), np.uint8), 1)  # the first vote builds the segments
 print(f"filled in {time.perf_counter() - start:.1f} s", flush=True)
 recorded = json.load(open(recorded_path))["results"][0]
 missed = {q["query"] for q in recorded["queries"] if q["relevant"] and (
@@ -56,7 +58,7 @@ for q in [q for q in r.queries if q.key in asked]:
     desc = lib._describe(decode_rgb(_fit(q.load(), spec.limits)), query=True)
     assert desc.keypoints is not None
     start = time.perf_counter()
-    voted = table.votes(desc.keypoints.descriptors, spec.vote_candidates, min_votes=spec.vote_min)
+    voted = table.votes(desc.keypoints.descriptors, candidates, min_votes=min_votes)
     vote_times.append(time.perf_counter() - start)
     start = time.perf_counter()
     found = verify_geometry(spec, desc.probes, [i for i, _ in voted], References(lib._store.keypoints),
