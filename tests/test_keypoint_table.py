@@ -113,6 +113,7 @@ def test_many_small_adds_are_merged_and_vote_as_one_build() -> None:
     grown.remove(range(0, 64, 2))
     one.remove(range(0, 64, 2))
     assert len(grown._segments) <= 7  # merged as a binary counter carries: log2(64) + 1
+    assert grown.keypoints == 64 * 50 and grown.nbytes > 64 * 50 * (64 + 8 + 8 * 8)
     query = np.concatenate([_noisy(_descriptors(i, n=50), flips=10) for i in range(0, 64, 3)])
     assert grown.votes(query, 30) == one.votes(query, 30)
     assert {i for i, _ in one.votes(query, 30)} == set(range(3, 64, 6))  # the odd ones

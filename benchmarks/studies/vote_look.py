@@ -45,7 +45,9 @@ table = KeypointTable()
 start = time.perf_counter()
 table.load(lib._stored_descriptors)
 table.votes(np.zeros((1, 1), np.uint8), 1)  # the first vote builds the segments
-print(f"filled in {time.perf_counter() - start:.1f} s", flush=True)
+print(f"filled in {time.perf_counter() - start:.1f} s: {len(table)} images, {table.keypoints} "
+      f"keypoints, {table.nbytes / 2**20:.0f} MiB ({table.nbytes / table.keypoints:.0f} bytes a "
+      "keypoint)", flush=True)
 recorded = json.load(open(recorded_path))["results"][0]
 missed = {q["query"] for q in recorded["queries"] if q["relevant"] and (
     not q["hits"] or q["hits"][0]["key"] not in q["relevant"]

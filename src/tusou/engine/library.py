@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
@@ -543,7 +544,12 @@ class Library:
         spec, votes = self.spec, self._state.votes
         if votes is None or desc.keypoints is None:
             return []
-        votes.load(self._stored_descriptors)
+        if not votes.loaded:
+            start = time.perf_counter()
+            votes.load(self._stored_descriptors)
+            votes.votes(desc.keypoints.descriptors[:0], 1)  # builds the segments
+            log.info("library %s: keypoint table filled in %.1f s, %d keypoints, %.0f MiB",
+                     self.name, time.perf_counter() - start, votes.keypoints, votes.nbytes / 2**20)
         voted = votes.votes(desc.keypoints.descriptors, spec.vote_candidates, min_votes=spec.vote_min,
                             allowed=allowed, exclude=tried)
         return rank_matches(verify_geometry(spec, desc.probes, [i for i, _ in voted], refs,

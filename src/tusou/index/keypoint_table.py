@@ -93,6 +93,19 @@ class KeypointTable:
             spans = {i for s in self._segments for i in s.spans if not s.dead[s.spans[i][0]]}
             return len(spans | set(self._pending))
 
+    @property
+    def nbytes(self) -> int:
+        """Memory the segments hold (pending descriptors not counted)."""
+        with self._lock:
+            return sum(a.nbytes for s in self._segments
+                       for a in (s.words, s.owners, s.keys, s.rows, s.dead))
+
+    @property
+    def keypoints(self) -> int:
+        """Rows in the segments, dead ones included until a merge drops them."""
+        with self._lock:
+            return sum(len(s) for s in self._segments)
+
     # --- writes ------------------------------------------------------------------------
 
     def upsert(self, image_id: int, descriptors: np.ndarray) -> None:
