@@ -147,6 +147,24 @@ def test_what_changes_while_the_store_is_read_wins_over_what_was_read() -> None:
         assert (hits[:1] == [(image_id, hits[0][1])] if found else hits == []), (image_id, source)
 
 
+def test_before_it_is_loaded_the_table_keeps_nothing_and_a_failed_load_is_tried_again() -> None:
+    table = KeypointTable()
+    table.upsert(1, _descriptors(1))  # the store has it: the load will read what it has
+    assert not table.loaded and len(table) == 0
+
+    def broken() -> Iterator[tuple[int, np.ndarray]]:
+        yield 2, _descriptors(2)
+        raise OSError("the store went away")
+
+    with pytest.raises(OSError):
+        table.load(broken)
+    assert not table.loaded and len(table) == 0
+    table.load(lambda: iter([(2, _descriptors(2))]))
+    assert table.loaded and len(table) == 1 and table.keypoints == 300  # built at load
+    assert table.votes(_noisy(_descriptors(1), flips=10), 1) == []
+    assert table.votes(_noisy(_descriptors(2), flips=10), 1)[0][0] == 2
+
+
 # --- the look ---------------------------------------------------------------------------
 
 

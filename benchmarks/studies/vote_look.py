@@ -44,7 +44,6 @@ id_of = {key: image_id for image_id, key in r.key_of_id.items()}
 table = KeypointTable()
 start = time.perf_counter()
 table.load(lib._stored_descriptors)
-table.votes(np.zeros((1, 1), np.uint8), 1)  # the first vote builds the segments
 print(f"filled in {time.perf_counter() - start:.1f} s: {len(table)} images, {table.keypoints} "
       f"keypoints, {table.nbytes / 2**20:.0f} MiB ({table.nbytes / table.keypoints:.0f} bytes a "
       "keypoint)", flush=True)

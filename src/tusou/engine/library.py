@@ -547,7 +547,6 @@ class Library:
         if not votes.loaded:
             start = time.perf_counter()
             votes.load(self._stored_descriptors)
-            votes.votes(desc.keypoints.descriptors[:0], 1)  # builds the segments
             log.info("library %s: keypoint table filled in %.1f s, %d keypoints, %.0f MiB",
                      self.name, time.perf_counter() - start, votes.keypoints, votes.nbytes / 2**20)
         voted = votes.votes(desc.keypoints.descriptors, spec.vote_candidates, min_votes=spec.vote_min,

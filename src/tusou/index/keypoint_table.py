@@ -77,11 +77,12 @@ class KeypointTable:
         self._lock = threading.Lock()
         self._load_mutex = threading.Lock()
         self._loaded = False
+        self._loading = False  # the store is being read: changes meanwhile are kept apart
         self._width: int | None = None  # bytes per descriptor
         self._positions: np.ndarray | None = None  # (tables, bits) bit numbers
         self._segments: list[_Segment] = []
         self._pending: dict[int, np.ndarray] = {}
-        self._removed: set[int] = set()  # removed before the load finished
+        self._removed: set[int] = set()  # removed while the store is read
 
     @property
     def loaded(self) -> bool:
@@ -110,12 +111,14 @@ class KeypointTable:
 
     def upsert(self, image_id: int, descriptors: np.ndarray) -> None:
         """Hold ``descriptors`` (n x width uint8) for ``image_id``, replacing what it had.
-        Before the table is loaded, these win over what the load reads for it."""
+        Before the table is loaded nothing is kept (the load reads the store, which has
+        them), but while it loads these win over what it reads."""
         descriptors = _matrix(descriptors)
         with self._lock:
             self._kill(image_id)
             self._pending.pop(int(image_id), None)
-            if len(descriptors):  # a picture without keypoints has nothing to vote for it
+            # A picture without keypoints has nothing to vote for it.
+            if len(descriptors) and (self._loaded or self._loading):
                 self._pending[int(image_id)] = descriptors
 
     def remove(self, ids: Iterable[int]) -> None:
@@ -124,7 +127,7 @@ class KeypointTable:
             for image_id in ids:
                 self._kill(int(image_id))
                 self._pending.pop(int(image_id), None)
-                if not self._loaded:
+                if self._loading:
                     self._removed.add(int(image_id))
 
     def _kill(self, image_id: int) -> None:
@@ -134,20 +137,32 @@ class KeypointTable:
                 segment.dead[span[0]:span[1]] = True
 
     def load(self, stored: Callable[[], Iterator[tuple[int, np.ndarray]]]) -> None:
-        """Fill the table once from ``stored()`` (every image's id and descriptors). Images
-        added or removed while it reads win over what it read; later calls do nothing."""
+        """Fill the table once from ``stored()`` (every image's id and descriptors, read
+        after this is called) and build it. Images added or removed while it reads win over
+        what it read; later calls do nothing."""
         if self._loaded:
             return
         with self._load_mutex:
             if self._loaded:
                 return
-            read = dict(stored())
+            with self._lock:
+                self._loading = True
+            try:
+                read = dict(stored())
+            except BaseException:
+                with self._lock:  # the next load reads the store again, these with it
+                    self._loading = False
+                    self._pending.clear()
+                    self._removed.clear()
+                raise
             with self._lock:
                 for image_id, descriptors in read.items():
-                    if image_id not in self._removed:
+                    if image_id not in self._removed and len(descriptors):
                         self._pending.setdefault(image_id, descriptors)
                 self._removed.clear()
+                self._loading = False
                 self._loaded = True
+            self._flushed()
 
     # --- reads -------------------------------------------------------------------------
 
