@@ -174,6 +174,13 @@ def soft_texture(seed: int, side: int = 300, deviation: float = 6.0) -> np.ndarr
     return np.ascontiguousarray(np.stack([grey] * 3, axis=-1))
 
 
+def generated_page(seed: int) -> np.ndarray:
+    """The evaluation's generated picture-book page drawn from ``seed``, as RGB pixels."""
+    from tusou.evaluation.dataset import decode_rgb, generated_pages  # only tests that draw pages pay for it
+
+    return decode_rgb(generated_pages(1, first_seed=seed)[0].load())
+
+
 def noise_image(seed: int, w: int = 320, h: int = 240) -> np.ndarray:
     """A distinct, structured synthetic picture (smooth blobs + edges), different per seed."""
     rng = np.random.default_rng(seed)

@@ -5,24 +5,19 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-import numpy as np
 import pytest
 
-from conftest import encode, noise_image
+from conftest import encode, generated_page, noise_image
 from tusou.engine import Engine
 from tusou.engine.describe import DETAIL_SIDE
 from tusou.engine.kinds import kind_spec
 from tusou.engine.sources import ImageSource
-from tusou.evaluation.dataset import decode_rgb, encode_jpeg, generated_pages
+from tusou.evaluation.dataset import encode_jpeg
 from tusou.evaluation.transforms import apply_transform
 from tusou.features import Keypoints
 from tusou.features.keypoints import WORK_SIDE
 
 BOOK = kind_spec("picturebook")
-
-
-def _page(seed: int) -> np.ndarray:
-    return decode_rgb(generated_pages(1, first_seed=seed)[0].load())
 
 
 # Close photos of part of a page (the picturebook suite's 40 % partial photos at seed 4):
@@ -37,12 +32,12 @@ def book(engine: Engine):  # type: ignore[no-untyped-def]
     library = engine.library("book")
     # The two pages, and two more of their book (same layout, type and frames).
     for seed in (2_000_001, 2_000_023, 2_100_663, 2_500_006):
-        library.add(ImageSource(data=encode(_page(seed))), brief=str(seed))
+        library.add(ImageSource(data=encode(generated_page(seed))), brief=str(seed))
     return library
 
 
 def _part(seed: int, photo_seed: int) -> ImageSource:
-    return ImageSource(data=encode_jpeg(apply_transform("partial40", _page(seed), photo_seed)))
+    return ImageSource(data=encode_jpeg(apply_transform("partial40", generated_page(seed), photo_seed)))
 
 
 @pytest.mark.parametrize(("seed", "photo_seed"), PARTS)
@@ -70,7 +65,7 @@ def test_the_candidates_the_vector_ranks_first_are_verified_on_their_details(eng
     library = engine.library("titles")
     for seed in (TITLE[0], 2_100_001, 2_100_002, 2_100_003, 2_100_663, 2_500_001, 2_500_002,
                  2_500_003, 2_500_006):
-        library.add(ImageSource(data=encode(_page(seed))), brief=str(seed))
+        library.add(ImageSource(data=encode(generated_page(seed))), brief=str(seed))
     hits = library.search(_part(*TITLE)).hits
     assert [h.image.brief for h in hits] == [str(TITLE[0])]
     assert hits[0].inliers is not None and hits[0].inliers >= BOOK.min_inliers
@@ -87,7 +82,7 @@ def test_details_are_kept_for_pages_larger_than_the_work_copy_only(book) -> None
     assert small.id not in stored
     details = Keypoints.from_bytes(stored[ids["2000001"]])
     everyday = Keypoints.from_bytes(book._store.keypoints([ids["2000001"]])[ids["2000001"]])
-    page = _page(2_000_001)
+    page = generated_page(2_000_001)
     assert WORK_SIDE < max(page.shape[:2]) <= DETAIL_SIDE
     assert (details.width, details.height) == (everyday.width, everyday.height) == (page.shape[1], page.shape[0])
     assert len(everyday) <= BOOK.keypoint_budget < len(details) <= BOOK.detail_keypoints
@@ -96,7 +91,7 @@ def test_details_are_kept_for_pages_larger_than_the_work_copy_only(book) -> None
 def test_other_kinds_keep_no_details(engine: Engine) -> None:
     engine.create_library("copies", "same")
     library = engine.library("copies")
-    record = library.add(ImageSource(data=encode(_page(2_000_001))), brief="page")
+    record = library.add(ImageSource(data=encode(generated_page(2_000_001))), brief="page")
     assert library._store.details([record.id]) == {}
 
 

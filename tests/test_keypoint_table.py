@@ -10,11 +10,11 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from conftest import encode
+from conftest import encode, generated_page
 from tusou.engine import Engine
 from tusou.engine.kinds import kind_spec
 from tusou.engine.sources import ImageSource
-from tusou.evaluation.dataset import decode_rgb, encode_jpeg, generated_pages
+from tusou.evaluation.dataset import encode_jpeg
 from tusou.evaluation.transforms import apply_transform
 from tusou.features import Keypoints
 from tusou.index.keypoint_table import MAX_DISTANCE_SHARE, KeypointTable
@@ -168,10 +168,6 @@ def test_before_it_is_loaded_the_table_keeps_nothing_and_a_failed_load_is_tried_
 # --- the look ---------------------------------------------------------------------------
 
 
-def _page(seed: int) -> np.ndarray:
-    return decode_rgb(generated_pages(1, first_seed=seed)[0].load())
-
-
 PAGE = 2_000_007
 
 
@@ -180,12 +176,12 @@ def book(engine: Engine):  # type: ignore[no-untyped-def]
     engine.create_library("book", "picturebook")
     library = engine.library("book")
     for seed in (PAGE, 2_000_001, 2_100_663, 2_500_006):
-        library.add(ImageSource(data=encode(_page(seed))), brief=str(seed))
+        library.add(ImageSource(data=encode(generated_page(seed))), brief=str(seed))
     return library
 
 
 def _photo() -> ImageSource:
-    return ImageSource(data=encode_jpeg(apply_transform("phone55", _page(PAGE), 7)))
+    return ImageSource(data=encode_jpeg(apply_transform("phone55", generated_page(PAGE), 7)))
 
 
 def test_a_page_no_vector_reaches_is_found_by_its_keypoints_votes(book) -> None:  # type: ignore[no-untyped-def]
@@ -210,7 +206,7 @@ def test_a_deleted_page_is_no_longer_voted_for(book) -> None:  # type: ignore[no
     assert book.search(_photo()).hits  # the table is loaded and holds the page
     book.delete([cont_sign])
     assert book.search(_photo()).hits == []
-    assert book.add(ImageSource(data=encode(_page(PAGE))), brief="again")
+    assert book.add(ImageSource(data=encode(generated_page(PAGE))), brief="again")
     assert [h.image.brief for h in book.search(_photo()).hits] == ["again"]
 
 
@@ -218,7 +214,7 @@ def test_refreshed_keypoints_replace_the_old_ones_in_the_table(engine: Engine) -
     engine.create_library("kept", "picturebook", store_originals=True)
     library = engine.library("kept")
     for seed in (PAGE, 2_000_001):
-        library.add(ImageSource(data=encode(_page(seed))), brief=str(seed))
+        library.add(ImageSource(data=encode(generated_page(seed))), brief=str(seed))
     cont_sign = library.search(_photo()).hits[0].cont_sign
     page_id = library.get(cont_sign).id
     library._state.index.remove([page_id])

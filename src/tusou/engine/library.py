@@ -617,7 +617,7 @@ class Library:
                 scored = merged(scored, self._second_look(pixels, candidates, allowed, refs))
             if not settled(scored) and spec.page_agreement:
                 scored = merged(scored, self._page_look(pixels, tried, allowed, refs))
-            if not settled(scored) and spec.vote_candidates and desc.keypoints is not None:
+            if not settled(scored) and spec.vote_candidates:
                 scored = merged(scored, self._vote_look(desc, tried, allowed, refs))
             if not settled(scored) and desc.keypoints is not None:
                 # Still nothing: perhaps a part of a picture keypoints cannot hold on to, or

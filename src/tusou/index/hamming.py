@@ -17,8 +17,8 @@ _WORDS = HASH_BYTES // 8
 _POPCOUNT8 = np.unpackbits(np.arange(256, dtype=np.uint8)[:, None], axis=1).sum(1).astype(np.uint16)
 
 
-def _popcount_rows(words: np.ndarray) -> np.ndarray:
-    """Set bits per row of an (N, 4) uint64 array."""
+def popcount_rows(words: np.ndarray) -> np.ndarray:
+    """Set bits per row of an (N, W) uint64 array (W up to 1,024, within uint16)."""
     if hasattr(np, "bitwise_count"):
         return np.bitwise_count(words).sum(axis=1, dtype=np.uint16)
     return _POPCOUNT8[words.view(np.uint8)].sum(axis=1, dtype=np.uint16)
@@ -85,7 +85,7 @@ class HammingTable:
         best = np.full(len(ids), 257, dtype=np.uint16)
         for blob in queries:
             query = np.frombuffer(blob[:HASH_BYTES], dtype=np.uint64)
-            np.minimum(best, _popcount_rows(np.bitwise_xor(table, query)), out=best)
+            np.minimum(best, popcount_rows(np.bitwise_xor(table, query)), out=best)
         hit = best <= max_distance
         if allowed is not None:
             hit &= np.isin(ids, allowed)

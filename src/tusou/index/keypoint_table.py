@@ -30,6 +30,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tusou.index.hamming import popcount_rows
+
 # A query keypoint's nearest stored keypoint counts when it is under this share of the
 # descriptor's bits away (AKAZE: 97 of 488; ORB: 51 of 256) and under RATIO of the nearest
 # keypoint of any other image.
@@ -216,13 +218,13 @@ class KeypointTable:
             return empty, empty, empty
         # Sorted, then each pair once (np.unique hashes, several times slower here).
         pair = np.sort(np.concatenate(pairs))
-        pair = pair[np.r_[True, pair[1:] != pair[:-1]]]
+        pair = pair[_run_starts(pair)]
         q, rows = np.divmod(pair, len(segment))
         keep = ~segment.dead[rows]
         if allowed is not None:
             keep &= np.isin(segment.owners[rows], allowed)
         q, rows = q[keep], rows[keep]
-        distance = _popcount(np.bitwise_xor(words[q], segment.words[rows]))
+        distance = popcount_rows(np.bitwise_xor(words[q], segment.words[rows]))
         # A pair this far can neither vote (past MAX_DISTANCE_SHARE) nor, as another image's
         # nearest, stop a vote (a nearest under the share is under RATIO of it): dropped
         # here, it changes no vote and spares sorting most pairs.
@@ -306,14 +308,9 @@ def _words(descriptors: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(padded).view(np.uint64)
 
 
-_POPCOUNT8 = np.unpackbits(np.arange(256, dtype=np.uint8)[:, None], axis=1).sum(1).astype(np.int32)
-
-
-def _popcount(words: np.ndarray) -> np.ndarray:
-    """Set bits per row of an (n, w) uint64 array."""
-    if hasattr(np, "bitwise_count"):
-        return np.bitwise_count(words).sum(axis=1, dtype=np.int32)
-    return _POPCOUNT8[words.view(np.uint8)].sum(axis=1, dtype=np.int32)
+def _run_starts(values: np.ndarray) -> np.ndarray:
+    """Where each run of equal ``values`` (sorted, or grouped) starts, as a bool mask."""
+    return np.r_[True, values[1:] != values[:-1]] if len(values) else np.zeros(0, bool)
 
 
 def _ratio_votes(q: np.ndarray, owner: np.ndarray, distance: np.ndarray, bits: int) -> np.ndarray:
@@ -326,13 +323,13 @@ def _ratio_votes(q: np.ndarray, owner: np.ndarray, distance: np.ndarray, bits: i
         return np.empty(0, np.int64)
     order = np.lexsort((distance, q))
     q, owner, distance = q[order], owner[order], distance[order]
-    first = np.flatnonzero(np.r_[True, q[1:] != q[:-1]])
+    first = np.flatnonzero(_run_starts(q))
     group = np.repeat(np.arange(len(first)), np.diff(np.r_[first, len(q)]))
     nearest_owner = owner[first][group]
     other = np.flatnonzero(owner != nearest_owner)
     second = np.full(len(first), np.inf)
     # ``other`` runs in group order: each group's first entry is its nearest other image.
-    leads = other[np.r_[True, group[other][1:] != group[other][:-1]]] if len(other) else other
+    leads = other[_run_starts(group[other])]
     second[group[leads]] = distance[leads]
     d1 = distance[first].astype(np.float64)
     good = (d1 < MAX_DISTANCE_SHARE * bits) & (d1 < RATIO * second)
