@@ -119,6 +119,20 @@ def test_many_small_adds_are_merged_and_vote_as_one_build() -> None:
     assert {i for i, _ in one.votes(query, 30)} == set(range(3, 64, 6))  # the odd ones
 
 
+def test_each_image_keeps_only_its_first_keypoints_the_strongest() -> None:
+    with pytest.raises(ValueError):
+        KeypointTable(per_image=0)
+    table = KeypointTable(per_image=100)
+    table.load(lambda: iter([(1, _descriptors(1)), (2, _descriptors(2, n=40))]))
+    table.upsert(3, _descriptors(3))
+    first, rest = _noisy(_descriptors(1)[:100], flips=10), _noisy(_descriptors(1)[100:], flips=10)
+    assert table.votes(first, 1)[0] == (1, 100)
+    assert table.votes(rest, 1) == []  # rows past the first 100 are not held
+    assert table.votes(_noisy(_descriptors(3)[:100], flips=10), 1)[0] == (3, 100)
+    assert table.votes(_noisy(_descriptors(2), flips=10), 1)[0] == (2, 40)  # fewer: all kept
+    assert table.keypoints == 100 + 40 + 100
+
+
 def test_what_changes_while_the_store_is_read_wins_over_what_was_read() -> None:
     table = KeypointTable()
     reading = threading.Event()
@@ -227,5 +241,6 @@ def test_refreshed_keypoints_replace_the_old_ones_in_the_table(engine: Engine) -
     # Each image's rows once: the old ones dead or merged away.
     stored = library._store.keypoints([r.id for r in library.all_images()])
     votes.votes(np.zeros((1, WIDTH), np.uint8), 1)  # what is pending becomes a segment
+    kept = kind_spec("picturebook").vote_keypoints or None
     assert sum(s.live for s in votes._segments) == sum(
-        len(Keypoints.from_bytes(blob).descriptors) for blob in stored.values())
+        len(Keypoints.from_bytes(blob).descriptors[:kept]) for blob in stored.values())

@@ -176,5 +176,6 @@ class Engine:
         hash_ids, blobs = self.store.pdq_hashes(record.id)
         if len(hash_ids):
             hashes.upsert(hash_ids.tolist(), blobs)
-        votes = KeypointTable() if kind_spec(record.kind).vote_candidates else None
+        spec = kind_spec(record.kind)
+        votes = KeypointTable(per_image=spec.vote_keypoints or None) if spec.vote_candidates else None
         return LibraryState(index=index, hashes=hashes, write_lock=threading.Lock(), votes=votes)

@@ -118,9 +118,11 @@ class KindSpec:
     # the reach is (with reach_cells). A photo of part of a page or of a texture on a busy
     # table can leave its original thousands deep in the vectors' ranking, where no look
     # that starts from a vector reaches it, while its keypoints verify on it with 100+
-    # inliers. Costs the library's keypoints in memory (about 140 bytes each).
+    # inliers. Costs the library's keypoints in memory (about 140 bytes each): each
+    # image's strongest vote_keypoints of them (0: all it stores).
     vote_candidates: int = 0
     vote_min: int = 0
+    vote_keypoints: int = 0
     # Not None: the keypoint-free look's answers must also agree this much in their weakest
     # cells (as page_cells), and in colour where colour can tell (matching.
     # MIN_COLOUR_AGREEMENT). A whole picture laid on a quarter of another that shares its
@@ -419,7 +421,11 @@ KINDS: dict[str, KindSpec] = {
         # answer changed at seeds 0-6, none false; 90 at seed 7, drawn after. A query of
         # 1,000 keypoints votes in about 76 ms over 2,393 pages (1.55 million keypoints);
         # filling the table, 3.8 s, 203 MiB (README, Benchmarks).
-        vote_candidates=5, vote_min=3),
+        # Each page's strongest 500 keypoints (2026-12-07, benchmarks/studies/vote_caps.py):
+        # 124 MiB, filled in 1.9 s, votes 67 ms; the three queries only this look answers at
+        # seeds 5 and 6 still vote their page first (14, 35 and 15 votes; at 300 the window
+        # has 2). EVALUATION PENDING.
+        vote_candidates=5, vote_min=3, vote_keypoints=500),
     "fabric": KindSpec(
         name="fabric", limits=ImageLimits(min_side=50, formats=ACCEPTED_FORMATS),
         vector="texture", pdq=False, keypoints=None, keypoint_budget=0, filter_style="tags",

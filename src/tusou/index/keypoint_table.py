@@ -68,14 +68,21 @@ class KeypointTable:
     caller verifies candidates against the store, which no longer has it).
     """
 
-    def __init__(self, *, tables: int = 8, bits: int = 20, bucket_cap: int = 300) -> None:
+    def __init__(self, *, tables: int = 8, bits: int = 20, bucket_cap: int = 300,
+                 per_image: int | None = None) -> None:
         if not 1 <= bits <= 32:
             raise ValueError(f"bits must be 1..32, got {bits}")
+        if per_image is not None and per_image < 1:
+            raise ValueError(f"per_image must be at least 1, got {per_image}")
         self._tables = tables
         self._bits = bits
         # A bucket holding more than this many rows is a stop word (flat or repeated
         # patterns): its rows are near every query keypoint of that look and tell nothing.
         self._cap = bucket_cap
+        # Each image's first rows only: its strongest keypoints, as features.keypoints
+        # orders them. Memory and filling time fall with the rows kept, while a page a query
+        # shows still gathers most of its votes (benchmarks/studies/vote_caps.py).
+        self._per_image = per_image
         self._lock = threading.Lock()
         self._load_mutex = threading.Lock()
         self._loaded = False
@@ -115,7 +122,7 @@ class KeypointTable:
         """Hold ``descriptors`` (n x width uint8) for ``image_id``, replacing what it had.
         Before the table is loaded nothing is kept (the load reads the store, which has
         them), but while it loads these win over what it reads."""
-        descriptors = _matrix(descriptors)
+        descriptors = self._kept(descriptors)
         with self._lock:
             self._kill(image_id)
             self._pending.pop(int(image_id), None)
@@ -150,7 +157,8 @@ class KeypointTable:
             with self._lock:
                 self._loading = True
             try:
-                read = dict(stored())
+                # Each image's kept rows, copied: a slice would hold the whole array.
+                read = {i: self._kept(d) for i, d in stored()}
             except BaseException:
                 with self._lock:  # the next load reads the store again, these with it
                     self._loading = False
@@ -165,6 +173,14 @@ class KeypointTable:
                 self._loading = False
                 self._loaded = True
             self._flushed()
+
+    def _kept(self, descriptors: np.ndarray) -> np.ndarray:
+        """The rows of ``descriptors`` the table holds: the first ``per_image``, as a
+        contiguous matrix of their own."""
+        descriptors = _matrix(descriptors)
+        if self._per_image is not None and len(descriptors) > self._per_image:
+            return descriptors[:self._per_image].copy()
+        return descriptors
 
     # --- reads -------------------------------------------------------------------------
 
