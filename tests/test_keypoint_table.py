@@ -133,6 +133,40 @@ def test_each_image_keeps_only_its_first_keypoints_the_strongest() -> None:
     assert table.keypoints == 100 + 40 + 100
 
 
+def test_adds_and_removals_do_not_wait_for_a_build_and_win_over_what_it_built() -> None:
+    table = KeypointTable()
+    table.load(lambda: iter([(i, _descriptors(i)) for i in range(1, 5)]))
+    table.upsert(5, _descriptors(5))  # pending: the next vote builds (and merges)
+    building, release = threading.Event(), threading.Event()
+    build = table._segment
+
+    def slow(images):  # type: ignore[no-untyped-def]
+        building.set()
+        assert release.wait(10)
+        return build(images)
+
+    table._segment = slow  # type: ignore[method-assign]
+    voter = threading.Thread(target=table.votes, args=(_descriptors(0, n=1), 1))
+    voter.start()
+    assert building.wait(10)
+    # While the build waits, writers go through: they do not wait for it.
+    writer = threading.Thread(target=lambda: (table.remove([1, 5]), table.upsert(2, _descriptors(22))))
+    writer.start()
+    writer.join(5)
+    done = not writer.is_alive()
+    release.set()
+    writer.join(10)
+    assert done
+    voter.join(10)
+    table._segment = build  # type: ignore[method-assign]
+    for gone in (1, 5):  # removed while built: dead in what was built
+        assert table.votes(_noisy(_descriptors(gone), flips=10), 1) == []
+    assert table.votes(_noisy(_descriptors(2), flips=10), 1) == []  # replaced while built
+    assert table.votes(_noisy(_descriptors(22), flips=10), 1)[0][0] == 2
+    assert table.votes(_noisy(_descriptors(3), flips=10), 1)[0][0] == 3
+    assert len(table) == 3
+
+
 def test_what_changes_while_the_store_is_read_wins_over_what_was_read() -> None:
     table = KeypointTable()
     reading = threading.Event()

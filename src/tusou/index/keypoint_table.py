@@ -63,9 +63,10 @@ class _Segment:
 class KeypointTable:
     """Image id -> its keypoints' binary descriptors (all of one width), voted over.
 
-    Thread-safe: writers hold a lock for a few list operations; a vote reads a snapshot of
-    the segments, so an image removed meanwhile may still be among its candidates (the
-    caller verifies candidates against the store, which no longer has it).
+    Thread-safe: writers hold a lock for a few list operations, never for a build (which
+    votes wait for: one build at a time); a vote reads a snapshot of the segments, so an
+    image removed meanwhile may still be among its candidates (the caller verifies
+    candidates against the store, which no longer has it).
     """
 
     def __init__(self, *, tables: int = 8, bits: int = 20, bucket_cap: int = 300,
@@ -85,6 +86,8 @@ class KeypointTable:
         self._per_image = per_image
         self._lock = threading.Lock()
         self._load_mutex = threading.Lock()
+        self._build_mutex = threading.Lock()
+        self._changed: set[int] | None = None  # images changed while segments are built
         self._loaded = False
         self._loading = False  # the store is being read: changes meanwhile are kept apart
         self._width: int | None = None  # bytes per descriptor
@@ -140,6 +143,8 @@ class KeypointTable:
                     self._removed.add(int(image_id))
 
     def _kill(self, image_id: int) -> None:
+        if self._changed is not None:
+            self._changed.add(image_id)
         for segment in self._segments:
             span = segment.spans.get(image_id)
             if span is not None:
@@ -250,21 +255,32 @@ class KeypointTable:
     # --- segments ----------------------------------------------------------------------
 
     def _flushed(self) -> list[_Segment]:
-        """The segments, once what is pending is a segment of its own (merged as due)."""
-        with self._lock:
-            if self._pending:
+        """The segments, once what is pending is a segment of its own (merged as due).
+
+        Built outside the lock, so that adds and removals never wait for a build (the
+        largest merge rebuilds the whole table: seconds). One build at a time; an image
+        changed meanwhile is marked dead in what was built, as in what it replaces."""
+        with self._build_mutex:
+            with self._lock:
+                if not self._pending:
+                    return list(self._segments)
                 pending, self._pending = self._pending, {}
-                self._segments.append(self._segment(pending.items()))
-                # Merge while the older neighbour is not much larger than the newer one:
-                # each row is rebuilt O(log n) times over the table's life.
-                while len(self._segments) > 1 and (
-                        self._segments[-2].live < 2 * self._segments[-1].live
-                        or self._segments[-2].live < len(self._segments[-2]) // 2):
-                    newer = self._segments.pop()
-                    older = self._segments.pop()
-                    self._segments.append(self._segment([*self._alive(older), *self._alive(newer)]))
-                self._segments = [s for s in self._segments if s.live]
-            return list(self._segments)
+                segments = list(self._segments)  # only a build replaces the list
+                self._changed = set()
+            segments.append(self._segment(pending.items()))
+            # Merge while the older neighbour is not much larger than the newer one: each
+            # row is rebuilt O(log n) times over the table's life.
+            while len(segments) > 1 and (segments[-2].live < 2 * segments[-1].live
+                                         or segments[-2].live < len(segments[-2]) // 2):
+                newer, older = segments.pop(), segments.pop()
+                segments.append(self._segment([*self._alive(older), *self._alive(newer)]))
+            with self._lock:
+                changed, self._changed = self._changed, None
+                self._segments = segments
+                for image_id in changed:
+                    self._kill(image_id)
+                self._segments = [s for s in segments if s.live]
+                return list(self._segments)
 
     def _segment(self, images: Iterable[tuple[int, np.ndarray]]) -> _Segment:
         images = [(i, d) for i, d in images if len(d)]
