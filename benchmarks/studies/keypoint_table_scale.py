@@ -1,0 +1,63 @@
+"""How does the keypoint table (index.keypoint_table) grow with the library: filling time,
+memory and a vote's time at many times the suite's pages? A study, not run by CI; reuses
+an evaluation's work directory.
+
+    python benchmarks/studies/keypoint_table_scale.py WORK_DIR/picturebook SEED [COPIES ...]
+
+Each copy is the suite's library again with every descriptor XOR-ed with one random mask of
+its own: distances within a copy are kept (and so the spread of its buckets, shifted), while
+a copy's descriptors are as far from every other's as unrelated ones (about half the bits).
+So a table of N copies holds N times the pages, each as distinctive as a real page, with
+the buckets of real descriptors. Asks the suite's page photos (every 8th of SEED's), whose
+pages are in copy 0, and prints per COPIES (1 4 16 by default) the keypoints, memory,
+filling and building time, votes p50 / p90, and how many photos vote their page first.
+"""
+
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from reused_suite import reused
+
+from tusou.evaluation.dataset import decode_rgb
+from tusou.evaluation.runner import _fit
+from tusou.index.keypoint_table import KeypointTable
+
+work, seed = Path(sys.argv[1]), int(sys.argv[2])
+sizes = [int(c) for c in sys.argv[3:]] or [1, 4, 16]
+r = reused("picturebook", work, seed)
+lib, spec = r.library, r.spec
+id_of = {key: image_id for image_id, key in r.key_of_id.items()}
+stored = list(lib._stored_descriptors())
+top = max(i for i, _ in stored) + 1
+photos = [q for q in r.queries if q.relevant][::8]
+asked = [(lib._describe(decode_rgb(_fit(q.load(), spec.limits)), query=True), id_of[next(iter(q.relevant))])
+         for q in photos]
+print(f"{len(stored)} pages, {len(asked)} photos asked", flush=True)
+for copies in sizes:
+    masks = np.random.default_rng(copies).integers(0, 256, (copies, stored[0][1].shape[1]), dtype=np.uint8)
+    masks[0] = 0
+
+    def pages(masks: np.ndarray = masks) -> object:
+        for c, mask in enumerate(masks):
+            for image_id, descriptors in stored:
+                yield c * top + image_id, descriptors ^ mask
+
+    table = KeypointTable(per_image=spec.vote_keypoints or None)
+    start = time.perf_counter()
+    table.load(pages)  # type: ignore[arg-type]
+    filled = time.perf_counter() - start
+    times, first = [], 0
+    for desc, truth in asked:
+        assert desc.keypoints is not None
+        start = time.perf_counter()
+        voted = table.votes(desc.keypoints.descriptors, spec.vote_candidates or 5, min_votes=spec.vote_min or 3)
+        times.append(time.perf_counter() - start)
+        first += bool(voted) and voted[0][0] == truth
+    print(f"{copies} copies: {len(stored) * copies} pages, {table.keypoints} keypoints, "
+          f"{table.nbytes / 2**20:.0f} MiB ({table.nbytes / table.keypoints:.0f} bytes each), "
+          f"filled and built in {filled:.1f} s; votes p50 {np.percentile(times, 50) * 1000:.0f} ms, "
+          f"p90 {np.percentile(times, 90) * 1000:.0f} ms; page first {first} of {len(asked)}",
+          flush=True)
+    del table
