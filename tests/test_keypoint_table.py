@@ -167,6 +167,21 @@ def test_adds_and_removals_do_not_wait_for_a_build_and_win_over_what_it_built() 
     assert len(table) == 3
 
 
+def test_rows_of_deleted_images_are_dropped_once_half_a_segment_is_dead(table: KeypointTable) -> None:
+    assert table.keypoints == 10 * 300
+    table.remove(range(1, 6))
+    table.votes(_descriptors(0, n=1), 1)
+    assert table.keypoints == 10 * 300  # half dead: kept for now
+    table.remove([6])
+    table.votes(_descriptors(0, n=1), 1)  # more than half: built again from the rest
+    assert table.keypoints == 4 * 300 and len(table) == 4
+    assert table.votes(_noisy(_descriptors(7), flips=10), 1)[0][0] == 7
+    assert table.votes(_noisy(_descriptors(3), flips=10), 1) == []
+    table.remove(range(7, 11))
+    assert table.votes(_noisy(_descriptors(7), flips=10), 1) == []
+    assert table.keypoints == 0 and table.nbytes == 0
+
+
 def test_what_changes_while_the_store_is_read_wins_over_what_was_read() -> None:
     table = KeypointTable()
     reading = threading.Event()

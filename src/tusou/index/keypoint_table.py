@@ -257,23 +257,25 @@ class KeypointTable:
     # --- segments ----------------------------------------------------------------------
 
     def _flushed(self) -> list[_Segment]:
-        """The segments, once what is pending is a segment of its own (merged as due).
+        """The segments, once what is pending is a segment of its own (merged as due) and
+        none is more than half dead (deletes without adds would otherwise keep their rows).
 
         Built outside the lock, so that adds and removals never wait for a build (the
         largest merge rebuilds the whole table: seconds). One build at a time; an image
         changed meanwhile is marked dead in what was built, as in what it replaces."""
         with self._build_mutex:
             with self._lock:
-                if not self._pending:
+                if not self._pending and not any(_stale(s) for s in self._segments):
                     return list(self._segments)
                 pending, self._pending = self._pending, {}
                 segments = list(self._segments)  # only a build replaces the list
                 self._changed = set()
-            segments.append(self._segment(pending.items()))
+            segments = [self._segment(self._alive(s)) if _stale(s) else s for s in segments]
+            if pending:
+                segments.append(self._segment(pending.items()))
             # Merge while the older neighbour is not much larger than the newer one: each
             # row is rebuilt O(log n) times over the table's life.
-            while len(segments) > 1 and (segments[-2].live < 2 * segments[-1].live
-                                         or segments[-2].live < len(segments[-2]) // 2):
+            while len(segments) > 1 and segments[-2].live < 2 * segments[-1].live:
                 newer, older = segments.pop(), segments.pop()
                 segments.append(self._segment([*self._alive(older), *self._alive(newer)]))
             with self._lock:
@@ -341,6 +343,11 @@ def _lookups(positions: np.ndarray) -> list[tuple[int, np.ndarray]]:
         lookup = out.setdefault(bit // 8, np.zeros(256, np.uint32))
         lookup |= (values >> np.uint32(7 - bit % 8) & np.uint32(1)) << np.uint32(k)
     return sorted(out.items())
+
+
+def _stale(segment: _Segment) -> bool:
+    """More than half of ``segment``'s rows are dead: it is built again from the rest."""
+    return segment.live < len(segment) // 2
 
 
 def _matrix(descriptors: np.ndarray) -> np.ndarray:
