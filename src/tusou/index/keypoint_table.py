@@ -16,10 +16,12 @@ OpenCV's FLANN LSH index was measured on the same 1.55 million AKAZE descriptors
 20-bit keys, multi-probe 1): 4 s to build, as here, but 2.3 s for a query's 1,000 keypoints
 against 0.1-0.2 s here, and it cannot remove a descriptor without being built again whole.
 
-Rows live in immutable segments. Adds wait in a pending list that the next vote turns into
-a segment; small segments are merged as a binary counter carries (amortised log n rebuilds).
-A removal marks its rows dead; a merge drops them. The table is filled from the store at its
-first vote (``load``), not when the library opens: only queries nothing else answered ask it.
+Rows live in immutable segments, built outside the lock that adds and removals take. Adds
+wait in a pending list that the next vote turns into a segment; small segments are merged as
+a binary counter carries (amortised log n rebuilds). A removal marks its rows dead; a merge,
+or a rebuild once a segment is more than half dead, drops them. The table can hold only each
+image's strongest keypoints (``per_image``). It is filled from the store at its first vote
+(``load``), not when the library opens: only queries nothing else answered ask it.
 """
 
 from __future__ import annotations
