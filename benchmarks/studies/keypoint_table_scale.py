@@ -11,6 +11,12 @@ So a table of N copies holds N times the pages, each as distinctive as a real pa
 the buckets of real descriptors. Asks the suite's page photos (every 8th of SEED's), whose
 pages are in copy 0, and prints per COPIES (1 4 16 by default) the keypoints, memory,
 filling and building time, votes p50 / p90, and how many photos vote their page first.
+(The store's reading is not counted: the copies are made in memory.)
+
+(2026-12-07, seed 6, 47 photos, alone on the box, each page's strongest 500 keypoints: 1 / 4
+/ 16 copies, 2,393 / 9,572 / 38,288 pages, 0.95 / 3.8 / 15.2 million keypoints, 124 / 497 /
+1,988 MiB, built in 1.5 / 6.7 / 27.8 s; votes p50 63 / 76 / 119 ms, p90 79 / 86 / 129 ms;
+page first 45 of 47 at each size.)
 """
 
 import sys

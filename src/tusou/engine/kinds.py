@@ -421,10 +421,11 @@ KINDS: dict[str, KindSpec] = {
         # answer changed at seeds 0-6, none false; 90 at seed 7, drawn after. A query of
         # 1,000 keypoints votes in about 76 ms over 2,393 pages (1.55 million keypoints);
         # filling the table, 3.8 s, 203 MiB (README, Benchmarks).
-        # Each page's strongest 500 keypoints (2026-12-07, benchmarks/studies/vote_caps.py):
-        # 124 MiB, filled in 1.9 s, votes 67 ms; the three queries only this look answers at
-        # seeds 5 and 6 still vote their page first (14, 35 and 15 votes; at 300 the window
-        # has 2). EVALUATION PENDING.
+        # Each page's strongest 500 keypoints (2026-12-07, twelfth session,
+        # benchmarks/studies/vote_caps.py): 0.95 million keypoints, 124 MiB against 203;
+        # votes p50 67 ms against 91. The three queries only this look answers (seeds 5
+        # and 6) still vote their page first (14, 35 and 15 votes; at 300 the window has
+        # 2). In the evaluation not one answer changed at seeds 0-7.
         vote_candidates=5, vote_min=3, vote_keypoints=500),
     "fabric": KindSpec(
         name="fabric", limits=ImageLimits(min_side=50, formats=ACCEPTED_FORMATS),
