@@ -26,13 +26,12 @@ at 30 % (2,050th; 153 inliers) 90, the others at most 1; the motion-blurred cloc
 only) none, 19 images more.)
 """
 
-import json
 import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
-from reused_suite import reused
+from reused_suite import recorded, reused
 
 from tusou.evaluation.dataset import decode_rgb
 from tusou.evaluation.runner import _fit
@@ -50,10 +49,7 @@ stored = {image_id: Keypoints.from_bytes(blob) for image_id, blob in blobs.items
 descriptors = np.ascontiguousarray(np.concatenate([k.descriptors for k in stored.values()]))
 owners = np.concatenate([np.full(len(k.descriptors), image_id) for image_id, k in stored.items()])
 print("stored keypoints", len(descriptors), flush=True)
-recorded = json.load(open(recorded_path))["results"][0]
-missed = {q["query"] for q in recorded["queries"] if q["relevant"] and (
-    not q["hits"] or q["hits"][0]["key"] not in q["relevant"]
-    or q["hits"][0]["score"] < recorded["threshold"])}
+missed = recorded(recorded_path).missed
 only = set(sys.argv[4:]) or missed
 for q in [q for q in r.queries if q.key in missed & only]:
     truth = id_of[next(iter(q.relevant))]

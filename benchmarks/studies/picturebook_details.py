@@ -14,12 +14,11 @@ SET ``misses``: the suite's queries drawn from SEED that EVAL_JSON (``tusou eval
 unrelated pages (every page transform, drawn from SEED), which nothing may answer.
 """
 
-import json
 import sys
 import time
 from pathlib import Path
 
-from reused_suite import first_look, reused, unrelated_page_photos
+from reused_suite import first_look, recorded, reused, unrelated_page_photos
 
 from tusou.engine.matching import best_sliding, verify_geometry
 from tusou.engine.references import References
@@ -38,10 +37,7 @@ config = suites.suite("picturebook", eval_dev=suites.find_eval_dev())
 image_of = {image.key: image for image in [*config.library, *config.distractors]}
 id_of = {key: image_id for image_id, key in r.key_of_id.items()}
 if which == "misses":
-    recorded = json.load(open(sys.argv[4]))["results"][0]
-    missed = {q["query"] for q in recorded["queries"] if q["relevant"] and (
-        not q["hits"] or q["hits"][0]["key"] not in q["relevant"]
-        or q["hits"][0]["score"] < recorded["threshold"])}
+    missed = recorded(sys.argv[4]).missed
     queries = [q for q in r.queries if q.key in missed]
 else:
     queries = unrelated_page_photos(seed)

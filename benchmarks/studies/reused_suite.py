@@ -1,8 +1,9 @@
 """A suite's evaluation library reused by a study: the engine on its work directory, the
 harness that asks as the evaluation asks, and the suite's copy queries; and the candidates
-the last look judges. Studies run as scripts from this folder import it by name
-(``from reused_suite import reused``)."""
+the last look judges; and what an evaluation's JSON recorded for each query. Studies run as
+scripts from this folder import it by name (``from reused_suite import reused``)."""
 
+import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -31,6 +32,25 @@ class Reused:
     spec: KindSpec
     key_of_id: dict[int, str]  # library image id -> the suite's key
     queries: list[_Query]
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """An evaluation's queries (``tusou eval --json --with-queries``) by what became of them."""
+
+    missed: set[str]  # its original not first, or first under the threshold
+    answered: list[str]  # the rest of those with an original, in the order asked
+    unrelated: list[str]  # those without one
+
+
+def recorded(path: str | Path) -> Recorded:
+    result = json.loads(Path(path).read_text())["results"][0]
+    queries = result["queries"]
+    missed = {q["query"] for q in queries if q["relevant"] and (
+        not q["hits"] or q["hits"][0]["key"] not in q["relevant"]
+        or q["hits"][0]["score"] < result["threshold"])}
+    return Recorded(missed, [q["query"] for q in queries if q["relevant"] and q["query"] not in missed],
+                    [q["query"] for q in queries if not q["relevant"]])
 
 
 def reused(kind: str, work: Path, seed: int = 0) -> Reused:

@@ -23,13 +23,12 @@ first. 50 unrelated pages: none among the candidates at any cap. 500 chosen: in 
 evaluation not one answer changed at seeds 0-7.)
 """
 
-import json
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
-from reused_suite import reused
+from reused_suite import recorded, reused
 
 from tusou.evaluation.dataset import decode_rgb
 from tusou.evaluation.runner import _fit
@@ -52,12 +51,9 @@ for cap in caps:
     print(f"cap {cap}: filled in {time.perf_counter() - start:.1f} s, {table.keypoints} keypoints, "
           f"{table.nbytes / 2**20:.0f} MiB", flush=True)
     tables[cap] = table
-recorded = json.load(open(recorded_path))["results"][0]
-missed = {q["query"] for q in recorded["queries"] if q["relevant"] and (
-    not q["hits"] or q["hits"][0]["key"] not in q["relevant"]
-    or q["hits"][0]["score"] < recorded["threshold"])}
-answered = [q["query"] for q in recorded["queries"] if q["relevant"] and q["query"] not in missed]
-unrelated = [q["query"] for q in recorded["queries"] if not q["relevant"]]
+run = recorded(recorded_path)
+missed = run.missed
+answered, unrelated = run.answered, run.unrelated
 asked = missed | set(answered[::every]) | set(unrelated[::every])
 if only:
     asked = {k for k in missed | set(answered) if any(part in k for part in only)}

@@ -21,13 +21,12 @@ most 103 votes (a page of the same template), nothing verified. Filling: 4.1 s f
 pages, 1.55 million keypoints; votes p50 0.19 s, verifying 5 candidates 20-95 ms.)
 """
 
-import json
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
-from reused_suite import reused
+from reused_suite import recorded, reused
 
 from tusou.engine.matching import verify_geometry
 from tusou.engine.references import References
@@ -41,18 +40,15 @@ r = reused(kind, work, seed)
 lib, spec = r.library, r.spec
 candidates, min_votes = spec.vote_candidates or 5, spec.vote_min or 3
 id_of = {key: image_id for image_id, key in r.key_of_id.items()}
-table = KeypointTable()
+table = KeypointTable(per_image=spec.vote_keypoints or None)  # as the engine's
 start = time.perf_counter()
 table.load(lib._stored_descriptors)
 print(f"filled in {time.perf_counter() - start:.1f} s: {len(table)} images, {table.keypoints} "
       f"keypoints, {table.nbytes / 2**20:.0f} MiB ({table.nbytes / table.keypoints:.0f} bytes a "
       "keypoint)", flush=True)
-recorded = json.load(open(recorded_path))["results"][0]
-missed = {q["query"] for q in recorded["queries"] if q["relevant"] and (
-    not q["hits"] or q["hits"][0]["key"] not in q["relevant"]
-    or q["hits"][0]["score"] < recorded["threshold"])}
-answered = [q["query"] for q in recorded["queries"] if q["relevant"] and q["query"] not in missed]
-unrelated = [q["query"] for q in recorded["queries"] if not q["relevant"]]
+run = recorded(recorded_path)
+missed = run.missed
+answered, unrelated = run.answered, run.unrelated
 asked = missed | set(answered[::every]) | set(unrelated[::max(1, every // 2)])
 vote_times = []
 for q in [q for q in r.queries if q.key in asked]:
