@@ -182,6 +182,23 @@ def test_rows_of_deleted_images_are_dropped_once_half_a_segment_is_dead(table: K
     assert table.keypoints == 0 and table.nbytes == 0
 
 
+def test_segments_grow_to_segment_rows_and_vote_as_one() -> None:
+    images = [(i, _descriptors(i, n=50)) for i in range(40)]
+    one = KeypointTable()
+    one.load(lambda: iter(images))
+    capped = KeypointTable(segment_rows=400)
+    capped.load(lambda: iter(images))  # read at once: built in runs of 8 images
+    for i in range(40, 60):
+        capped.upsert(i, _descriptors(i, n=50))
+        one.upsert(i, _descriptors(i, n=50))
+        capped.votes(_descriptors(0, n=1), 1)  # merged as due, to 400 rows at most
+    assert len(one._segments) < len(capped._segments)
+    assert all(len(s) <= 400 for s in capped._segments) and capped.keypoints == 60 * 50
+    query = np.concatenate([_noisy(_descriptors(i, n=50), flips=10) for i in range(0, 60, 4)])
+    assert capped.votes(query, 20) == one.votes(query, 20)
+    assert {i for i, _ in capped.votes(query, 20)} == set(range(0, 60, 4))
+
+
 def test_what_changes_while_the_store_is_read_wins_over_what_was_read() -> None:
     table = KeypointTable()
     reading = threading.Event()

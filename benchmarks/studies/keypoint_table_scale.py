@@ -3,6 +3,7 @@ memory and a vote's time at many times the suite's pages? A study, not run by CI
 an evaluation's work directory.
 
     python benchmarks/studies/keypoint_table_scale.py WORK_DIR/picturebook SEED [COPIES ...]
+        [--segment-rows N]
 
 Each copy is the suite's library again with every descriptor XOR-ed with one random mask of
 its own: distances within a copy are kept (and so the spread of its buckets, shifted), while
@@ -10,16 +11,20 @@ a copy's descriptors are as far from every other's as unrelated ones (about half
 So a table of N copies holds N times the pages, each as distinctive as a real page, with
 the buckets of real descriptors. Asks the suite's page photos (every 8th of SEED's), whose
 pages are in copy 0, and prints per COPIES (1 4 16 by default) the keypoints, memory,
-filling and building time, votes p50 / p90, and how many photos vote their page first.
+filling and building time, segments, votes p50 / p90, and how many photos vote their page
+first; with --segment-rows, segments grow to N rows (KeypointTable's segment_rows).
 (The store's reading is not counted: the copies are made in memory.)
 
 (2026-12-07, seed 6, 47 photos, alone on the box, each page's strongest 500 keypoints: 1 / 4
 / 16 copies, 2,393 / 9,572 / 38,288 pages, 0.95 / 3.8 / 15.2 million keypoints, 124 / 497 /
 1,988 MiB, built in 1.5 / 6.7 / 27.8 s; votes p50 63 / 76 / 119 ms, p90 79 / 86 / 129 ms;
-page first 45 of 47 at each size.)
+page first 45 of 47 at each size. Then segments were capped at 4 million rows: 16 copies in
+4 segments, beside CI, 4.0 GB resident at most against 6.2 GB in 1 (--segment-rows
+100000000), built in 26.7-30.8 s against 32.8-34.7 s, votes p50 139-149 ms against 119-121
+ms.)
 """
 
-import sys
+import argparse
 import time
 from pathlib import Path
 
@@ -30,8 +35,14 @@ from tusou.evaluation.dataset import decode_rgb
 from tusou.evaluation.runner import _fit
 from tusou.index.keypoint_table import KeypointTable
 
-work, seed = Path(sys.argv[1]), int(sys.argv[2])
-sizes = [int(c) for c in sys.argv[3:]] or [1, 4, 16]
+parser = argparse.ArgumentParser()
+parser.add_argument("work", type=Path)
+parser.add_argument("seed", type=int)
+parser.add_argument("copies", type=int, nargs="*", default=[1, 4, 16])
+parser.add_argument("--segment-rows", type=int, default=None)
+args = parser.parse_args()
+work, seed, sizes = args.work, args.seed, args.copies
+options = {} if args.segment_rows is None else {"segment_rows": args.segment_rows}
 r = reused("picturebook", work, seed)
 lib, spec = r.library, r.spec
 id_of = {key: image_id for image_id, key in r.key_of_id.items()}
@@ -50,7 +61,7 @@ for copies in sizes:
             for image_id, descriptors in stored:
                 yield c * top + image_id, descriptors ^ mask
 
-    table = KeypointTable(per_image=spec.vote_keypoints or None)
+    table = KeypointTable(per_image=spec.vote_keypoints or None, **options)
     start = time.perf_counter()
     table.load(pages)  # type: ignore[arg-type]
     filled = time.perf_counter() - start
@@ -63,7 +74,8 @@ for copies in sizes:
         first += bool(voted) and voted[0][0] == truth
     print(f"{copies} copies: {len(stored) * copies} pages, {table.keypoints} keypoints, "
           f"{table.nbytes / 2**20:.0f} MiB ({table.nbytes / table.keypoints:.0f} bytes each), "
-          f"filled and built in {filled:.1f} s; votes p50 {np.percentile(times, 50) * 1000:.0f} ms, "
+          f"filled and built in {filled:.1f} s, {len(table._segments)} segments; "
+          f"votes p50 {np.percentile(times, 50) * 1000:.0f} ms, "
           f"p90 {np.percentile(times, 90) * 1000:.0f} ms; page first {first} of {len(asked)}",
           flush=True)
     del table

@@ -72,7 +72,7 @@ class KeypointTable:
     """
 
     def __init__(self, *, tables: int = 8, bits: int = 20, bucket_cap: int = 300,
-                 per_image: int | None = None) -> None:
+                 per_image: int | None = None, segment_rows: int = 4_000_000) -> None:
         if not 1 <= bits <= 32:
             raise ValueError(f"bits must be 1..32, got {bits}")
         if per_image is not None and per_image < 1:
@@ -86,6 +86,12 @@ class KeypointTable:
         # orders them. Memory and filling time fall with the rows kept, while a page a query
         # shows still gathers most of its votes (benchmarks/studies/vote_caps.py).
         self._per_image = per_image
+        # A build holds its rows about twice over for a moment (gathered, laid by byte, keyed
+        # and sorted), and a merge takes about 2 s a million rows: segments grow to this many
+        # rows, no more. 15.2 million rows (benchmarks/studies/keypoint_table_scale.py) in 4
+        # segments: 4.0 GB resident at most, against 6.2 GB in 1; votes p50 139-149 ms
+        # against 119-121 ms (beside CI; a vote asks each segment).
+        self._segment_rows = segment_rows
         self._lock = threading.Lock()
         self._load_mutex = threading.Lock()
         self._build_mutex = threading.Lock()
@@ -273,13 +279,14 @@ class KeypointTable:
                 segments = list(self._segments)  # only a build replaces the list
                 self._changed = set()
             segments = [self._segment(self._alive(s)) if _stale(s) else s for s in segments]
-            if pending:
-                segments.append(self._segment(pending.items()))
-            # Merge while the older neighbour is not much larger than the newer one: each
-            # row is rebuilt O(log n) times over the table's life.
-            while len(segments) > 1 and segments[-2].live < 2 * segments[-1].live:
-                newer, older = segments.pop(), segments.pop()
-                segments.append(self._segment([*self._alive(older), *self._alive(newer)]))
+            for chunk in _chunks(pending.items(), self._segment_rows):
+                segments.append(self._segment(chunk))
+                # Merge while the older neighbour is not much larger than the newer one (each
+                # row is rebuilt O(log n) times over the table's life), up to segment_rows.
+                while len(segments) > 1 and segments[-2].live < 2 * segments[-1].live and (
+                        segments[-2].live + segments[-1].live <= self._segment_rows):
+                    newer, older = segments.pop(), segments.pop()
+                    segments.append(self._segment([*self._alive(older), *self._alive(newer)]))
             with self._lock:
                 changed, self._changed = self._changed, None
                 self._segments = segments
@@ -345,6 +352,21 @@ def _lookups(positions: np.ndarray) -> list[tuple[int, np.ndarray]]:
         lookup = out.setdefault(bit // 8, np.zeros(256, np.uint32))
         lookup |= (values >> np.uint32(7 - bit % 8) & np.uint32(1)) << np.uint32(k)
     return sorted(out.items())
+
+
+def _chunks(images: Iterable[tuple[int, np.ndarray]], rows: int
+            ) -> Iterator[list[tuple[int, np.ndarray]]]:
+    """``images`` in runs of about ``rows`` rows (an image is never split)."""
+    chunk: list[tuple[int, np.ndarray]] = []
+    held = 0
+    for image in images:
+        chunk.append(image)
+        held += len(image[1])
+        if held >= rows:
+            yield chunk
+            chunk, held = [], 0
+    if chunk:
+        yield chunk
 
 
 def _stale(segment: _Segment) -> bool:
