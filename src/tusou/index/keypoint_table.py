@@ -268,8 +268,8 @@ class KeypointTable:
         """The segments, once what is pending is a segment of its own (merged as due) and
         none is more than half dead (deletes without adds would otherwise keep their rows).
 
-        Built outside the lock, so that adds and removals never wait for a build (the
-        largest merge rebuilds the whole table: seconds). One build at a time; an image
+        Built outside the lock, so that adds and removals never wait for a build (a merge
+        rebuilds up to ``segment_rows`` rows: seconds). One build at a time; an image
         changed meanwhile is marked dead in what was built, as in what it replaces."""
         with self._build_mutex:
             with self._lock:
