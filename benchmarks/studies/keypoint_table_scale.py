@@ -31,8 +31,6 @@ from pathlib import Path
 import numpy as np
 from reused_suite import reused
 
-from tusou.evaluation.dataset import decode_rgb
-from tusou.evaluation.runner import _fit
 from tusou.index.keypoint_table import KeypointTable
 
 parser = argparse.ArgumentParser()
@@ -49,8 +47,7 @@ id_of = {key: image_id for image_id, key in r.key_of_id.items()}
 stored = list(lib._stored_descriptors())
 top = max(i for i, _ in stored) + 1
 photos = [q for q in r.queries if q.relevant][::8]
-asked = [(lib._describe(decode_rgb(_fit(q.load(), spec.limits)), query=True), id_of[next(iter(q.relevant))])
-         for q in photos]
+asked = [(r.described(q), id_of[next(iter(q.relevant))]) for q in photos]
 print(f"{len(stored)} pages, {len(asked)} photos asked", flush=True)
 for copies in sizes:
     masks = np.random.default_rng(copies).integers(0, 256, (copies, stored[0][1].shape[1]), dtype=np.uint8)

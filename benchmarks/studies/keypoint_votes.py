@@ -33,8 +33,6 @@ import cv2
 import numpy as np
 from reused_suite import recorded, reused
 
-from tusou.evaluation.dataset import decode_rgb
-from tusou.evaluation.runner import _fit
 from tusou.features import Keypoints
 
 RULES = {"ratio 0.8": lambda d: d[:, 0] < 0.8 * d[:, 1], "d < 64": lambda d: d[:, 0] < 64,
@@ -53,7 +51,7 @@ missed = recorded(recorded_path).missed
 only = set(sys.argv[4:]) or missed
 for q in [q for q in r.queries if q.key in missed & only]:
     truth = id_of[next(iter(q.relevant))]
-    desc = lib._describe(decode_rgb(_fit(q.load(), spec.limits)), query=True)
+    desc = r.described(q)
     assert desc.keypoints is not None
     distances, nearest = cv2.batchDistance(desc.keypoints.descriptors, descriptors, cv2.CV_32S,
                                            normType=cv2.NORM_HAMMING, K=2)

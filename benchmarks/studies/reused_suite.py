@@ -16,8 +16,8 @@ from tusou.engine.library import Library
 from tusou.engine.matching import best_sliding, dense_judged
 from tusou.engine.references import References
 from tusou.evaluation import suites
-from tusou.evaluation.dataset import encode_jpeg
-from tusou.evaluation.runner import _copy_queries, _Harness, _original, _Query, spread
+from tusou.evaluation.dataset import decode_rgb, encode_jpeg
+from tusou.evaluation.runner import _copy_queries, _fit, _Harness, _original, _Query, spread
 from tusou.evaluation.transforms import PAGE_TRANSFORMS, apply_transform
 from tusou.features import PDQ_MATCH_DISTANCE
 from tusou.features.alignment import DenseProbe
@@ -32,6 +32,11 @@ class Reused:
     spec: KindSpec
     key_of_id: dict[int, str]  # library image id -> the suite's key
     queries: list[_Query]
+
+    def described(self, query: _Query) -> Descriptors:
+        """``query`` as the harness sends it (fitted to the kind's limits), described as the
+        library describes a query."""
+        return self.library._describe(decode_rgb(_fit(query.load(), self.spec.limits)), query=True)
 
 
 @dataclass(frozen=True)

@@ -30,8 +30,6 @@ from pathlib import Path
 import numpy as np
 from reused_suite import recorded, reused
 
-from tusou.evaluation.dataset import decode_rgb
-from tusou.evaluation.runner import _fit
 from tusou.index.keypoint_table import KeypointTable
 
 kind, work, seed, recorded_path = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
@@ -59,7 +57,7 @@ if only:
     asked = {k for k in missed | set(answered) if any(part in k for part in only)}
 rows = []
 for q in [q for q in r.queries if q.key in asked]:
-    desc = lib._describe(decode_rgb(_fit(q.load(), spec.limits)), query=True)
+    desc = r.described(q)
     assert desc.keypoints is not None
     truth = id_of[next(iter(q.relevant))] if q.relevant else None
     row = {"query": q.key, "what": ("missed" if q.key in missed else "answered") if q.relevant

@@ -30,8 +30,6 @@ from reused_suite import recorded, reused
 
 from tusou.engine.matching import verify_geometry
 from tusou.engine.references import References
-from tusou.evaluation.dataset import decode_rgb
-from tusou.evaluation.runner import _fit
 from tusou.index.keypoint_table import KeypointTable
 
 kind, work, seed, recorded_path = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
@@ -52,7 +50,7 @@ answered, unrelated = run.answered, run.unrelated
 asked = missed | set(answered[::every]) | set(unrelated[::max(1, every // 2)])
 vote_times = []
 for q in [q for q in r.queries if q.key in asked]:
-    desc = lib._describe(decode_rgb(_fit(q.load(), spec.limits)), query=True)
+    desc = r.described(q)
     assert desc.keypoints is not None
     start = time.perf_counter()
     voted = table.votes(desc.keypoints.descriptors, candidates, min_votes=min_votes)

