@@ -113,7 +113,7 @@ class KindSpec:
     detail_tried: int = 0
     detail_reach: int = 0
     # > 0: before the last look, when nothing verified, the images that hold the most of the
-    # query's keypoints (index.keypoint_table: every stored keypoint, voted over), this many
+    # query's keypoints (index.keypoint_table: the stored keypoints, voted over), this many
     # of those with at least vote_min votes and not tried yet, are verified by keypoints as
     # the reach is (with reach_cells). A photo of part of a page or of a texture on a busy
     # table can leave its original thousands deep in the vectors' ranking, where no look
