@@ -17,7 +17,7 @@ from tusou.engine.sources import ImageSource
 from tusou.evaluation.dataset import encode_jpeg
 from tusou.evaluation.transforms import apply_transform
 from tusou.features import Keypoints
-from tusou.index.keypoint_table import MAX_DISTANCE_SHARE, KeypointTable
+from tusou.index.keypoint_table import MAX_DISTANCE_SHARE, HeldKeypoints, KeypointTable
 from tusou.store import TagFilter
 
 WIDTH = 61  # AKAZE's descriptor bytes
@@ -39,7 +39,7 @@ def _noisy(descriptors: np.ndarray, flips: int, seed: int = 99) -> np.ndarray:
 @pytest.fixture
 def table() -> KeypointTable:
     table = KeypointTable()
-    table.load(lambda: iter([(i, _descriptors(i)) for i in range(1, 11)]))
+    table.load(HeldKeypoints([(i, _descriptors(i)) for i in range(1, 11)]))
     return table
 
 
@@ -55,7 +55,7 @@ def test_the_image_holding_the_query_keypoints_gets_their_votes(table: KeypointT
 
 def test_keypoints_farther_than_the_distance_limit_do_not_vote() -> None:
     table = KeypointTable(tables=40, bits=8)  # buckets so coarse that far rows share them
-    table.load(lambda: iter([(1, _descriptors(1))]))
+    table.load(HeldKeypoints([(1, _descriptors(1))]))
     limit = int(MAX_DISTANCE_SHARE * WIDTH * 8)
     assert table.votes(_noisy(_descriptors(1), flips=limit - 10), 1)[0][1] > 200
     assert table.votes(_noisy(_descriptors(1), flips=limit + 10), 1) == []
@@ -65,7 +65,7 @@ def test_the_ratio_is_to_other_images_so_a_page_repeating_its_letters_keeps_its_
     letters = _descriptors(7, n=20)
     page = np.concatenate([letters] * 10)  # every descriptor ten times
     table = KeypointTable()
-    table.load(lambda: iter([(1, page), (2, _descriptors(8))]))
+    table.load(HeldKeypoints([(1, page), (2, _descriptors(8))]))
     assert table.votes(_noisy(letters, flips=8), 2) == [(1, 20)]
     # Another image holding the same keypoints nearly as close: no keypoint tells them apart.
     table.upsert(3, _noisy(letters, flips=2, seed=5))
@@ -104,9 +104,9 @@ def test_filters_exclusions_counts_and_minimum_votes(table: KeypointTable) -> No
 
 def test_many_small_adds_are_merged_and_vote_as_one_build() -> None:
     one = KeypointTable()
-    one.load(lambda: iter([(i, _descriptors(i, n=50)) for i in range(64)]))
+    one.load(HeldKeypoints([(i, _descriptors(i, n=50)) for i in range(64)]))
     grown = KeypointTable()
-    grown.load(lambda: iter([]))
+    grown.load(HeldKeypoints([]))
     for i in range(64):
         grown.upsert(i, _descriptors(i, n=50))
         grown.votes(_descriptors(0, n=1), 1)  # each vote makes the pending a segment
@@ -123,7 +123,7 @@ def test_each_image_keeps_only_its_first_keypoints_the_strongest() -> None:
     with pytest.raises(ValueError):
         KeypointTable(per_image=0)
     table = KeypointTable(per_image=100)
-    table.load(lambda: iter([(1, _descriptors(1)), (2, _descriptors(2, n=40))]))
+    table.load(HeldKeypoints([(1, _descriptors(1)), (2, _descriptors(2, n=40))]))
     table.upsert(3, _descriptors(3))
     first, rest = _noisy(_descriptors(1)[:100], flips=10), _noisy(_descriptors(1)[100:], flips=10)
     assert table.votes(first, 1)[0] == (1, 100)
@@ -135,7 +135,7 @@ def test_each_image_keeps_only_its_first_keypoints_the_strongest() -> None:
 
 def test_adds_and_removals_do_not_wait_for_a_build_and_win_over_what_it_built() -> None:
     table = KeypointTable()
-    table.load(lambda: iter([(i, _descriptors(i)) for i in range(1, 5)]))
+    table.load(HeldKeypoints([(i, _descriptors(i)) for i in range(1, 5)]))
     table.upsert(5, _descriptors(5))  # pending: the next vote builds (and merges)
     building, release = threading.Event(), threading.Event()
     build = table._segment
@@ -185,9 +185,9 @@ def test_rows_of_deleted_images_are_dropped_once_half_a_segment_is_dead(table: K
 def test_segments_grow_to_segment_rows_and_vote_as_one() -> None:
     images = [(i, _descriptors(i, n=50)) for i in range(40)]
     one = KeypointTable()
-    one.load(lambda: iter(images))
+    one.load(HeldKeypoints(images))
     capped = KeypointTable(segment_rows=400)
-    capped.load(lambda: iter(images))  # read at once: built in runs of 8 images
+    capped.load(HeldKeypoints(images))  # read at once: built in runs of 8 images
     for i in range(40, 60):
         capped.upsert(i, _descriptors(i, n=50))
         one.upsert(i, _descriptors(i, n=50))
@@ -204,14 +204,15 @@ def test_what_changes_while_the_store_is_read_wins_over_what_was_read() -> None:
     reading = threading.Event()
     proceed = threading.Event()
 
-    def stored() -> Iterator[tuple[int, np.ndarray]]:
-        yield 1, _descriptors(1)
-        reading.set()
-        proceed.wait(5)
-        yield 2, _descriptors(2)  # removed meanwhile
-        yield 3, _descriptors(3)  # replaced meanwhile
+    class Slow(HeldKeypoints):
+        def descriptors(self, ids: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
+            yield 1, _descriptors(1)
+            reading.set()
+            proceed.wait(5)
+            yield 2, _descriptors(2)  # removed meanwhile
+            yield 3, _descriptors(3)  # replaced meanwhile
 
-    loader = threading.Thread(target=table.load, args=(stored,))
+    loader = threading.Thread(target=table.load, args=(Slow([]),))
     loader.start()
     reading.wait(5)
     table.remove([2])
@@ -220,7 +221,7 @@ def test_what_changes_while_the_store_is_read_wins_over_what_was_read() -> None:
     proceed.set()
     loader.join(5)
     assert table.loaded and len(table) == 3
-    table.load(lambda: iter([(5, _descriptors(5))]))  # once only
+    table.load(HeldKeypoints([(5, _descriptors(5))]))  # once only
     for image_id, source, found in [(1, 1, True), (2, 2, False), (3, 3, False), (3, 30, True),
                                     (4, 4, True), (5, 5, False)]:
         hits = table.votes(_noisy(_descriptors(source), flips=10), 1)
@@ -232,14 +233,15 @@ def test_before_it_is_loaded_the_table_keeps_nothing_and_a_failed_load_is_tried_
     table.upsert(1, _descriptors(1))  # the store has it: the load will read what it has
     assert not table.loaded and len(table) == 0
 
-    def broken() -> Iterator[tuple[int, np.ndarray]]:
-        yield 2, _descriptors(2)
-        raise OSError("the store went away")
+    class Broken(HeldKeypoints):
+        def descriptors(self, ids: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
+            yield 2, _descriptors(2)
+            raise OSError("the store went away")
 
     with pytest.raises(OSError):
-        table.load(broken)
+        table.load(Broken([]))
     assert not table.loaded and len(table) == 0
-    table.load(lambda: iter([(2, _descriptors(2))]))
+    table.load(HeldKeypoints([(2, _descriptors(2))]))
     assert table.loaded and len(table) == 1 and table.keypoints == 300  # built at load
     assert table.votes(_noisy(_descriptors(1), flips=10), 1) == []
     assert table.votes(_noisy(_descriptors(2), flips=10), 1)[0][0] == 2

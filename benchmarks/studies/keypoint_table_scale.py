@@ -13,7 +13,10 @@ the buckets of real descriptors. Asks the suite's page photos (every 8th of SEED
 pages are in copy 0, and prints per COPIES (1 4 16 by default) the keypoints, memory,
 filling and building time, segments, votes p50 / p90, and how many photos vote their page
 first; with --segment-rows, segments grow to N rows (KeypointTable's segment_rows).
-(The store's reading is not counted: the copies are made in memory.)
+(The store's reading is not counted: the copies are made in memory.) With --save DIR, each
+table is also written to DIR (KeypointTable.save), loaded again into a table of its own from
+there (its files mapped, nothing read but the manifest's check) and asked again: the time to
+write, the files' size, the time to load, and the votes from the mapped table.
 
 (2026-12-07, seed 6, 47 photos, alone on the box, each page's strongest 500 keypoints: 1 / 4
 / 16 copies, 2,393 / 9,572 / 38,288 pages, 0.95 / 3.8 / 15.2 million keypoints, 124 / 497 /
@@ -26,6 +29,7 @@ ms.)
 
 import argparse
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -38,30 +42,43 @@ parser.add_argument("work", type=Path)
 parser.add_argument("seed", type=int)
 parser.add_argument("copies", type=int, nargs="*", default=[1, 4, 16])
 parser.add_argument("--segment-rows", type=int, default=None)
+parser.add_argument("--save", type=Path, default=None)
 args = parser.parse_args()
 work, seed, sizes = args.work, args.seed, args.copies
 options = {} if args.segment_rows is None else {"segment_rows": args.segment_rows}
 r = reused("picturebook", work, seed)
 lib, spec = r.library, r.spec
 id_of = {key: image_id for image_id, key in r.key_of_id.items()}
-stored = list(lib._stored_descriptors())
+stored = r.stored()
 top = max(i for i, _ in stored) + 1
 photos = [q for q in r.queries if q.relevant][::8]
 asked = [(r.described(q), id_of[next(iter(q.relevant))]) for q in photos]
 print(f"{len(stored)} pages, {len(asked)} photos asked", flush=True)
-for copies in sizes:
-    masks = np.random.default_rng(copies).integers(0, 256, (copies, stored[0][1].shape[1]), dtype=np.uint8)
-    masks[0] = 0
 
-    def pages(masks: np.ndarray = masks) -> object:
-        for c, mask in enumerate(masks):
+
+class Copies:
+    """The stored pages ``len(masks)`` times over, each copy XOR-ed with its mask: a
+    KeypointSource made as it is read (the copies are never all in memory at once)."""
+
+    def __init__(self, masks: np.ndarray) -> None:
+        self.masks = masks
+
+    def generation(self) -> int:
+        return 0
+
+    def image_ids(self) -> np.ndarray:
+        return np.array([c * top + i for c in range(len(self.masks)) for i, _ in stored], np.int64)
+
+    def descriptors(self, ids: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
+        wanted = set(ids.tolist())
+        for c, mask in enumerate(self.masks):
             for image_id, descriptors in stored:
-                yield c * top + image_id, descriptors ^ mask
+                if c * top + image_id in wanted:
+                    yield c * top + image_id, descriptors ^ mask
 
-    table = KeypointTable(per_image=spec.vote_keypoints or None, **options)
-    start = time.perf_counter()
-    table.load(pages)  # type: ignore[arg-type]
-    filled = time.perf_counter() - start
+
+def asked_of(table: KeypointTable) -> tuple[list[float], int]:
+    """Each photo's vote time, and how many vote their page first."""
     times, first = [], 0
     for desc, truth in asked:
         assert desc.keypoints is not None
@@ -69,10 +86,45 @@ for copies in sizes:
         voted = table.votes(desc.keypoints.descriptors, spec.vote_candidates or 5, min_votes=spec.vote_min or 3)
         times.append(time.perf_counter() - start)
         first += bool(voted) and voted[0][0] == truth
+    return times, first
+
+
+def timed(times: list[float]) -> str:
+    return (f"votes p50 {np.percentile(times, 50) * 1000:.0f} ms, "
+            f"p90 {np.percentile(times, 90) * 1000:.0f} ms")
+
+
+for copies in sizes:
+    masks = np.random.default_rng(copies).integers(0, 256, (copies, stored[0][1].shape[1]), dtype=np.uint8)
+    masks[0] = 0
+    path = None
+    if args.save is not None:
+        path = args.save / f"copies{copies}.kpt"
+        for old in args.save.glob(f"{path.name}*"):
+            old.unlink()
+    table = KeypointTable(per_image=spec.vote_keypoints or None, path=path, **options)
+    start = time.perf_counter()
+    table.load(Copies(masks))
+    filled = time.perf_counter() - start
+    times, first = asked_of(table)
     print(f"{copies} copies: {len(stored) * copies} pages, {table.keypoints} keypoints, "
           f"{table.nbytes / 2**20:.0f} MiB ({table.nbytes / table.keypoints:.0f} bytes each), "
           f"filled and built in {filled:.1f} s, {len(table._segments)} segments; "
-          f"votes p50 {np.percentile(times, 50) * 1000:.0f} ms, "
-          f"p90 {np.percentile(times, 90) * 1000:.0f} ms; page first {first} of {len(asked)}",
-          flush=True)
-    del table
+          f"{timed(times)}; page first {first} of {len(asked)}", flush=True)
+    if path is not None:
+        start = time.perf_counter()
+        table.save()
+        wrote = time.perf_counter() - start
+        size = sum(f.stat().st_size for f in path.parent.glob(f"{path.name}*"))
+        del table
+        again = KeypointTable(per_image=spec.vote_keypoints or None, path=path, **options)
+        start = time.perf_counter()
+        again.load(Copies(masks))
+        loaded = time.perf_counter() - start
+        times, first = asked_of(again)
+        print(f"  saved in {wrote:.1f} s, {size / 2**20:.0f} MiB of files; loaded again in "
+              f"{loaded:.2f} s ({len(again._segments)} segments mapped); {timed(times)}; "
+              f"page first {first} of {len(asked)}", flush=True)
+        del again
+    else:
+        del table

@@ -8,11 +8,13 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import numpy as np
+
 from tusou.config import Settings
 from tusou.engine import Engine
 from tusou.engine.describe import Descriptors
 from tusou.engine.kinds import KindSpec
-from tusou.engine.library import Library
+from tusou.engine.library import Library, StoredKeypoints
 from tusou.engine.matching import best_sliding, dense_judged
 from tusou.engine.references import References
 from tusou.evaluation import suites
@@ -37,6 +39,11 @@ class Reused:
         """``query`` as the harness sends it (fitted to the kind's limits), described as the
         library describes a query."""
         return self.library._describe(decode_rgb(_fit(query.load(), self.spec.limits)), query=True)
+
+    def stored(self) -> list[tuple[int, np.ndarray]]:
+        """Every image's stored keypoint descriptors, as the keypoint table reads them."""
+        source = StoredKeypoints(self.library._store, self.library.record.id)
+        return list(source.descriptors(source.image_ids()))
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 from reused_suite import recorded, reused
 
-from tusou.index.keypoint_table import KeypointTable
+from tusou.index.keypoint_table import HeldKeypoints, KeypointTable
 
 kind, work, seed, recorded_path = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 every = int(sys.argv[5]) if len(sys.argv) > 5 else 4
@@ -40,12 +40,12 @@ r = reused(kind, work, seed)
 lib, spec = r.library, r.spec
 candidates, min_votes = spec.vote_candidates or 5, spec.vote_min or 3
 id_of = {key: image_id for image_id, key in r.key_of_id.items()}
-stored = list(lib._stored_descriptors())
+stored = r.stored()
 tables = {}
 for cap in caps:
     table = KeypointTable(per_image=cap)
     start = time.perf_counter()
-    table.load(lambda: iter(stored))
+    table.load(HeldKeypoints(stored))
     print(f"cap {cap}: filled in {time.perf_counter() - start:.1f} s, {table.keypoints} keypoints, "
           f"{table.nbytes / 2**20:.0f} MiB", flush=True)
     tables[cap] = table

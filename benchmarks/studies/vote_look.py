@@ -30,7 +30,7 @@ from reused_suite import recorded, reused
 
 from tusou.engine.matching import verify_geometry
 from tusou.engine.references import References
-from tusou.index.keypoint_table import KeypointTable
+from tusou.index.keypoint_table import HeldKeypoints, KeypointTable
 
 kind, work, seed, recorded_path = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 every = int(sys.argv[5]) if len(sys.argv) > 5 else 12
@@ -40,7 +40,7 @@ candidates, min_votes = spec.vote_candidates or 5, spec.vote_min or 3
 id_of = {key: image_id for image_id, key in r.key_of_id.items()}
 table = KeypointTable(per_image=spec.vote_keypoints or None)  # as the engine's
 start = time.perf_counter()
-table.load(lib._stored_descriptors)
+table.load(HeldKeypoints(r.stored()))
 print(f"filled in {time.perf_counter() - start:.1f} s: {len(table)} images, {table.keypoints} "
       f"keypoints, {table.nbytes / 2**20:.0f} MiB ({table.nbytes / table.keypoints:.0f} bytes a "
       "keypoint)", flush=True)

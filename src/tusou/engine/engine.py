@@ -177,5 +177,6 @@ class Engine:
         if len(hash_ids):
             hashes.upsert(hash_ids.tolist(), blobs)
         spec = kind_spec(record.kind)
-        votes = KeypointTable(per_image=spec.vote_keypoints or None) if spec.vote_candidates else None
+        votes = KeypointTable(per_image=spec.vote_keypoints or None,
+                              path=self._index_dir / f"{record.id}.kpt") if spec.vote_candidates else None
         return LibraryState(index=index, hashes=hashes, write_lock=threading.Lock(), votes=votes)

@@ -301,6 +301,9 @@ class Library:
             if not state.closed:
                 state.closed = True
                 state.index.close()
+                if state.votes is not None:
+                    self._save_votes()
+                    state.votes.close()
 
     def _check_open(self) -> None:
         if self._state.closed:
@@ -359,22 +362,24 @@ class Library:
             keypoints = self._extracting(partial(self._describer.keypoints, self.spec, pixels))
             details = self._extracting(partial(self._describer.details, self.spec, pixels))
             blobs = [k.to_bytes() if k is not None else None for k in (keypoints, details)]
-            if self._store.set_keypoints(record.id, *blobs):  # else deleted meanwhile
+            generation = self._store.set_keypoints(record.id, *blobs)
+            if generation is not None:  # else deleted meanwhile
                 refreshed += 1
-                self._revote(record.id, keypoints)
+                self._revote(record.id, keypoints, generation)
         return refreshed, skipped
 
-    def _revote(self, image_id: int, keypoints: Keypoints | None) -> None:
-        """The keypoint table holds ``image_id``'s refreshed ``keypoints``."""
+    def _revote(self, image_id: int, keypoints: Keypoints | None, generation: int) -> None:
+        """The keypoint table holds ``image_id``'s refreshed ``keypoints``, which brought
+        the store to keypoint ``generation``."""
         votes = self._state.votes
         if votes is None:
             return
         with self._state.write_lock:
             if image_id in self._store.images_by_id([image_id]):  # not deleted meanwhile
                 if keypoints is not None:
-                    votes.upsert(image_id, keypoints.descriptors)
+                    votes.upsert(image_id, keypoints.descriptors, generation=generation)
                 else:
-                    votes.remove([image_id])
+                    votes.remove([image_id], generation=generation)
 
     def _original_pixels(self, record: ImageRecord) -> np.ndarray | None:
         """The decoded stored original of ``record``; None (logged) if it is missing or no
@@ -546,20 +551,31 @@ class Library:
             return []
         if not votes.loaded:
             start = time.perf_counter()
-            votes.load(self._stored_descriptors)
+            votes.load(StoredKeypoints(self._store, self.record.id))
             log.info("library %s: keypoint table filled in %.1f s, %d keypoints, %.0f MiB",
                      self.name, time.perf_counter() - start, votes.keypoints, votes.nbytes / 2**20)
+            # Written in the background: the next start maps it instead of reading the store
+            # (the query that filled it has waited long enough).
+            threading.Thread(target=self._save_votes, name=f"save-votes-{self.name}",
+                             daemon=True).start()
         voted = votes.votes(desc.keypoints.descriptors, spec.vote_candidates, min_votes=spec.vote_min,
                             allowed=allowed, exclude=tried)
         return rank_matches(verify_geometry(spec, desc.probes, [i for i, _ in voted], refs,
                                             spec.reach_cells))
 
-    def _stored_descriptors(self) -> Iterator[tuple[int, np.ndarray]]:
-        """Every image's id and stored keypoint descriptors, read a few hundred at a time."""
-        ids = self._store.image_ids(self.record.id).tolist()
-        for start in range(0, len(ids), 500):
-            for image_id, blob in self._store.keypoints(ids[start:start + 500]).items():
-                yield image_id, descriptors_from_bytes(blob)
+    def _save_votes(self) -> None:
+        """Write the keypoint table beside the index (a head start for the next open, as
+        the index's file is: a failure costs only that)."""
+        votes = self._state.votes
+        if votes is None:
+            return
+        try:
+            start = time.perf_counter()
+            if votes.save():
+                log.info("library %s: keypoint table saved in %.1f s", self.name,
+                         time.perf_counter() - start)
+        except Exception:
+            log.exception("library %s: saving the keypoint table failed", self.name)
 
     def _page_reach(self, vector: np.ndarray, page: PageView, judged: list[int],
                     allowed: np.ndarray | None, refs: References) -> list[int]:
@@ -642,3 +658,24 @@ class Library:
         out = [SearchHit(records[m.id], round(float(m.score), 6), m.box, m.inliers)
                for m in window if m.id in records]
         return SearchPage(out, has_more=len(scored) > page.end, query_region=desc.region)
+
+
+class StoredKeypoints:
+    """A library's stored keypoints, as the keypoint table is filled from them."""
+
+    def __init__(self, store: Store, library_id: int) -> None:
+        self._store = store
+        self._library_id = library_id
+
+    def generation(self) -> int:
+        return self._store.keypoint_generation(self._library_id)
+
+    def image_ids(self) -> np.ndarray:
+        return self._store.image_ids(self._library_id)
+
+    def descriptors(self, ids: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
+        """Read a few hundred at a time."""
+        wanted = ids.tolist()
+        for start in range(0, len(wanted), 500):
+            for image_id, blob in self._store.keypoints(wanted[start:start + 500]).items():
+                yield image_id, descriptors_from_bytes(blob)

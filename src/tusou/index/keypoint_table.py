@@ -21,18 +21,26 @@ wait in a pending list that the next vote turns into a segment; small segments a
 a binary counter carries (amortised log n rebuilds). A removal marks its rows dead; a merge,
 or a rebuild once a segment is more than half dead, drops them. The table can hold only each
 image's strongest keypoints (``per_image``). It is filled from the store at its first vote
-(``load``), not when the library opens: only queries nothing else answered ask it.
+(``load``), not when the library opens: only queries nothing else answered ask it. Given a
+``path``, ``save`` writes it there (index.keypoint_files) and the next ``load`` maps what was
+written and reads from the store only what changed since.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
+from tusou.index import keypoint_files as files
 from tusou.index.hamming import popcount_rows
+
+log = logging.getLogger(__name__)
 
 # A query keypoint's nearest stored keypoint counts when it is under this share of the
 # descriptor's bits away (AKAZE: 97 of 488; ORB: 51 of 256) and under RATIO of the nearest
@@ -42,17 +50,55 @@ RATIO = 0.8
 _SEED = 20261207
 
 
-@dataclass(frozen=True)
+class KeypointSource(Protocol):
+    """What a table is filled from: a library's store."""
+
+    def generation(self) -> int:
+        """A number that changes whenever an image's stored keypoints are replaced under
+        its id (adds and removals need not change it: they change the ids)."""
+        ...
+
+    def image_ids(self) -> np.ndarray:
+        """Every image's id."""
+        ...
+
+    def descriptors(self, ids: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
+        """(id, descriptors) of those of ``ids`` still stored."""
+        ...
+
+
+class HeldKeypoints:
+    """A KeypointSource over images held in memory (studies, tests)."""
+
+    def __init__(self, images: Iterable[tuple[int, np.ndarray]], generation: int = 0) -> None:
+        self.images = dict(images)
+        self.version = generation
+
+    def generation(self) -> int:
+        return self.version
+
+    def image_ids(self) -> np.ndarray:
+        return np.array(sorted(self.images), np.int64)
+
+    def descriptors(self, ids: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
+        for image_id in ids.tolist():
+            if image_id in self.images:
+                yield image_id, self.images[image_id]
+
+
+@dataclass(eq=False)
 class _Segment:
     """Rows of whole images: descriptors as uint64 words, the image of each row, and per
-    table the rows' keys sorted with the row each came from."""
+    table the rows' keys sorted with the row each came from. Immutable but for ``dead``,
+    and ``name``, set once the segment is written."""
 
     words: np.ndarray  # (n, w) uint64, the descriptor zero-padded to whole words
     owners: np.ndarray  # (n,) int64 image ids
     keys: np.ndarray  # (tables, n) uint32, each row of it sorted
     rows: np.ndarray  # (tables, n) int32: the row each sorted key belongs to
-    dead: np.ndarray  # (n,) bool, set when the row's image is removed (the only mutable part)
+    dead: np.ndarray  # (n,) bool, set when the row's image is removed
     spans: dict[int, tuple[int, int]]  # image id -> its rows [start, end)
+    name: str | None = None  # its files' name (index.keypoint_files) once written
 
     def __len__(self) -> int:
         return len(self.owners)
@@ -74,7 +120,8 @@ class KeypointTable:
     """
 
     def __init__(self, *, tables: int = 8, bits: int = 20, bucket_cap: int = 300,
-                 per_image: int | None = None, segment_rows: int = 4_000_000) -> None:
+                 per_image: int | None = None, segment_rows: int = 4_000_000,
+                 path: Path | None = None) -> None:
         if not 1 <= bits <= 32:
             raise ValueError(f"bits must be 1..32, got {bits}")
         if per_image is not None and per_image < 1:
@@ -94,9 +141,16 @@ class KeypointTable:
         # segments: 4.0 GB resident at most, against 6.2 GB in 1; votes p50 139-149 ms
         # against 119-121 ms (beside CI; a vote asks each segment).
         self._segment_rows = segment_rows
+        self._path = Path(path) if path is not None else None
         self._lock = threading.Lock()
         self._load_mutex = threading.Lock()
         self._build_mutex = threading.Lock()
+        self._save_mutex = threading.Lock()
+        # The store generation (KeypointSource.generation) the content matches; None once
+        # unknown (another replacement came between), when it is not saved until loaded again.
+        self._generation: int | None = None
+        self._version = 0  # counts changes, so that a save without any writes nothing
+        self._saved_version = -1
         self._changed: set[int] | None = None  # images changed while segments are built
         self._loaded = False
         self._loading = False  # the store is being read: changes meanwhile are kept apart
@@ -134,10 +188,13 @@ class KeypointTable:
 
     # --- writes ------------------------------------------------------------------------
 
-    def upsert(self, image_id: int, descriptors: np.ndarray) -> None:
+    def upsert(self, image_id: int, descriptors: np.ndarray, *,
+               generation: int | None = None) -> None:
         """Hold ``descriptors`` (n x width uint8) for ``image_id``, replacing what it had.
         Before the table is loaded nothing is kept (the load reads the store, which has
-        them), but while it loads these win over what it reads."""
+        them), but while it loads these win over what it reads. ``generation``: the store's
+        keypoint generation this replacement brought it to (a refresh of stored keypoints;
+        adds need none)."""
         descriptors = self._kept(descriptors)
         with self._lock:
             self._kill(image_id)
@@ -145,15 +202,26 @@ class KeypointTable:
             # A picture without keypoints has nothing to vote for it.
             if len(descriptors) and (self._loaded or self._loading):
                 self._pending[int(image_id)] = descriptors
+            self._advance(generation)
 
-    def remove(self, ids: Iterable[int]) -> None:
-        """Drop ``ids``; unknown ids are ignored."""
+    def remove(self, ids: Iterable[int], *, generation: int | None = None) -> None:
+        """Drop ``ids``; unknown ids are ignored. ``generation`` as for ``upsert``, where
+        stored keypoints were replaced by none."""
         with self._lock:
             for image_id in ids:
                 self._kill(int(image_id))
                 self._pending.pop(int(image_id), None)
                 if self._loading:
                     self._removed.add(int(image_id))
+            self._advance(generation)
+
+    def _advance(self, generation: int | None) -> None:
+        """Count a change; the content matches store ``generation`` if it is the next one
+        after what it matched (else some other replacement came between, which this table
+        may not hold: it is not saved again until it is loaded again)."""
+        self._version += 1
+        if generation is not None and self._generation is not None:
+            self._generation = generation if generation == self._generation + 1 else None
 
     def _kill(self, image_id: int) -> None:
         if self._changed is not None:
@@ -163,25 +231,34 @@ class KeypointTable:
             if span is not None:
                 segment.dead[span[0]:span[1]] = True
 
-    def load(self, stored: Callable[[], Iterator[tuple[int, np.ndarray]]]) -> None:
-        """Fill the table once from ``stored()`` (every image's id and descriptors, read
-        after this is called) and build it. Images added or removed while it reads win over
-        what it read; later calls do nothing."""
+    def load(self, source: KeypointSource) -> None:
+        """Fill the table once from ``source`` (what was saved at ``path``, if it matches
+        the source's generation, and the source's images that it does not hold) and build
+        it. Images added or removed while it reads win over what it read; later calls do
+        nothing."""
         if self._loaded:
             return
         with self._load_mutex:
             if self._loaded:
                 return
+            generation = source.generation()  # before reading: a later change shows as one
+            saved = self._saved(generation)
             with self._lock:
                 self._loading = True
+                self._generation = generation
+                self._segments = saved
             try:
+                ids = source.image_ids()
+                if saved:
+                    ids = np.setdiff1d(ids, self._reconciled(ids), assume_unique=True)
                 # Each image's kept rows, copied: a slice would hold the whole array.
-                read = {i: self._kept(d) for i, d in stored()}
+                read = {i: self._kept(d) for i, d in source.descriptors(ids)}
             except BaseException:
                 with self._lock:  # the next load reads the store again, these with it
                     self._loading = False
                     self._pending.clear()
                     self._removed.clear()
+                    self._segments = []
                 raise
             with self._lock:
                 for image_id, descriptors in read.items():
@@ -190,7 +267,112 @@ class KeypointTable:
                 self._removed.clear()
                 self._loading = False
                 self._loaded = True
+                self._version += 1
             self._flushed()
+            if saved:
+                log.info("keypoint table %s: %d segments mapped, %d images read from the store",
+                         self._path, len(saved), len(read))
+
+    def _reconciled(self, ids: np.ndarray) -> np.ndarray:
+        """Marks dead the saved rows of images no longer among ``ids``; returns the images
+        the segments still hold."""
+        held = []
+        with self._lock:
+            for segment in self._segments:
+                segment.dead |= ~np.isin(segment.owners, ids)
+                held.append(np.unique(segment.owners[~segment.dead]))
+        return np.unique(np.concatenate(held)) if held else np.empty(0, np.int64)
+
+    # --- files -------------------------------------------------------------------------
+
+    def save(self) -> bool:
+        """Write the table to ``path``: its segments not yet written (what is pending is
+        built first) and a manifest naming them. False when there is nothing to write, or
+        nothing the table can vouch for (no path, not loaded, or a store generation it may
+        have missed)."""
+        if self._path is None or not self._loaded:
+            return False
+        with self._save_mutex:
+            self._flushed()
+            with self._lock:
+                if self._generation is None or self._version == self._saved_version:
+                    return False
+                segments = list(self._segments)
+                dead = [s.dead.copy() for s in segments]
+                generation, version = self._generation, self._version
+            path = self._path
+            path.parent.mkdir(parents=True, exist_ok=True)
+            for segment in segments:
+                # Another process writing this library's table may have removed its files.
+                if segment.name is None or not files.segment_exists(path, segment.name):
+                    segment.name = files.write_segment(path, {
+                        "words": segment.words, "owners": segment.owners,
+                        "keys": segment.keys, "rows": segment.rows})
+            files.write_manifest(path, files.Manifest(
+                self._settings(), generation, [s.name or "" for s in segments], dead))
+            self._saved_version = version
+            return True
+
+    def close(self) -> None:
+        """Write nothing more (the library is closed or deleted); waits for a save that is
+        writing."""
+        with self._save_mutex:
+            self._path = None
+
+    def _settings(self) -> dict[str, int]:
+        return {"tables": self._tables, "bits": self._bits, "seed": _SEED,
+                "per_image": self._per_image or 0, "width": self._width or 0}
+
+    def _saved(self, generation: int) -> list[_Segment]:
+        """The segments saved at ``path`` (memory-mapped), if they match ``generation`` and
+        this table's settings; none otherwise (any damage: the store is read instead)."""
+        if self._path is None:
+            return []
+        try:
+            manifest = files.read_manifest(self._path)
+            if manifest is None:
+                return []
+            width = manifest.settings.get("width", 0)
+            if width <= 0 or manifest.settings != {**self._settings(), "width": width}:
+                log.info("keypoint table %s: saved with other settings, filled again", self._path)
+                return []
+            if manifest.generation != generation:
+                log.info("keypoint table %s: stored keypoints replaced since it was saved "
+                         "(generation %d, now %d), filled again", self._path,
+                         manifest.generation, generation)
+                return []
+            self._set_width(width)
+            return [self._mapped(name, dead)
+                    for name, dead in zip(manifest.segments, manifest.dead, strict=True)]
+        except Exception as exc:  # a damaged file means "read the store", never "crash"
+            log.warning("keypoint table %s unreadable (%s: %s), filled from the store",
+                        self._path, type(exc).__name__, exc)
+            return []
+
+    def _mapped(self, name: str, dead: np.ndarray) -> _Segment:
+        """Segment ``name`` read back, its arrays checked as far as a vote relies on them."""
+        assert self._path is not None and self._width is not None
+        a = files.read_segment(self._path, name)
+        words, owners, keys, rows = a["words"], a["owners"], a["keys"], a["rows"]
+        n = len(owners)
+        shapes = {"words": (words.shape, (n, -(-self._width // 8)), np.uint64),
+                  "owners": (owners.shape, (n,), np.int64),
+                  "keys": (keys.shape, (self._tables, n), np.uint32),
+                  "rows": (rows.shape, (self._tables, n), np.int32)}
+        for array, (shape, expected, dtype) in shapes.items():
+            if shape != expected or a[array].dtype != dtype:
+                raise ValueError(f"segment {name}: {array} is {shape} {a[array].dtype}")
+        if len(dead) != n or not n:
+            raise ValueError(f"segment {name}: {n} rows, {len(dead)} marked")
+        if rows.min() < 0 or rows.max() >= n or (keys[:, 1:] < keys[:, :-1]).any():
+            raise ValueError(f"segment {name}: keys unsorted or rows out of range")
+        starts = np.flatnonzero(_run_starts(owners))
+        ids = owners[starts].tolist()
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"segment {name}: an image's rows are not together")
+        ends = [*starts[1:].tolist(), n]
+        spans = {i: (int(b), e) for i, b, e in zip(ids, starts.tolist(), ends, strict=True)}
+        return _Segment(words, owners, keys, rows, dead.copy(), spans, name)
 
     def _kept(self, descriptors: np.ndarray) -> np.ndarray:
         """The rows of ``descriptors`` the table holds: the first ``per_image``, as a
@@ -301,10 +483,7 @@ class KeypointTable:
     def _segment(self, images: Iterable[tuple[int, np.ndarray]]) -> _Segment:
         images = [(i, d) for i, d in images if len(d)]
         if self._width is None and images:
-            self._width = images[0][1].shape[1]
-            rng = np.random.default_rng(_SEED)
-            self._lookups = [_lookups(np.sort(rng.choice(self._width * 8, self._bits, replace=False)))
-                             for _ in range(self._tables)]
+            self._set_width(images[0][1].shape[1])
         images = [(i, d) for i, d in images if d.shape[1] == self._width]
         spans: dict[int, tuple[int, int]] = {}
         start = 0
@@ -326,6 +505,18 @@ class KeypointTable:
         return _Segment(_words(descriptors), owners, (keyed >> np.uint64(32)).astype(np.uint32),
                         (keyed & np.uint64(0xFFFFFFFF)).astype(np.int32), np.zeros(len(owners), bool),
                         spans)
+
+    def _set_width(self, width: int) -> None:
+        """Descriptors are ``width`` bytes: each table's key bits drawn (from the fixed
+        seed, so that a saved table's keys are made again alike)."""
+        if self._width is not None:
+            if width != self._width:
+                raise ValueError(f"descriptors of {width} bytes, the table's are {self._width}")
+            return
+        self._width = width
+        rng = np.random.default_rng(_SEED)
+        self._lookups = [_lookups(np.sort(rng.choice(width * 8, self._bits, replace=False)))
+                         for _ in range(self._tables)]
 
     def _alive(self, segment: _Segment) -> Iterator[tuple[int, np.ndarray]]:
         """The live images of ``segment`` with their descriptors, unpadded again."""

@@ -103,6 +103,19 @@ class ImageDetailRow(Base):
     keypoints: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
 
 
+class KeypointGenerationRow(Base):
+    """How many times a library's stored keypoints were replaced under their images' ids
+    (``Store.set_keypoints``). A saved keypoint table (index.keypoint_files) is brought level
+    with the store by id sets, which cannot see such a replacement: it records this number,
+    and is filled again when the number has moved."""
+
+    __tablename__ = "keypoint_generations"
+
+    library_id: Mapped[int] = mapped_column(ForeignKey("libraries.id", ondelete="CASCADE"),
+                                            primary_key=True)
+    generation: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+
+
 class ApiKeyRow(Base):
     """An access key pair the vendor faces authenticate callers with.
 

@@ -16,7 +16,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from tusou.errors import DuplicateImage, ImageNotFound, LibraryExists, LibraryNotFound
 from tusou.store.credentials import CredentialStore
-from tusou.store.models import Base, ImageDetailRow, ImageRow, LibraryRow
+from tusou.store.models import Base, ImageDetailRow, ImageRow, KeypointGenerationRow, LibraryRow
 
 # SQLite caps bound parameters per statement; chunk IN (...) lists below it.
 _IN_CHUNK = 900
@@ -159,6 +159,11 @@ def _existing_row(s: Session, library_id: int, cont_sign: str) -> ImageRow:
     return row
 
 
+def _generation(s: Session, library_id: int) -> int:
+    return s.scalar(select(KeypointGenerationRow.generation)
+                    .where(KeypointGenerationRow.library_id == library_id)) or 0
+
+
 def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -279,20 +284,40 @@ class Store:
             s.commit()
             return _image_record(row)
 
-    def set_keypoints(self, image_id: int, keypoints: bytes | None, details: bytes | None = None) -> bool:
+    def set_keypoints(self, image_id: int, keypoints: bytes | None,
+                      details: bytes | None = None) -> int | None:
         """Replace one image's stored local features and its keypoints at full size (None:
-        none), together; False if the image was deleted meanwhile."""
+        none), together; returns its library's keypoint generation after the change (see
+        ``keypoint_generation``), None if the image was deleted meanwhile."""
         with self._session() as s:
+            # The write first: a read first would start a transaction that SQLite cannot
+            # turn into a write once another connection has written (WAL: busy, no wait).
             done = cast("CursorResult[Any]", s.execute(update(ImageRow).where(ImageRow.id == image_id)
                                                        .values(keypoints=keypoints)))
             if not done.rowcount:
                 s.rollback()
-                return False
+                return None
+            library_id = s.scalar(select(ImageRow.library_id).where(ImageRow.id == image_id))
+            assert library_id is not None  # the row this transaction just wrote
             s.execute(delete(ImageDetailRow).where(ImageDetailRow.image_id == image_id))
             if details is not None:
                 s.add(ImageDetailRow(image_id=image_id, keypoints=details))
+            bumped = cast("CursorResult[Any]", s.execute(
+                update(KeypointGenerationRow).where(KeypointGenerationRow.library_id == library_id)
+                .values(generation=KeypointGenerationRow.generation + 1)))
+            if not bumped.rowcount:  # the library's first replacement
+                s.add(KeypointGenerationRow(library_id=library_id, generation=1))
+            # Read inside the transaction, which holds the write: this change's number, not
+            # one that another writer's change has moved on since.
+            generation = _generation(s, library_id)
             s.commit()
-            return True
+            return generation
+
+    def keypoint_generation(self, library_id: int) -> int:
+        """How many times the library's stored keypoints were replaced under their images'
+        ids (0 for none): a saved keypoint table records it to know it still matches."""
+        with self._session() as s:
+            return _generation(s, library_id)
 
     def delete_images(self, library_id: int, cont_signs: Sequence[str]) -> list[ImageRecord]:
         """Delete what exists among ``cont_signs``; returns the deleted records."""

@@ -1,0 +1,306 @@
+"""The keypoint table saved beside the index (index.keypoint_files): mapped at the next load,
+brought level with the store by id sets and by the store's keypoint generation, and read
+from the store again whenever what was saved cannot be trusted."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import encode, generated_page
+from tusou.config import Settings
+from tusou.engine import Engine
+from tusou.engine.sources import ImageSource
+from tusou.evaluation.dataset import encode_jpeg
+from tusou.evaluation.transforms import apply_transform
+from tusou.index import keypoint_files as files
+from tusou.index.keypoint_table import HeldKeypoints, KeypointTable
+
+WIDTH = 61
+
+
+def _descriptors(seed: int, n: int = 200) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (n, WIDTH), dtype=np.uint8)
+
+
+def _photo_of(seed: int) -> np.ndarray:
+    """Each of the first 150 descriptors with 10 of its bits flipped."""
+    rng = np.random.default_rng(99)
+    bits = np.unpackbits(_descriptors(seed)[:150], axis=1)
+    for row in bits:
+        row[rng.choice(len(row), 10, replace=False)] ^= 1
+    return np.packbits(bits, axis=1)
+
+
+class Store(HeldKeypoints):
+    """Images in memory that remember which ids a load read."""
+
+    def __init__(self, images: dict[int, np.ndarray], generation: int = 0) -> None:
+        super().__init__(images.items(), generation)
+        self.read: list[int] = []
+
+    def descriptors(self, ids: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
+        self.read.extend(ids.tolist())
+        return super().descriptors(ids)
+
+
+def _first(table: KeypointTable, seed: int) -> int | None:
+    hits = table.votes(_photo_of(seed), 1, min_votes=50)
+    return hits[0][0] if hits else None
+
+
+@pytest.fixture
+def store() -> Store:
+    return Store({i: _descriptors(i) for i in range(1, 11)})
+
+
+@pytest.fixture
+def saved(tmp_path: Path, store: Store) -> Path:
+    path = tmp_path / "1.kpt"
+    table = KeypointTable(path=path)
+    table.load(store)
+    assert table.save()
+    assert not table.save()  # nothing changed since
+    return path
+
+
+def _segment_files(path: Path) -> set[Path]:
+    return set(path.parent.glob(f"{path.name}.*.npy"))
+
+
+def test_a_saved_table_is_mapped_at_the_next_load_and_votes_as_before(saved: Path, store: Store) -> None:
+    store.read.clear()
+    table = KeypointTable(path=saved)
+    table.load(store)
+    assert store.read == []  # nothing read but the ids
+    assert table._segments and all(isinstance(s.words, np.memmap) for s in table._segments)
+    assert [_first(table, i) for i in range(1, 11)] == list(range(1, 11))
+    assert _first(table, 99) is None
+    assert len(table) == 10 and table.keypoints == 10 * 200
+    # It goes on like any table: adds, removals, merges with the mapped segments.
+    table.upsert(11, _descriptors(11))
+    table.remove([2])
+    assert _first(table, 11) == 11 and _first(table, 2) is None and _first(table, 3) == 3
+
+
+def test_what_the_store_gained_or_lost_since_is_caught_up_by_ids(saved: Path, store: Store) -> None:
+    del store.images[3]
+    store.images[11] = _descriptors(11)
+    store.read.clear()
+    table = KeypointTable(path=saved)
+    table.load(store)
+    assert store.read == [11]
+    assert _first(table, 3) is None and _first(table, 11) == 11 and _first(table, 4) == 4
+    assert table.save()
+    store.read.clear()
+    again = KeypointTable(path=saved)
+    again.load(store)
+    assert store.read == []
+    assert _first(again, 3) is None and _first(again, 11) == 11
+
+
+def test_keypoints_replaced_under_their_id_since_the_save_make_the_table_filled_again(
+        saved: Path, store: Store) -> None:
+    store.images[4] = _descriptors(40)  # as a refresh in another process does
+    store.version = 1
+    store.read.clear()
+    table = KeypointTable(path=saved)
+    table.load(store)
+    assert sorted(store.read) == list(range(1, 11))
+    assert not any(isinstance(s.words, np.memmap) for s in table._segments)
+    assert _first(table, 4) is None and _first(table, 40) == 4
+
+
+def test_replacements_the_table_saw_are_saved_with_the_generation_they_brought(
+        saved: Path, store: Store) -> None:
+    table = KeypointTable(path=saved)
+    table.load(store)
+    store.images[4], store.version = _descriptors(40), 1
+    table.upsert(4, store.images[4], generation=1)
+    del store.images[5]
+    store.version = 2
+    table.remove([5], generation=2)  # keypoints replaced by none
+    assert table.save()
+    store.read.clear()
+    again = KeypointTable(path=saved)
+    again.load(store)
+    assert store.read == []  # its old rows saved dead, its new ones as a segment of their own
+    assert _first(again, 4) is None and _first(again, 40) == 4 and _first(again, 5) is None
+    # A replacement it did not see (generation 3, from another process) comes between:
+    # it cannot vouch for its content, and what it saved last stays as it was.
+    again.upsert(6, _descriptors(60), generation=4)
+    store.images[6], store.version = _descriptors(60), 4
+    assert not again.save()
+    store.read.clear()
+    third = KeypointTable(path=saved)
+    third.load(store)
+    assert sorted(store.read) == sorted(store.images)  # generation 2 saved, the store at 4
+    assert _first(third, 60) == 6
+
+
+def _cut(path: Path) -> None:
+    words = next(f for f in _segment_files(path) if f.name.endswith(".words.npy"))
+    words.write_bytes(words.read_bytes()[:-100])
+
+
+def _missing(path: Path) -> None:
+    next(f for f in _segment_files(path) if f.name.endswith(".keys.npy")).unlink()
+
+
+def _garbage(path: Path) -> None:
+    path.write_bytes(b"not a manifest")
+
+
+def _rows_out_of_range(path: Path) -> None:
+    rows = next(f for f in _segment_files(path) if f.name.endswith(".rows.npy"))
+    array = np.load(rows)
+    array[0, 0] = len(array[0])
+    np.save(rows, array)
+
+
+def _unsorted(path: Path) -> None:
+    keys = next(f for f in _segment_files(path) if f.name.endswith(".keys.npy"))
+    array = np.load(keys)
+    array[1] = array[1][::-1].copy()
+    np.save(keys, array)
+
+
+def _wrong_dtype(path: Path) -> None:
+    owners = next(f for f in _segment_files(path) if f.name.endswith(".owners.npy"))
+    np.save(owners, np.load(owners).astype(np.int32))
+
+
+@pytest.mark.parametrize("damage", [_cut, _missing, _garbage, _rows_out_of_range, _unsorted,
+                                    _wrong_dtype])
+def test_damaged_files_mean_the_store_is_read_again(saved: Path, store: Store, damage) -> None:  # type: ignore[no-untyped-def]
+    damage(saved)
+    store.read.clear()
+    table = KeypointTable(path=saved)
+    table.load(store)
+    assert sorted(store.read) == list(range(1, 11))
+    assert [_first(table, i) for i in range(1, 11)] == list(range(1, 11))
+    assert table.save()  # and written whole again
+    store.read.clear()
+    again = KeypointTable(path=saved)
+    again.load(store)
+    assert store.read == [] and _first(again, 7) == 7
+
+
+def test_a_table_with_other_settings_reads_the_store(saved: Path, store: Store) -> None:
+    store.read.clear()
+    table = KeypointTable(path=saved, per_image=100)
+    table.load(store)
+    assert sorted(store.read) == list(range(1, 11))
+    assert table.keypoints == 10 * 100
+
+
+def test_saves_write_only_new_segments_and_remove_those_merged_away(tmp_path: Path,
+                                                                    store: Store) -> None:
+    path = tmp_path / "7.kpt"
+    table = KeypointTable(path=path)
+    table.load(store)
+    table.save()
+    first = _segment_files(path)
+    assert len(first) == 4  # one segment: words, owners, keys, rows
+    stamps = {f: f.stat().st_mtime_ns for f in first}
+    store.images[11] = _descriptors(11, n=20)
+    table.upsert(11, store.images[11])  # a small segment of its own
+    table.save()
+    assert len(_segment_files(path)) == 8
+    assert all(f.stat().st_mtime_ns == stamps[f] for f in first)  # not written again
+    for i in range(12, 40):  # merged as they come
+        store.images[i] = _descriptors(i, n=20)
+        table.upsert(i, store.images[i])
+        table.votes(_photo_of(1), 1)
+    for i in range(1, 7):
+        del store.images[i]
+    table.remove(range(1, 7))  # the first segment more than half dead: built again
+    table.save()
+    manifest = files.read_manifest(path)
+    assert manifest is not None
+    assert _segment_files(path) == {files.segment_file(path, name, array)
+                                    for name in manifest.segments for array in files.ARRAYS}
+    assert not first & _segment_files(path)
+    store.read.clear()
+    again = KeypointTable(path=path)
+    again.load(store)
+    assert store.read == []
+    assert _first(again, 7) == 7 and _first(again, 1) is None and len(again) == 33
+
+
+def test_a_closed_table_writes_nothing(tmp_path: Path, store: Store) -> None:
+    path = tmp_path / "3.kpt"
+    table = KeypointTable(path=path)
+    table.load(store)
+    table.close()
+    assert not table.save() and not path.exists()
+    assert not KeypointTable().save()  # no path
+    assert not KeypointTable(path=path).save()  # not loaded
+
+
+# --- in a library -------------------------------------------------------------------------
+
+
+PAGE = 2_000_007
+
+
+def _photo() -> ImageSource:
+    return ImageSource(data=encode_jpeg(apply_transform("phone55", generated_page(PAGE), 7)))
+
+
+def _by_votes(engine: Engine) -> list[str]:
+    """The photo's answers with its page's vector out of the index (only the vote look can
+    reach it, as in a library where thousands of vectors rank before it)."""
+    library = engine.library("book")
+    page = [r.id for r in library.all_images() if r.brief == str(PAGE)]
+    library._state.index.remove(page)
+    return [h.image.brief for h in library.search(_photo()).hits]
+
+
+def test_a_library_saves_its_table_and_maps_it_at_the_next_start(tmp_path: Path,
+                                                                 model_cache: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "data", model_cache_dir=model_cache, model_threads=1)
+    engine = Engine(settings)
+    engine.create_library("book", "picturebook", store_originals=True)
+    library = engine.library("book")
+    for seed in (PAGE, 2_000_001, 2_500_006):
+        library.add(ImageSource(data=encode(generated_page(seed))), brief=str(seed))
+    assert _by_votes(engine) == [str(PAGE)]  # filled from the store, saved
+    manifest = settings.data_dir / "index" / f"{library.record.id}.kpt"
+    engine.close()
+    assert files.read_manifest(manifest) is not None
+
+    engine = Engine(settings)
+    assert _by_votes(engine) == [str(PAGE)]
+    votes = engine.library("book")._state.votes
+    assert votes is not None and all(isinstance(s.words, np.memmap) for s in votes._segments)
+    # A refresh moves the store's generation, and the table with it.
+    assert engine.library("book").refresh_keypoints() == (3, 0)
+    assert engine.store.keypoint_generation(engine.library("book").record.id) == 3
+    assert _by_votes(engine) == [str(PAGE)]
+    engine.close()
+
+    engine = Engine(settings)
+    assert _by_votes(engine) == [str(PAGE)]
+    votes = engine.library("book")._state.votes
+    assert votes is not None and votes._generation == 3
+    assert any(isinstance(s.words, np.memmap) for s in votes._segments)
+    # A refresh this process did not see (another process's): filled from the store again.
+    record_id = engine.library("book").record.id
+    engine.close()
+    other = Engine(settings)
+    assert other.library("book").refresh_keypoints() == (3, 0)  # never voted: nothing saved
+    other.close()
+    engine = Engine(settings)
+    assert _by_votes(engine) == [str(PAGE)]
+    votes = engine.library("book")._state.votes
+    assert votes is not None and not any(isinstance(s.words, np.memmap) for s in votes._segments)
+    engine.close()
+
+    engine = Engine(settings)
+    engine.delete_library("book")
+    assert not list((settings.data_dir / "index").glob(f"{record_id}.*"))
+    engine.close()
