@@ -4,6 +4,7 @@ from the store again whenever what was saved cannot be trusted."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -139,6 +140,35 @@ def test_replacements_the_table_saw_are_saved_with_the_generation_they_brought(
     third.load(store)
     assert sorted(store.read) == sorted(store.images)  # generation 2 saved, the store at 4
     assert _first(third, 60) == 6
+
+
+def test_changes_while_a_saved_table_loads_win_over_what_was_saved(saved: Path, store: Store) -> None:
+    reading, proceed = threading.Event(), threading.Event()
+
+    class Slow(Store):
+        def descriptors(self, ids: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
+            reading.set()
+            proceed.wait(5)
+            yield from super().descriptors(ids)
+
+    slow = Slow(store.images)
+    table = KeypointTable(path=saved)
+    loader = threading.Thread(target=table.load, args=(slow,))
+    loader.start()
+    assert reading.wait(5)
+    slow.images[4], slow.version = _descriptors(40), 1  # a refresh
+    table.upsert(4, slow.images[4], generation=1)
+    del slow.images[5]
+    table.remove([5])
+    proceed.set()
+    loader.join(5)
+    assert _first(table, 40) == 4 and _first(table, 4) is None and _first(table, 5) is None
+    assert table.save()
+    slow.read.clear()
+    again = KeypointTable(path=saved)
+    again.load(Store(slow.images, generation=1))
+    assert _first(again, 40) == 4 and _first(again, 4) is None and _first(again, 5) is None
+    assert len(again) == 9
 
 
 def _cut(path: Path) -> None:

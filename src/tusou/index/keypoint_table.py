@@ -241,13 +241,18 @@ class KeypointTable:
         with self._load_mutex:
             if self._loaded:
                 return
-            generation = source.generation()  # before reading: a later change shows as one
-            saved = self._saved(generation)
             with self._lock:
                 self._loading = True
-                self._generation = generation
-                self._segments = saved
             try:
+                # Read once changes are being kept, before anything else is: a replacement
+                # either counts in it, or is kept (pending) and wins over what was read.
+                generation = source.generation()
+                saved = self._saved(generation)
+                with self._lock:
+                    self._generation = generation
+                    self._segments = saved
+                    for image_id in [*self._pending, *self._removed]:  # changed meanwhile
+                        self._kill(image_id)
                 ids = source.image_ids()
                 if saved:
                     ids = np.setdiff1d(ids, self._reconciled(ids), assume_unique=True)
@@ -259,6 +264,7 @@ class KeypointTable:
                     self._pending.clear()
                     self._removed.clear()
                     self._segments = []
+                    self._generation = None
                 raise
             with self._lock:
                 for image_id, descriptors in read.items():
