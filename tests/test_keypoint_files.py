@@ -4,6 +4,7 @@ from the store again whenever what was saved cannot be trusted."""
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -232,7 +233,11 @@ def test_saves_write_only_new_segments_and_remove_those_merged_away(tmp_path: Pa
     path = tmp_path / "7.kpt"
     table = KeypointTable(path=path)
     table.load(store)
+    assert not any(isinstance(s.words, np.memmap) for s in table._segments)
     table.save()
+    # What was written is read from its files from then on.
+    assert all(isinstance(s.words, np.memmap) for s in table._segments)
+    assert _first(table, 1) == 1
     first = _segment_files(path)
     assert len(first) == 4  # one segment: words, owners, keys, rows
     stamps = {f: f.stat().st_mtime_ns for f in first}
@@ -290,8 +295,8 @@ def _by_votes(engine: Engine) -> list[str]:
     return [h.image.brief for h in library.search(_photo()).hits]
 
 
-def test_a_library_saves_its_table_and_maps_it_at_the_next_start(tmp_path: Path,
-                                                                 model_cache: Path) -> None:
+def test_a_library_saves_its_table_and_maps_it_at_the_next_start(
+        tmp_path: Path, model_cache: Path, caplog: pytest.LogCaptureFixture) -> None:
     settings = Settings(data_dir=tmp_path / "data", model_cache_dir=model_cache, model_threads=1)
     engine = Engine(settings)
     engine.create_library("book", "picturebook", store_originals=True)
@@ -303,10 +308,15 @@ def test_a_library_saves_its_table_and_maps_it_at_the_next_start(tmp_path: Path,
     engine.close()
     assert files.read_manifest(manifest) is not None
 
+    def mapped(engine: Engine) -> bool:
+        """The photo found by votes, from a table mapped from its files, none read."""
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger="tusou.index.keypoint_table"):
+            assert _by_votes(engine) == [str(PAGE)]
+        return "segments mapped, 0 images read from the store" in caplog.text
+
     engine = Engine(settings)
-    assert _by_votes(engine) == [str(PAGE)]
-    votes = engine.library("book")._state.votes
-    assert votes is not None and all(isinstance(s.words, np.memmap) for s in votes._segments)
+    assert mapped(engine)
     # A refresh moves the store's generation, and the table with it.
     assert engine.library("book").refresh_keypoints() == (3, 0)
     assert engine.store.keypoint_generation(engine.library("book").record.id) == 3
@@ -314,10 +324,9 @@ def test_a_library_saves_its_table_and_maps_it_at_the_next_start(tmp_path: Path,
     engine.close()
 
     engine = Engine(settings)
-    assert _by_votes(engine) == [str(PAGE)]
+    assert mapped(engine)
     votes = engine.library("book")._state.votes
     assert votes is not None and votes._generation == 3
-    assert any(isinstance(s.words, np.memmap) for s in votes._segments)
     # A refresh this process did not see (another process's): filled from the store again.
     record_id = engine.library("book").record.id
     engine.close()
@@ -325,9 +334,8 @@ def test_a_library_saves_its_table_and_maps_it_at_the_next_start(tmp_path: Path,
     assert other.library("book").refresh_keypoints() == (3, 0)  # never voted: nothing saved
     other.close()
     engine = Engine(settings)
-    assert _by_votes(engine) == [str(PAGE)]
-    votes = engine.library("book")._state.votes
-    assert votes is not None and not any(isinstance(s.words, np.memmap) for s in votes._segments)
+    assert not mapped(engine)
+    assert "stored keypoints replaced since it was saved (generation 3, now 6)" in caplog.text
     engine.close()
 
     engine = Engine(settings)

@@ -314,6 +314,13 @@ class KeypointTable:
                     segment.name = files.write_segment(path, {
                         "words": segment.words, "owners": segment.owners,
                         "keys": segment.keys, "rows": segment.rows})
+                    # Read from its files from now on: the segment's memory is then the
+                    # page cache's, which the system can reclaim (and read again), not the
+                    # process's own. The arrays are equal, so a vote reading it meanwhile
+                    # sees the same rows whichever it reads.
+                    mapped = files.read_segment(path, segment.name)
+                    segment.words, segment.owners = mapped["words"], mapped["owners"]
+                    segment.keys, segment.rows = mapped["keys"], mapped["rows"]
             files.write_manifest(path, files.Manifest(
                 self._settings(), generation, [s.name or "" for s in segments], dead))
             self._saved_version = version
