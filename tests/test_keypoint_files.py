@@ -342,3 +342,34 @@ def test_a_library_saves_its_table_and_maps_it_at_the_next_start(
     engine.delete_library("book")
     assert not list((settings.data_dir / "index").glob(f"{record_id}.*"))
     engine.close()
+
+
+def test_a_save_that_fails_midway_leaves_what_was_saved_before(saved: Path, store: Store,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    table = KeypointTable(path=saved)
+    table.load(store)
+    before = set(saved.parent.iterdir())
+    store.images[11] = _descriptors(11)
+    table.upsert(11, store.images[11])
+    written = []
+
+    def full(file, array, allow_pickle=True):  # type: ignore[no-untyped-def]
+        if written:
+            raise OSError(28, "No space left on device")
+        written.append(array)
+        np.lib.format.write_array(file, array)
+
+    monkeypatch.setattr(np, "save", full)
+    with pytest.raises(OSError):
+        table.save()
+    monkeypatch.undo()
+    # The new segment's one finished file is left for the next save to sweep; no temporary
+    # file, and the manifest is the one before, with its files.
+    assert not [f for f in saved.parent.iterdir() if f.name.endswith(".tmp")]
+    assert before <= set(saved.parent.iterdir())
+    store.read.clear()
+    again = KeypointTable(path=saved)
+    again.load(store)
+    assert store.read == [11] and _first(again, 11) == 11 and _first(again, 1) == 1
+    assert table.save()  # the table that failed tries again whole
+    assert len(_segment_files(saved)) == 8
