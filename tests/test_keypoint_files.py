@@ -341,6 +341,7 @@ def test_a_library_saves_its_table_and_maps_it_at_the_next_start(
     engine = Engine(settings)
     engine.delete_library("book")
     assert not list((settings.data_dir / "index").glob(f"{record_id}.*"))
+    assert engine.store.keypoint_generation(record_id) == 0  # its count gone with it
     engine.close()
 
 

@@ -89,7 +89,10 @@ def write_manifest(path: Path, manifest: Manifest) -> None:
     kept = set(manifest.segments)
     for file in path.parent.glob(f"{glob.escape(path.name)}.*.npy"):
         if file.name[len(path.name) + 1:].split(".")[0] not in kept:
-            file.unlink(missing_ok=True)
+            try:
+                file.unlink(missing_ok=True)
+            except OSError:  # still mapped where that forbids it (Windows): the next save
+                pass
     _remove_stale_tmp(path)
 
 

@@ -116,7 +116,8 @@ class KeypointTable:
     Thread-safe: writers hold a lock for a few list operations, never for a build (which
     votes wait for: one build at a time); a vote reads a snapshot of the segments, so an
     image removed meanwhile may still be among its candidates (the caller verifies
-    candidates against the store, which no longer has it).
+    candidates against the store, which no longer has it). With a ``path``, ``save`` writes
+    it there and ``load`` starts from what was written.
     """
 
     def __init__(self, *, tables: int = 8, bits: int = 20, bucket_cap: int = 300,
