@@ -89,8 +89,9 @@ class HeldKeypoints:
 @dataclass(eq=False)
 class _Segment:
     """Rows of whole images: descriptors as uint64 words, the image of each row, and per
-    table the rows' keys sorted with the row each came from. Immutable but for ``dead``,
-    and ``name``, set once the segment is written."""
+    table the rows' keys sorted with the row each came from. Its rows never change: only
+    ``dead`` does, and once the segment is written, its ``name`` is set and its arrays are
+    read from its files (equal arrays)."""
 
     words: np.ndarray  # (n, w) uint64, the descriptor zero-padded to whole words
     owners: np.ndarray  # (n,) int64 image ids
