@@ -345,7 +345,8 @@ class Library:
         2026-12-03; a picturebook page's details, 2026-12-06) have it too; vectors and
         hashes are left as they are. Returns (refreshed, skipped: original missing or no
         longer readable). Each image is rewritten on its own, so searches go on meanwhile
-        and an interruption loses nothing: what was not reached keeps its old features."""
+        and an interruption loses nothing: what was not reached keeps its old features.
+        The keypoint table is saved again at the end."""
         self._check_open()
         if self.spec.keypoints is None:
             raise InvalidParameter(f"{self.spec.name} libraries store no local features",
@@ -366,6 +367,12 @@ class Library:
             if generation is not None:  # else deleted meanwhile
                 refreshed += 1
                 self._revote(record.id, keypoints, generation)
+        if self._state.votes is not None and refreshed:
+            # The saved keypoint table no longer matches the store: saved again here, so that
+            # the next start maps it rather than fill it (minutes for a large library, little
+            # beside the refresh itself).
+            self._state.votes.load(StoredKeypoints(self._store, self.record.id))
+            self._save_votes()
         return refreshed, skipped
 
     def _revote(self, image_id: int, keypoints: Keypoints | None, generation: int) -> None:
