@@ -8,7 +8,7 @@ import httpx
 import numpy as np
 import pytest
 
-from conftest import ImageServer, encode, noise_image, sample
+from conftest import ImageServer, encode, generated_page, noise_image, sample
 
 
 def add(client: httpx.Client, lib: str, pixels: np.ndarray | bytes, brief: str = "x",
@@ -469,6 +469,20 @@ def test_openapi_health_and_metrics(client: httpx.Client, make_library) -> None:
     metrics = client.get("/metrics").text
     assert "tusou_http_requests_total" in metrics
     assert f'tusou_library_images{{kind="similar",library="{lib}"}} 0.0' in metrics
+
+
+def test_metrics_show_a_picturebook_keypoint_table_once_loaded(client: httpx.Client,
+                                                                make_library) -> None:
+    lib = make_library("picturebook")
+    add(client, lib, generated_page(2_000_007), brief="page")
+    gauge = f'tusou_keypoint_table_keypoints{{library="{lib}"}}'
+    assert gauge not in client.get("/metrics").text  # not loaded before a query needs it
+    # A page nothing answers reaches the look that loads the table.
+    assert search(client, lib, generated_page(2_500_006)).json()["results"] == []
+    lines = dict(line.rsplit(" ", 1) for line in client.get("/metrics").text.splitlines()
+                 if line.startswith("tusou_keypoint_table_") and f'"{lib}"' in line)
+    assert 100 <= float(lines[gauge]) <= 500  # the page's strongest 500 at most
+    assert float(lines[f'tusou_keypoint_table_bytes{{library="{lib}"}}']) > 100 * 100
 
 
 def test_unknown_route_is_json(client: httpx.Client) -> None:

@@ -26,7 +26,9 @@ class Metrics:
 
 
 class LibraryCollector:
-    """Images per library, read from the store at scrape time (never stale, no bookkeeping)."""
+    """Images per library, read from the store at scrape time (never stale, no bookkeeping),
+    and the size of each open library's keypoint table, once loaded (a scrape never opens a
+    library nor loads a table)."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -37,6 +39,21 @@ class LibraryCollector:
         for record in self.engine.libraries():
             family.add_metric([record.name, record.kind], record.image_count)
         yield family
+        keypoints = GaugeMetricFamily(
+            "tusou_keypoint_table_keypoints",
+            "Stored keypoints a library's keypoint table holds (picturebook; once loaded)",
+            labels=["library"])
+        size = GaugeMetricFamily(
+            "tusou_keypoint_table_bytes",
+            "Bytes its segments take (memory-mapped from their files once saved)",
+            labels=["library"])
+        for library in self.engine.opened():
+            held = library.keypoint_table_size()
+            if held is not None:
+                keypoints.add_metric([library.name], held[0])
+                size.add_metric([library.name], held[1])
+        yield keypoints
+        yield size
 
 
 class MetricsMiddleware(RequestObserver):

@@ -120,6 +120,11 @@ class Engine:
                 with self._lock:
                     self._opening.pop(name, None)
 
+    def opened(self) -> list[Library]:
+        """The libraries open in this engine (asked by name since it started), none opened."""
+        with self._lock:
+            return list(self._libraries.values())
+
     def delete_library(self, name: str) -> LibraryRecord:
         with self._lock:
             opening = self._opening.setdefault(name, threading.Lock())

@@ -305,6 +305,15 @@ class Library:
                     self._save_votes()
                     state.votes.close()
 
+    def keypoint_table_size(self) -> tuple[int, int] | None:
+        """(keypoints, bytes) the keypoint table holds (dead rows until a build drops them;
+        bytes mapped from its files once saved), None where it is not loaded or the kind
+        has none."""
+        votes = self._state.votes
+        if votes is None or not votes.loaded:
+            return None
+        return votes.keypoints, votes.nbytes
+
     def _check_open(self) -> None:
         if self._state.closed:
             raise LibraryNotFound(f"library {self.name!r} was deleted", field="name")
