@@ -384,3 +384,28 @@ def test_a_save_that_fails_midway_leaves_what_was_saved_before(saved: Path, stor
     assert store.read == [11] and _first(again, 11) == 11 and _first(again, 1) == 1
     assert table.save()  # the table that failed tries again whole
     assert len(_segment_files(saved)) == 8
+
+
+def test_a_library_saves_its_table_when_it_saves_its_index(tmp_path: Path, model_cache: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "data", model_cache_dir=model_cache, model_threads=1,
+                        index_flush_every=1)
+    engine = Engine(settings)
+    engine.create_library("book", "picturebook")
+    library = engine.library("book")
+    library.add(ImageSource(data=encode(generated_page(PAGE))), brief=str(PAGE))
+    library.add(ImageSource(data=encode(generated_page(2_000_001))), brief="2000001")
+    assert _by_votes(engine) == [str(PAGE)]  # loaded, and saved in the background
+    assert library._saver is not None
+    library._saver.join(30)
+    path = settings.data_dir / "index" / f"{library.record.id}.kpt"
+
+    def rows() -> int:
+        manifest = files.read_manifest(path)
+        assert manifest is not None
+        return sum(len(dead) for dead in manifest.dead)
+
+    saved = rows()
+    library.add(ImageSource(data=encode(generated_page(2_500_006))), brief="2500006")
+    library._saver.join(30)
+    assert rows() > saved  # the new page's keypoints written without waiting for shutdown
+    engine.close()

@@ -143,6 +143,8 @@ class Library:
         self._fetcher = fetcher
         self._originals = originals
         self._flush_every = flush_every
+        self._saver: threading.Thread | None = None  # the keypoint table's background save
+        self._saver_lock = threading.Lock()
 
     @property
     def name(self) -> str:
@@ -293,6 +295,18 @@ class Library:
                 state.unsaved_changes = 0
             except OSError:
                 log.exception("library %s: saving the index failed", self.name)
+            if state.votes is not None and state.votes.loaded:
+                self._save_votes_soon()
+
+    def _save_votes_soon(self) -> None:
+        """Save the keypoint table in the background (a save builds what is pending:
+        seconds at scale), unless a background save is still running."""
+        with self._saver_lock:
+            if self._saver is not None and self._saver.is_alive():
+                return
+            self._saver = threading.Thread(target=self._save_votes, daemon=True,
+                                           name=f"save-votes-{self.name}")
+            self._saver.start()
 
     def close(self) -> None:
         """Save and close the index; later calls on this object get LibraryNotFound."""
@@ -572,8 +586,7 @@ class Library:
                      self.name, time.perf_counter() - start, votes.keypoints, votes.nbytes / 2**20)
             # Written in the background: the next start maps it instead of reading the store
             # (the query that filled it has waited long enough).
-            threading.Thread(target=self._save_votes, name=f"save-votes-{self.name}",
-                             daemon=True).start()
+            self._save_votes_soon()
         voted = votes.votes(desc.keypoints.descriptors, spec.vote_candidates, min_votes=spec.vote_min,
                             allowed=allowed, exclude=tried)
         return rank_matches(verify_geometry(spec, desc.probes, [i for i, _ in voted], refs,
