@@ -58,25 +58,25 @@ def write_snapshot(
         token = secrets.token_hex(8)
         final = graph_path(path, token)
         tmp = tmp_path(final)
-        with _removed_on_failure(tmp):
+        with removed_on_failure(tmp):
             save_graph(os.fspath(tmp))
             _fsync_file(tmp)
             os.replace(tmp, final)
     tmp = tmp_path(path)
-    with _removed_on_failure(tmp):
+    with removed_on_failure(tmp):
         with open(tmp, "wb") as f:
             np.savez(f, format=np.int64(FORMAT), dim=np.int64(vectors.shape[1]),
                      ids=ids, vectors=vectors, graph=np.str_(token))
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
     _remove_stale_graphs(path, token)
-    _remove_stale_tmp(path)
+    remove_stale_tmp(path)
 
 
 @contextmanager
-def _removed_on_failure(tmp: Path) -> Iterator[None]:
+def removed_on_failure(tmp: Path) -> Iterator[None]:
     try:
         yield
     except BaseException:
@@ -140,7 +140,7 @@ def _remove_stale_graphs(path: Path, keep_token: str) -> None:
             file.unlink(missing_ok=True)
 
 
-def _remove_stale_tmp(path: Path) -> None:
+def remove_stale_tmp(path: Path) -> None:
     """Crashed saves' temporary files of ``path`` (snapshots and graphs), left alone while
     they may still be another writer's (STALE_TMP_SECONDS)."""
     cutoff = time.time() - STALE_TMP_SECONDS
@@ -160,7 +160,7 @@ def _fsync_file(path: Path) -> None:
         os.close(fd)
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
     # Makes the rename itself durable; directories cannot be opened on Windows.
     if not hasattr(os, "O_DIRECTORY"):
         return

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tusou.index._persist import _fsync_dir, _remove_stale_tmp, _removed_on_failure, tmp_path
+from tusou.index._persist import fsync_dir, remove_stale_tmp, removed_on_failure, tmp_path
 
 FORMAT = 1
 ARRAYS = ("words", "owners", "keys", "rows")
@@ -49,7 +49,7 @@ def write_segment(path: Path, arrays: dict[str, np.ndarray]) -> str:
     for array in ARRAYS:
         final = segment_file(path, name, array)
         tmp = tmp_path(final)
-        with _removed_on_failure(tmp):
+        with removed_on_failure(tmp):
             with open(tmp, "wb") as f:
                 np.save(f, np.ascontiguousarray(arrays[array]), allow_pickle=False)
                 f.flush()
@@ -74,7 +74,7 @@ def write_manifest(path: Path, manifest: Manifest) -> None:
     lengths = np.array([len(d) for d in manifest.dead], np.int64)
     dead = np.concatenate(manifest.dead) if manifest.dead else np.zeros(0, bool)
     tmp = tmp_path(path)
-    with _removed_on_failure(tmp):
+    with removed_on_failure(tmp):
         with open(tmp, "wb") as f:
             np.savez(f, format=np.int64(FORMAT), generation=np.int64(manifest.generation),
                      setting_names=np.array(sorted(manifest.settings), dtype=str).reshape(-1),
@@ -85,7 +85,7 @@ def write_manifest(path: Path, manifest: Manifest) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
     kept = set(manifest.segments)
     for file in path.parent.glob(f"{glob.escape(path.name)}.*.npy"):
         if file.name[len(path.name) + 1:].split(".")[0] not in kept:
@@ -93,7 +93,7 @@ def write_manifest(path: Path, manifest: Manifest) -> None:
                 file.unlink(missing_ok=True)
             except OSError:  # still mapped where that forbids it (Windows): the next save
                 pass
-    _remove_stale_tmp(path)
+    remove_stale_tmp(path)
 
 
 def read_manifest(path: Path) -> Manifest | None:
