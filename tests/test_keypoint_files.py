@@ -409,3 +409,41 @@ def test_a_library_saves_its_table_when_it_saves_its_index(tmp_path: Path, model
     library._saver.join(30)
     assert rows() > saved  # the new page's keypoints written without waiting for shutdown
     engine.close()
+
+
+def test_two_writers_of_one_table_take_turns(tmp_path: Path, store: Store,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """A server and a CLI command on one data directory: without turns, the second writer's
+    sweep would remove the segments the first is about to name in its manifest."""
+    path = tmp_path / "9.kpt"
+    first, second = KeypointTable(path=path), KeypointTable(path=path)
+    first.load(store)
+    second.load(store)
+    store.images[11], store.images[12] = _descriptors(11), _descriptors(12)
+    first.upsert(11, store.images[11])
+    second.upsert(12, store.images[12])
+    writing, release = threading.Event(), threading.Event()
+    manifest = files.write_manifest
+
+    def paused(*args):  # type: ignore[no-untyped-def]
+        if threading.current_thread().name == "first":
+            writing.set()  # its segments written, its manifest not yet
+            release.wait(5)
+        manifest(*args)
+
+    monkeypatch.setattr(files, "write_manifest", paused)
+    saving = threading.Thread(target=first.save, name="first")
+    saving.start()
+    assert writing.wait(5)
+    waiting = threading.Thread(target=second.save, name="second")
+    waiting.start()
+    waiting.join(0.5)
+    assert waiting.is_alive()  # its turn comes after the first's manifest
+    release.set()
+    saving.join(5)
+    waiting.join(5)
+    store.read.clear()
+    again = KeypointTable(path=path)
+    again.load(store)
+    assert store.read == [11]  # the second's manifest, every file of it there
+    assert _first(again, 11) == 11 and _first(again, 12) == 12

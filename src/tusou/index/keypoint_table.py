@@ -310,23 +310,29 @@ class KeypointTable:
                 generation, version = self._generation, self._version
             path = self._path
             path.parent.mkdir(parents=True, exist_ok=True)
-            for segment in segments:
-                # Another process writing this library's table may have removed its files.
-                if segment.name is None or not files.segment_exists(path, segment.name):
-                    segment.name = files.write_segment(path, {
-                        "words": segment.words, "owners": segment.owners,
-                        "keys": segment.keys, "rows": segment.rows})
-                    # Read from its files from now on: the segment's memory is then the
-                    # page cache's, which the system can reclaim (and read again), not the
-                    # process's own. The arrays are equal, so a vote reading it meanwhile
-                    # sees the same rows whichever it reads.
-                    mapped = files.read_segment(path, segment.name)
-                    segment.words, segment.owners = mapped["words"], mapped["owners"]
-                    segment.keys, segment.rows = mapped["keys"], mapped["rows"]
-            files.write_manifest(path, files.Manifest(
-                self._settings(), generation, [s.name or "" for s in segments], dead))
+            with files.locked(path):
+                self._write(path, segments, dead, generation)
             self._saved_version = version
             return True
+
+    def _write(self, path: Path, segments: list[_Segment], dead: list[np.ndarray],
+               generation: int) -> None:
+        """Write ``segments`` not yet written, then the manifest (caller holds the lock)."""
+        for segment in segments:
+            # Another process writing this library's table may have removed its files.
+            if segment.name is None or not files.segment_exists(path, segment.name):
+                segment.name = files.write_segment(path, {
+                    "words": segment.words, "owners": segment.owners,
+                    "keys": segment.keys, "rows": segment.rows})
+                # Read from its files from now on: the segment's memory is then the
+                # page cache's, which the system can reclaim (and read again), not the
+                # process's own. The arrays are equal, so a vote reading it meanwhile
+                # sees the same rows whichever it reads.
+                mapped = files.read_segment(path, segment.name)
+                segment.words, segment.owners = mapped["words"], mapped["owners"]
+                segment.keys, segment.rows = mapped["keys"], mapped["rows"]
+        files.write_manifest(path, files.Manifest(
+            self._settings(), generation, [s.name or "" for s in segments], dead))
 
     def close(self) -> None:
         """Write nothing more (the library is closed or deleted); waits for a save that is
