@@ -282,6 +282,44 @@ def test_two_writers_saving_at_once_both_succeed(tmp_path):
     assert list(tmp_path.glob("*.tmp")) == []
 
 
+def test_two_writers_take_turns_so_neither_sweeps_the_graph_the_other_names(tmp_path, monkeypatch):
+    # Without turns: the first writes its graph, the second writes its graph and snapshot
+    # and sweeps the first's graph as stale, then the first's snapshot names a graph that
+    # is gone (and the next open rebuilds it).
+    path = tmp_path / "lib.npz"
+    ids = np.arange(10, dtype=np.int64)
+    vectors = np.ones((10, DIM), np.float16)
+    writing, release = threading.Event(), threading.Event()
+    savez = np.savez
+
+    def paused(*args, **kwargs):
+        if threading.current_thread().name == "first":
+            writing.set()  # its graph in place, its snapshot not yet
+            release.wait(5)
+        savez(*args, **kwargs)
+
+    monkeypatch.setattr(np, "savez", paused)
+
+    def graph(file: str) -> None:
+        Path(file).write_bytes(b"graph")
+
+    first = threading.Thread(target=_persist.write_snapshot, args=(path, ids, vectors, graph),
+                             name="first")
+    first.start()
+    assert writing.wait(5)
+    second = threading.Thread(target=_persist.write_snapshot, args=(path, ids, vectors, graph),
+                              name="second")
+    second.start()
+    second.join(0.5)
+    assert second.is_alive()  # waits for the first's turn to end
+    release.set()
+    first.join(5)
+    second.join(5)
+    snap = _persist.read_snapshot(path, DIM)
+    assert snap is not None and _persist.graph_path(path, snap.graph_token).exists()
+    assert len(list(tmp_path.glob("*.hnsw"))) == 1
+
+
 def test_crash_during_save_keeps_previous_file(tmp_path, data, monkeypatch):
     ids, vecs = data
     path = tmp_path / "lib.npz"

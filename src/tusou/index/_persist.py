@@ -48,11 +48,35 @@ def graph_path(path: Path, token: str) -> Path:
     return path.with_name(f"{path.name}.{token}{_GRAPH_SUFFIX}")
 
 
+@contextmanager
+def writer_lock(path: Path) -> Iterator[None]:
+    """Hold ``<path>.lock`` while writing the files of ``path`` and sweeping the stale ones:
+    another writer of the same files (a server and a CLI command on one data directory)
+    waits, so that neither sweeps a file the other is about to name. Where there is no
+    ``flock`` (Windows) writers do not wait, and a swept file only means that the next load
+    rebuilds what it held."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(f"{path.name}.lock"), "ab") as f:
+        try:
+            import fcntl
+        except ImportError:
+            yield
+            return
+        fcntl.flock(f, fcntl.LOCK_EX)  # released when the file is closed
+        yield
+
+
 def write_snapshot(
     path: Path, ids: np.ndarray, vectors: np.ndarray, save_graph: Callable[[str], None] | None
 ) -> None:
     """`save_graph(file)` writes the HNSW graph to `file`; None means no graph."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    with writer_lock(path):
+        _write_snapshot(path, ids, vectors, save_graph)
+
+
+def _write_snapshot(
+    path: Path, ids: np.ndarray, vectors: np.ndarray, save_graph: Callable[[str], None] | None
+) -> None:
     token = ""
     if save_graph is not None:
         token = secrets.token_hex(8)

@@ -18,8 +18,6 @@ from __future__ import annotations
 import glob
 import os
 import secrets
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,23 +37,6 @@ class Manifest:
     generation: int
     segments: list[str]
     dead: list[np.ndarray]  # per segment, a bool per row
-
-
-@contextmanager
-def locked(path: Path) -> Iterator[None]:
-    """Hold the table's lock file (``<path>.lock``) while writing its segments and manifest:
-    another writer of the same table (a server and a CLI command on one data directory)
-    waits, so that neither sweeps the segments the other is about to name. Where there is
-    no ``flock`` (Windows) writers do not wait, and a swept segment only means that the next
-    load reads the store."""
-    with open(path.with_name(f"{path.name}.lock"), "ab") as f:
-        try:
-            import fcntl
-        except ImportError:
-            yield
-            return
-        fcntl.flock(f, fcntl.LOCK_EX)  # released when the file is closed
-        yield
 
 
 def segment_file(path: Path, name: str, array: str) -> Path:

@@ -38,6 +38,7 @@ from typing import Protocol
 import numpy as np
 
 from tusou.index import keypoint_files as files
+from tusou.index._persist import writer_lock
 from tusou.index.hamming import popcount_rows
 
 log = logging.getLogger(__name__)
@@ -310,7 +311,7 @@ class KeypointTable:
                 generation, version = self._generation, self._version
             path = self._path
             path.parent.mkdir(parents=True, exist_ok=True)
-            with files.locked(path):
+            with writer_lock(path):
                 self._write(path, segments, dead, generation)
             self._saved_version = version
             return True
