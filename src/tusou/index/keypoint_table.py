@@ -309,10 +309,8 @@ class KeypointTable:
                 segments = list(self._segments)
                 dead = [s.dead.copy() for s in segments]
                 generation, version = self._generation, self._version
-            path = self._path
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with writer_lock(path):
-                self._write(path, segments, dead, generation)
+            with writer_lock(self._path):
+                self._write(self._path, segments, dead, generation)
             self._saved_version = version
             return True
 
