@@ -87,23 +87,26 @@ def photo_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_eval_copies_mode_finds_the_originals(photo_folder: Path, tmp_path: Path,
                                               capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "same.json"
-    code = main(["eval", "same", "--images", str(photo_folder), "--transforms", "hflip,rot90,crop50",
+    code = main(["eval", "same", "--images", str(photo_folder), "--transforms", "hflip,rot90,crop50,crop25",
                  "--generated-distractors", "6", "--unrelated", "3", "--json", str(out)])
     assert code == 0
     captured = capsys.readouterr()
     assert "recall@1" in captured.out and "hflip" in captured.out
     # The long steps say how far they are (on stderr: the table alone goes to stdout).
-    assert "[same] 1 of 15 queries asked" in captured.err and "of 11 images added" in captured.err
+    assert "[same] 1 of 19 queries asked" in captured.err and "of 11 images added" in captured.err
     result = json.loads(out.read_text())["results"][0]
     assert result["kind"] == "same" and result["mode"] == "copies"
     assert result["library_size"] == 4 + 6
     rows = {row["set"]: row for row in result["rows"]}
-    assert set(rows) == {"hflip", "rot90", "crop50", "unrelated", "all copies"}
+    assert set(rows) == {"hflip", "rot90", "crop50", "crop25", "unrelated", "all copies",
+                         "all but crop25"}
     for name in ("hflip", "rot90", "crop50"):
         assert rows[name]["queries"] == 4
         assert rows[name]["recall@1"] == 1.0
     assert rows["unrelated"]["queries"] == 3
     assert rows["all copies"]["false_positives"] == 0
+    # The same target's own count: every copy but the 25 % crop, which has a bar of its own.
+    assert rows["all copies"]["queries"] == 16 and rows["all but crop25"]["queries"] == 12
     # The broken file is reported, not fatal.
     assert any("broken.jpg" in note for note in result["notes"])
     assert result["timings"]["search_ms_p50"] > 0
