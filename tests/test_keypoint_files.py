@@ -447,3 +447,32 @@ def test_two_writers_of_one_table_take_turns(tmp_path: Path, store: Store,
     again.load(store)
     assert store.read == [11]  # the second's manifest, every file of it there
     assert _first(again, 11) == 11 and _first(again, 12) == 12
+
+
+def test_after_a_crash_the_last_saved_table_and_the_store_give_the_whole_table(
+        tmp_path: Path, model_cache: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A process killed after its table was saved, with adds and deletes since (no save at
+    shutdown): the next start maps what was saved and reads the rest from the store."""
+    settings = Settings(data_dir=tmp_path / "data", model_cache_dir=model_cache, model_threads=1)
+    crashed = Engine(settings)
+    crashed.create_library("book", "picturebook")
+    library = crashed.library("book")
+    for seed in (2_000_001, 2_500_006):
+        library.add(ImageSource(data=encode(generated_page(seed))), brief=str(seed))
+    assert library.search(_photo()).hits == []  # the table filled (its page not there yet)
+    assert library._saver is not None
+    library._saver.join(30)  # and saved
+    library.add(ImageSource(data=encode(generated_page(PAGE))), brief=str(PAGE))
+    library.delete([library.search(ImageSource(data=encode(generated_page(2_000_001)))).hits[0].cont_sign])
+    # Never closed: what is on disk is the save before the add and the delete.
+
+    engine = Engine(settings)
+    try:
+        with caplog.at_level(logging.INFO, logger="tusou.index.keypoint_table"):
+            assert _by_votes(engine) == [str(PAGE)]  # read from the store: added after the save
+        assert "1 segments mapped, 1 images read from the store" in caplog.text
+        votes = engine.library("book")._state.votes
+        assert votes is not None and len(votes) == 2  # the deleted page's rows dead
+    finally:
+        engine.close()
+        crashed.close()
