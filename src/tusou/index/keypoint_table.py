@@ -105,6 +105,10 @@ class _Segment:
     def __len__(self) -> int:
         return len(self.owners)
 
+    def arrays(self) -> dict[str, np.ndarray]:
+        """Its row arrays by the names its files take (index.keypoint_files.ARRAYS)."""
+        return {"words": self.words, "owners": self.owners, "keys": self.keys, "rows": self.rows}
+
     @property
     def live(self) -> int:
         # Asked for every segment at every vote (is it half dead?): count_nonzero, not sum,
@@ -179,8 +183,7 @@ class KeypointTable:
     def nbytes(self) -> int:
         """Memory the segments hold (pending descriptors not counted)."""
         with self._lock:
-            return sum(a.nbytes for s in self._segments
-                       for a in (s.words, s.owners, s.keys, s.rows, s.dead))
+            return sum(a.nbytes for s in self._segments for a in (*s.arrays().values(), s.dead))
 
     @property
     def keypoints(self) -> int:
@@ -285,12 +288,12 @@ class KeypointTable:
     def _reconciled(self, ids: np.ndarray) -> np.ndarray:
         """Marks dead the saved rows of images no longer among ``ids``; returns the images
         the segments still hold."""
-        held = []
+        held: list[int] = []
         with self._lock:
             for segment in self._segments:
                 segment.dead |= ~np.isin(segment.owners, ids)
-                held.append(np.unique(segment.owners[~segment.dead]))
-        return np.unique(np.concatenate(held)) if held else np.empty(0, np.int64)
+                held.extend(i for i, (start, _) in segment.spans.items() if not segment.dead[start])
+        return np.unique(np.array(held, np.int64))
 
     # --- files -------------------------------------------------------------------------
 
@@ -299,7 +302,7 @@ class KeypointTable:
         built first) and a manifest naming them. False when there is nothing to write, or
         nothing the table can vouch for (no path, not loaded, or a store generation it may
         have missed)."""
-        if self._path is None or not self._loaded:
+        if self._path is None or not self._loaded or self._generation is None:
             return False
         with self._save_mutex:
             self._flushed()
@@ -320,16 +323,14 @@ class KeypointTable:
         for segment in segments:
             # Another process writing this library's table may have removed its files.
             if segment.name is None or not files.segment_exists(path, segment.name):
-                segment.name = files.write_segment(path, {
-                    "words": segment.words, "owners": segment.owners,
-                    "keys": segment.keys, "rows": segment.rows})
+                segment.name = files.write_segment(path, segment.arrays())
                 # Read from its files from now on: the segment's memory is then the
                 # page cache's, which the system can reclaim (and read again), not the
                 # process's own. The arrays are equal, so a vote reading it meanwhile
                 # sees the same rows whichever it reads.
                 mapped = files.read_segment(path, segment.name)
-                segment.words, segment.owners = mapped["words"], mapped["owners"]
-                segment.keys, segment.rows = mapped["keys"], mapped["rows"]
+                segment.words, segment.owners, segment.keys, segment.rows = (
+                    mapped[array] for array in files.ARRAYS)
         files.write_manifest(path, files.Manifest(
             self._settings(), generation, [s.name or "" for s in segments], dead))
 
@@ -386,12 +387,9 @@ class KeypointTable:
             raise ValueError(f"segment {name}: {n} rows, {len(dead)} marked")
         if rows.min() < 0 or rows.max() >= n or (keys[:, 1:] < keys[:, :-1]).any():
             raise ValueError(f"segment {name}: keys unsorted or rows out of range")
-        starts = np.flatnonzero(_run_starts(owners))
-        ids = owners[starts].tolist()
-        if len(set(ids)) != len(ids):
+        spans = _spans(owners)
+        if len(spans) != int(np.count_nonzero(_run_starts(owners))):
             raise ValueError(f"segment {name}: an image's rows are not together")
-        ends = [*starts[1:].tolist(), n]
-        spans = {i: (int(b), e) for i, b, e in zip(ids, starts.tolist(), ends, strict=True)}
         return _Segment(words, owners, keys, rows, dead.copy(), spans, name)
 
     def _kept(self, descriptors: np.ndarray) -> np.ndarray:
@@ -505,15 +503,10 @@ class KeypointTable:
         if self._width is None and images:
             self._set_width(images[0][1].shape[1])
         images = [(i, d) for i, d in images if d.shape[1] == self._width]
-        spans: dict[int, tuple[int, int]] = {}
-        start = 0
-        for image_id, descriptors in images:
-            spans[image_id] = (start, start + len(descriptors))
-            start += len(descriptors)
         if not images:
             empty = np.empty((self._tables, 0), np.uint32)
             return _Segment(np.empty((0, 1), np.uint64), np.empty(0, np.int64), empty,
-                            empty.astype(np.int32), np.empty(0, bool), spans)
+                            empty.astype(np.int32), np.empty(0, bool), {})
         descriptors = np.concatenate([d for _, d in images])
         owners = np.concatenate([np.full(len(d), i, np.int64) for i, d in images])
         # Each table's keys sorted with their rows: one sort of (key, row) as one 64-bit
@@ -524,7 +517,7 @@ class KeypointTable:
         keyed.sort(axis=1)
         return _Segment(_words(descriptors), owners, (keyed >> np.uint64(32)).astype(np.uint32),
                         (keyed & np.uint64(0xFFFFFFFF)).astype(np.int32), np.zeros(len(owners), bool),
-                        spans)
+                        _spans(owners))
 
     def _set_width(self, width: int) -> None:
         """Descriptors are ``width`` bytes: each table's key bits drawn (from the fixed
@@ -602,6 +595,14 @@ def _words(descriptors: np.ndarray) -> np.ndarray:
     extra = -descriptors.shape[1] % 8
     padded = np.pad(descriptors, ((0, 0), (0, extra))) if extra else descriptors
     return np.ascontiguousarray(padded).view(np.uint64)
+
+
+def _spans(owners: np.ndarray) -> dict[int, tuple[int, int]]:
+    """Image id -> its rows [start, end) in a segment whose ``owners`` hold each image's
+    rows together (an id seen in two runs keeps its last)."""
+    starts = np.flatnonzero(_run_starts(owners)).tolist()
+    ends = [*starts[1:], len(owners)]
+    return {int(owners[b]): (b, e) for b, e in zip(starts, ends, strict=True)}
 
 
 def _run_starts(values: np.ndarray) -> np.ndarray:
