@@ -37,8 +37,9 @@ def _photo_of(seed: int) -> np.ndarray:
     return np.packbits(bits, axis=1)
 
 
-class Store(HeldKeypoints):
-    """Images in memory that remember which ids a load read."""
+class Source(HeldKeypoints):
+    """Images in memory (as a library's store holds them) that remember which ids a load
+    read."""
 
     def __init__(self, images: dict[int, np.ndarray], generation: int = 0) -> None:
         super().__init__(images.items(), generation)
@@ -55,12 +56,12 @@ def _first(table: KeypointTable, seed: int) -> int | None:
 
 
 @pytest.fixture
-def store() -> Store:
-    return Store({i: _descriptors(i) for i in range(1, 11)})
+def store() -> Source:
+    return Source({i: _descriptors(i) for i in range(1, 11)})
 
 
 @pytest.fixture
-def saved(tmp_path: Path, store: Store) -> Path:
+def saved(tmp_path: Path, store: Source) -> Path:
     path = tmp_path / "1.kpt"
     table = KeypointTable(path=path)
     table.load(store)
@@ -73,7 +74,7 @@ def _segment_files(path: Path) -> set[Path]:
     return set(path.parent.glob(f"{path.name}.*.npy"))
 
 
-def test_a_saved_table_is_mapped_at_the_next_load_and_votes_as_before(saved: Path, store: Store) -> None:
+def test_a_saved_table_is_mapped_at_the_next_load_and_votes_as_before(saved: Path, store: Source) -> None:
     store.read.clear()
     table = KeypointTable(path=saved)
     table.load(store)
@@ -88,7 +89,7 @@ def test_a_saved_table_is_mapped_at_the_next_load_and_votes_as_before(saved: Pat
     assert _first(table, 11) == 11 and _first(table, 2) is None and _first(table, 3) == 3
 
 
-def test_what_the_store_gained_or_lost_since_is_caught_up_by_ids(saved: Path, store: Store) -> None:
+def test_what_the_store_gained_or_lost_since_is_caught_up_by_ids(saved: Path, store: Source) -> None:
     del store.images[3]
     store.images[11] = _descriptors(11)
     store.read.clear()
@@ -105,7 +106,7 @@ def test_what_the_store_gained_or_lost_since_is_caught_up_by_ids(saved: Path, st
 
 
 def test_keypoints_replaced_under_their_id_since_the_save_make_the_table_filled_again(
-        saved: Path, store: Store) -> None:
+        saved: Path, store: Source) -> None:
     store.images[4] = _descriptors(40)  # as a refresh in another process does
     store.version = 1
     store.read.clear()
@@ -117,7 +118,7 @@ def test_keypoints_replaced_under_their_id_since_the_save_make_the_table_filled_
 
 
 def test_replacements_the_table_saw_are_saved_with_the_generation_they_brought(
-        saved: Path, store: Store) -> None:
+        saved: Path, store: Source) -> None:
     table = KeypointTable(path=saved)
     table.load(store)
     store.images[4], store.version = _descriptors(40), 1
@@ -143,10 +144,10 @@ def test_replacements_the_table_saw_are_saved_with_the_generation_they_brought(
     assert _first(third, 60) == 6
 
 
-def test_changes_while_a_saved_table_loads_win_over_what_was_saved(saved: Path, store: Store) -> None:
+def test_changes_while_a_saved_table_loads_win_over_what_was_saved(saved: Path, store: Source) -> None:
     reading, proceed = threading.Event(), threading.Event()
 
-    class Slow(Store):
+    class Slow(Source):
         def descriptors(self, ids: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
             reading.set()
             proceed.wait(5)
@@ -167,7 +168,7 @@ def test_changes_while_a_saved_table_loads_win_over_what_was_saved(saved: Path, 
     assert table.save()
     slow.read.clear()
     again = KeypointTable(path=saved)
-    again.load(Store(slow.images, generation=1))
+    again.load(Source(slow.images, generation=1))
     assert _first(again, 40) == 4 and _first(again, 4) is None and _first(again, 5) is None
     assert len(again) == 9
 
@@ -206,7 +207,7 @@ def _wrong_dtype(path: Path) -> None:
 
 @pytest.mark.parametrize("damage", [_cut, _missing, _garbage, _rows_out_of_range, _unsorted,
                                     _wrong_dtype])
-def test_damaged_files_mean_the_store_is_read_again(saved: Path, store: Store, damage) -> None:  # type: ignore[no-untyped-def]
+def test_damaged_files_mean_the_store_is_read_again(saved: Path, store: Source, damage) -> None:  # type: ignore[no-untyped-def]
     damage(saved)
     store.read.clear()
     table = KeypointTable(path=saved)
@@ -220,7 +221,7 @@ def test_damaged_files_mean_the_store_is_read_again(saved: Path, store: Store, d
     assert store.read == [] and _first(again, 7) == 7
 
 
-def test_a_table_with_other_settings_reads_the_store(saved: Path, store: Store) -> None:
+def test_a_table_with_other_settings_reads_the_store(saved: Path, store: Source) -> None:
     store.read.clear()
     table = KeypointTable(path=saved, per_image=100)
     table.load(store)
@@ -229,7 +230,7 @@ def test_a_table_with_other_settings_reads_the_store(saved: Path, store: Store) 
 
 
 def test_saves_write_only_new_segments_and_remove_those_merged_away(tmp_path: Path,
-                                                                    store: Store) -> None:
+                                                                    store: Source) -> None:
     path = tmp_path / "7.kpt"
     table = KeypointTable(path=path)
     table.load(store)
@@ -266,7 +267,7 @@ def test_saves_write_only_new_segments_and_remove_those_merged_away(tmp_path: Pa
     assert _first(again, 7) == 7 and _first(again, 1) is None and len(again) == 33
 
 
-def test_a_closed_table_writes_nothing(tmp_path: Path, store: Store) -> None:
+def test_a_closed_table_writes_nothing(tmp_path: Path, store: Source) -> None:
     path = tmp_path / "3.kpt"
     table = KeypointTable(path=path)
     table.load(store)
@@ -355,7 +356,7 @@ def test_a_library_saves_its_table_and_maps_it_at_the_next_start(
     engine.close()
 
 
-def test_a_save_that_fails_midway_leaves_what_was_saved_before(saved: Path, store: Store,
+def test_a_save_that_fails_midway_leaves_what_was_saved_before(saved: Path, store: Source,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     table = KeypointTable(path=saved)
     table.load(store)
@@ -411,7 +412,7 @@ def test_a_library_saves_its_table_when_it_saves_its_index(tmp_path: Path, model
     engine.close()
 
 
-def test_two_writers_of_one_table_take_turns(tmp_path: Path, store: Store,
+def test_two_writers_of_one_table_take_turns(tmp_path: Path, store: Source,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     """A server and a CLI command on one data directory: without turns, the second writer's
     sweep would remove the segments the first is about to name in its manifest."""

@@ -394,7 +394,7 @@ class Library:
             # The saved keypoint table no longer matches the store: saved again here, so that
             # the next start maps it rather than fill it (minutes for a large library, little
             # beside the refresh itself).
-            self._state.votes.load(StoredKeypoints(self._store, self.record.id))
+            self._fill_votes(self._state.votes)
             self._save_votes()
         return refreshed, skipped
 
@@ -580,10 +580,7 @@ class Library:
         if votes is None or desc.keypoints is None:
             return []
         if not votes.loaded:
-            start = time.perf_counter()
-            votes.load(StoredKeypoints(self._store, self.record.id))
-            log.info("library %s: keypoint table filled in %.1f s, %d keypoints, %.0f MiB",
-                     self.name, time.perf_counter() - start, votes.keypoints, votes.nbytes / 2**20)
+            self._fill_votes(votes)
             # Written in the background: the next start maps it instead of reading the store
             # (the query that filled it has waited long enough).
             self._save_votes_soon()
@@ -591,6 +588,15 @@ class Library:
                             allowed=allowed, exclude=tried)
         return rank_matches(verify_geometry(spec, desc.probes, [i for i, _ in voted], refs,
                                             spec.reach_cells))
+
+    def _fill_votes(self, votes: KeypointTable) -> None:
+        """Load the keypoint table (what was saved, and the store's changes since), once."""
+        if votes.loaded:
+            return
+        start = time.perf_counter()
+        votes.load(StoredKeypoints(self._store, self.record.id))
+        log.info("library %s: keypoint table loaded in %.1f s, %d keypoints, %.0f MiB",
+                 self.name, time.perf_counter() - start, votes.keypoints, votes.nbytes / 2**20)
 
     def _save_votes(self) -> None:
         """Write the keypoint table beside the index (a head start for the next open, as
