@@ -229,8 +229,8 @@ class Store:
 
     def list_libraries(self) -> list[LibraryRecord]:
         with self._session() as s:
-            counts = dict(s.execute(select(ImageRow.library_id, func.count(ImageRow.id))
-                                    .group_by(ImageRow.library_id)).tuples().all())
+            counts: dict[int, int] = {library_id: count for library_id, count in s.execute(
+                select(ImageRow.library_id, func.count(ImageRow.id)).group_by(ImageRow.library_id))}
             rows = s.scalars(select(LibraryRow).order_by(LibraryRow.name)).all()
             return [_library_record(r, counts.get(r.id, 0)) for r in rows]
 
