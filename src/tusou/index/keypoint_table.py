@@ -181,16 +181,20 @@ class KeypointTable:
 
     @property
     def nbytes(self) -> int:
-        """Memory the segments hold (pending descriptors not counted)."""
+        """Memory the segments hold (mapped from their files once saved), and the
+        descriptors pending, not yet built into one."""
         with self._lock:
-            return sum(a.nbytes for s in self._segments for a in (*s.arrays().values(), s.dead))
+            return (sum(a.nbytes for s in self._segments for a in (*s.arrays().values(), s.dead))
+                    + sum(d.nbytes for d in self._pending.values()))
 
     @property
     def keypoints(self) -> int:
         """Rows in the segments, dead ones included until a build drops them (a merge, or
-        the segment's rebuild once more than half of it is dead)."""
+        the segment's rebuild once more than half of it is dead), and rows pending (added
+        since the last build, which the next vote or save makes)."""
         with self._lock:
-            return sum(len(s) for s in self._segments)
+            return (sum(len(s) for s in self._segments)
+                    + sum(len(d) for d in self._pending.values()))
 
     # --- writes ------------------------------------------------------------------------
 
