@@ -477,3 +477,127 @@ def test_after_a_crash_the_last_saved_table_and_the_store_give_the_whole_table(
     finally:
         engine.close()
         crashed.close()
+
+
+# --- filled before any query needs it -------------------------------------------------------
+
+
+def _book(settings: Settings) -> None:
+    """A picturebook library of three pages whose table was never loaded or saved."""
+    engine = Engine(settings)
+    engine.create_library("book", "picturebook")
+    engine.create_library("dups", "same")
+    library = engine.library("book")
+    for seed in (PAGE, 2_000_001, 2_500_006):
+        library.add(ImageSource(data=encode(generated_page(seed))), brief=str(seed))
+    engine.close()
+
+
+def test_a_library_fills_its_table_in_the_background_before_a_query_needs_it(
+        tmp_path: Path, model_cache: Path, caplog: pytest.LogCaptureFixture) -> None:
+    settings = Settings(data_dir=tmp_path / "data", model_cache_dir=model_cache, model_threads=1)
+    _book(settings)
+    engine = Engine(settings)
+    try:
+        library = engine.library("book")
+        manifest = settings.data_dir / "index" / f"{library.record.id}.kpt"
+        assert not manifest.exists()
+        loader = library.load_in_background()
+        assert loader is not None and library.load_in_background() is loader  # one fill
+        loader.join(60)
+        assert library.keypoint_table_size() is not None
+        assert files.read_manifest(manifest) is not None  # and saved for the next start
+        with caplog.at_level(logging.INFO, logger="tusou"):
+            assert _by_votes(engine) == [str(PAGE)]
+        assert "keypoint table loaded" not in caplog.text  # the query filled nothing
+        assert library.load_in_background() is None  # nothing left to load
+        assert engine.library("dups").load_in_background() is None  # a kind with no table
+    finally:
+        engine.close()
+    engine = Engine(settings)
+    try:
+        with caplog.at_level(logging.INFO, logger="tusou.index.keypoint_table"):
+            loader = engine.library("book").load_in_background()
+            assert loader is not None
+            loader.join(60)
+        assert "segments mapped, 0 images read from the store" in caplog.text
+    finally:
+        engine.close()
+
+
+def test_a_query_that_needs_the_table_while_it_fills_waits_for_that_fill(
+        tmp_path: Path, model_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = Settings(data_dir=tmp_path / "data", model_cache_dir=model_cache, model_threads=1)
+    _book(settings)
+    engine = Engine(settings)
+    try:
+        library = engine.library("book")
+        reading, go_on = threading.Event(), threading.Event()
+        generation = engine.store.keypoint_generation
+        reads: list[int] = []
+
+        def slow(library_id: int) -> int:
+            reads.append(library_id)
+            reading.set()
+            go_on.wait(30)
+            return generation(library_id)
+
+        monkeypatch.setattr(engine.store, "keypoint_generation", slow)
+        loader = library.load_in_background()
+        assert loader is not None and reading.wait(30)
+        answers: list[list[str]] = []
+        query = threading.Thread(target=lambda: answers.append(_by_votes(engine)))
+        query.start()
+        query.join(1.0)
+        assert query.is_alive()  # waiting for the fill under way, not starting its own
+        go_on.set()
+        query.join(60)
+        assert answers == [[str(PAGE)]] and len(reads) == 1
+    finally:
+        engine.close()
+
+
+def test_a_fill_stops_when_its_library_is_closed(
+        tmp_path: Path, model_cache: Path, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    settings = Settings(data_dir=tmp_path / "data", model_cache_dir=model_cache, model_threads=1)
+    _book(settings)
+    engine = Engine(settings)
+    library = engine.library("book")
+    generation = engine.store.keypoint_generation
+    read: list[list[int]] = []
+    keypoints = engine.store.keypoints
+
+    def closing(library_id: int) -> int:
+        library.close()  # as the engine closes it at shutdown, while the fill begins
+        return generation(library_id)
+
+    monkeypatch.setattr(engine.store, "keypoint_generation", closing)
+    monkeypatch.setattr(engine.store, "keypoints", lambda ids: read.append(ids) or keypoints(ids))
+    try:
+        with caplog.at_level(logging.INFO, logger="tusou"):
+            loader = library.load_in_background()
+            assert loader is not None
+            loader.join(60)
+        assert read == []  # stopped before reading a single image
+        assert library.keypoint_table_size() is None
+        assert not (settings.data_dir / "index" / f"{library.record.id}.kpt").exists()
+        assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    finally:
+        engine.close()
+
+
+def test_open_all_opens_every_library_and_fills_its_table(tmp_path: Path, model_cache: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "data", model_cache_dir=model_cache, model_threads=1)
+    _book(settings)
+    engine = Engine(settings)
+    try:
+        stop = threading.Event()
+        stop.set()
+        engine.open_all(stop)
+        assert engine.opened() == []  # stopped before the first
+        engine.open_all(threading.Event())
+        assert sorted(library.name for library in engine.opened()) == ["book", "dups"]
+        assert engine.library("book").keypoint_table_size() is not None
+    finally:
+        engine.close()

@@ -36,6 +36,10 @@ class Settings:
     model_threads: int = 0
     # Persist the in-memory vector index after this many changes (and on shutdown).
     index_flush_every: int = 500
+    # The server opens every library when it starts, one at a time in the background (its
+    # vector index, and the keypoint table of kinds that vote), rather than at the first
+    # request naming it; off, each opens at first use.
+    open_at_start: bool = True
     log_level: str = "info"
     # Require HTTP Basic (API key : secret key) on the native /v1 API.
     native_auth: bool = False

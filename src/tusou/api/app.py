@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -29,17 +30,29 @@ def _refusal(path: str, max_bytes: int) -> tuple[int, dict[str, Any]]:
     return native_refusal(path, max_bytes)
 
 
+# How long shutdown waits for the opening of a library at start to finish.
+_OPENER_GRACE_S = 30.0
+
+
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
     """Build the app; it owns (and closes) the engine unless one is passed in."""
     settings = settings or Settings.from_env()
     owns_engine = engine is None
-    engine = engine or Engine(settings)
+    engine = engine or Engine(settings, fill_tables=True)
     metrics = Metrics()
     metrics.registry.register(LibraryCollector(engine))
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        stop = threading.Event()
+        opener = threading.Thread(target=engine.open_all, args=(stop,), daemon=True,
+                                  name="open-libraries")
+        if settings.open_at_start:
+            opener.start()
         yield
+        stop.set()
+        if opener.is_alive():  # opening one library's index: seconds at most
+            await run_in_threadpool(opener.join, _OPENER_GRACE_S)
         if owns_engine:
             await run_in_threadpool(engine.close)
 

@@ -39,8 +39,12 @@ def validate_library_name(name: str) -> str:
 
 
 class Engine:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, fill_tables: bool = False) -> None:
+        """``fill_tables``: fill each library's keypoint table in the background as the
+        library opens (a server, whose queries should not wait for it); otherwise the first
+        query that needs it fills it (one-shot commands, which may never)."""
         self.settings = settings
+        self._fill_tables = fill_tables
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.store = Store(settings.resolved_database_url)
         self.credentials = Credentials(self.store.credentials)
@@ -114,11 +118,33 @@ class Engine:
                                   flush_every=self.settings.index_flush_every)
                 with self._lock:
                     self._libraries[name] = library
+                if self._fill_tables:
+                    library.load_in_background()
                 return library
             finally:
                 # Never keep a lock per name asked for (unknown names would pile up).
                 with self._lock:
                     self._opening.pop(name, None)
+
+    def open_all(self, stop: threading.Event) -> None:
+        """Open every library, one at a time, and fill its keypoint table (kinds that
+        vote), so that no request waits for either; until ``stop`` is set. A server runs
+        this in the background at start. A library deleted meanwhile is passed over."""
+        for record in self.libraries():
+            if stop.is_set():
+                return
+            try:
+                loader = self.library(record.name).load_in_background()
+            except LibraryNotFound:
+                continue
+            except Exception:
+                if stop.is_set():  # the engine closed under it
+                    return
+                log.exception("could not open library %s", record.name)
+                continue
+            # One at a time: each fill reads the store and builds at full speed.
+            while loader is not None and loader.is_alive() and not stop.is_set():
+                loader.join(timeout=0.5)
 
     def opened(self) -> list[Library]:
         """The libraries open in this engine (asked by name since it started), none opened."""

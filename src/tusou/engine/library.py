@@ -144,6 +144,7 @@ class Library:
         self._originals = originals
         self._flush_every = flush_every
         self._saver: threading.Thread | None = None  # the keypoint table's background save
+        self._loader: threading.Thread | None = None  # ... and its background fill
         self._saver_lock = threading.Lock()
 
     @property
@@ -307,6 +308,35 @@ class Library:
             self._saver = threading.Thread(target=self._save_votes, daemon=True,
                                            name=f"save-votes-{self.name}")
             self._saver.start()
+
+    def load_in_background(self) -> threading.Thread | None:
+        """Start filling the keypoint table now, so that the first query to reach the
+        vote look need not: mapping a saved table takes under a second, but filling one
+        from the store about two minutes at 100,000 pages. A query that reaches the look
+        meanwhile waits for this fill rather than start its own, so it answers as it would
+        have. The thread filling it (started by an earlier call, perhaps), or None where
+        there is nothing to load (no table, or already loaded). It stops, unfinished, once
+        the library is closed."""
+        votes = self._state.votes
+        if votes is None or votes.loaded or self._state.closed:
+            return None
+        with self._saver_lock:
+            if self._loader is not None:
+                return self._loader if self._loader.is_alive() else None
+            self._loader = threading.Thread(target=self._load_votes, args=(votes,), daemon=True,
+                                            name=f"load-votes-{self.name}")
+            self._loader.start()
+            return self._loader
+
+    def _load_votes(self, votes: KeypointTable) -> None:
+        try:
+            self._fill_votes(votes)
+        except LoadStopped:
+            return
+        except Exception:  # the first query to need it tries again
+            log.exception("library %s: loading the keypoint table failed", self.name)
+            return
+        self._save_votes()
 
     def close(self) -> None:
         """Save and close the index; later calls on this object get LibraryNotFound."""
@@ -594,7 +624,7 @@ class Library:
         if votes.loaded:
             return
         start = time.perf_counter()
-        votes.load(StoredKeypoints(self._store, self.record.id))
+        votes.load(StoredKeypoints(self._store, self.record.id, lambda: self._state.closed))
         log.info("library %s: keypoint table loaded in %.1f s, %d keypoints, %.0f MiB",
                  self.name, time.perf_counter() - start, votes.keypoints, votes.nbytes / 2**20)
 
@@ -695,12 +725,18 @@ class Library:
         return SearchPage(out, has_more=len(scored) > page.end, query_region=desc.region)
 
 
+class LoadStopped(Exception):
+    """The library was closed while its keypoint table was being filled."""
+
+
 class StoredKeypoints:
     """A library's stored keypoints, as the keypoint table is filled from them."""
 
-    def __init__(self, store: Store, library_id: int) -> None:
+    def __init__(self, store: Store, library_id: int,
+                 closed: Callable[[], bool] = lambda: False) -> None:
         self._store = store
         self._library_id = library_id
+        self._closed = closed
 
     def generation(self) -> int:
         return self._store.keypoint_generation(self._library_id)
@@ -709,8 +745,11 @@ class StoredKeypoints:
         return self._store.image_ids(self._library_id)
 
     def descriptors(self, ids: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
-        """Read a few hundred at a time."""
+        """Read a few hundred at a time; stops (LoadStopped) once the library is closed,
+        as a fill of minutes must not outlive it."""
         wanted = ids.tolist()
         for start in range(0, len(wanted), 500):
+            if self._closed():
+                raise LoadStopped(f"library {self._library_id} closed")
             for image_id, blob in self._store.keypoints(wanted[start:start + 500]).items():
                 yield image_id, descriptors_from_bytes(blob)
