@@ -145,7 +145,7 @@ class Library:
         self._flush_every = flush_every
         self._saver: threading.Thread | None = None  # the keypoint table's background save
         self._loader: threading.Thread | None = None  # ... and its background fill
-        self._saver_lock = threading.Lock()
+        self._background_lock = threading.Lock()  # starts either thread
 
     @property
     def name(self) -> str:
@@ -302,7 +302,7 @@ class Library:
     def _save_votes_soon(self) -> None:
         """Save the keypoint table in the background (a save builds what is pending:
         seconds at scale), unless a background save is still running."""
-        with self._saver_lock:
+        with self._background_lock:
             if self._saver is not None and self._saver.is_alive():
                 return
             self._saver = threading.Thread(target=self._save_votes, daemon=True,
@@ -320,7 +320,7 @@ class Library:
         votes = self._state.votes
         if votes is None or votes.loaded or self._state.closed:
             return None
-        with self._saver_lock:
+        with self._background_lock:
             if self._loader is not None:
                 return self._loader if self._loader.is_alive() else None
             self._loader = threading.Thread(target=self._load_votes, args=(votes,), daemon=True,
