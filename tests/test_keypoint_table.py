@@ -149,6 +149,7 @@ def test_adds_and_removals_do_not_wait_for_a_build_and_win_over_what_it_built() 
     voter = threading.Thread(target=table.votes, args=(_descriptors(0, n=1), 1))
     voter.start()
     assert building.wait(10)
+    assert table.keypoints == 5 * 300  # the rows under build still counted
     # While the build waits, writers go through: they do not wait for it.
     writer = threading.Thread(target=lambda: (table.remove([1, 5]), table.upsert(2, _descriptors(22))))
     writer.start()
@@ -165,6 +166,30 @@ def test_adds_and_removals_do_not_wait_for_a_build_and_win_over_what_it_built() 
     assert table.votes(_noisy(_descriptors(22), flips=10), 1)[0][0] == 2
     assert table.votes(_noisy(_descriptors(3), flips=10), 1)[0][0] == 3
     assert len(table) == 3
+
+
+def test_a_failed_build_loses_no_image_and_keeps_what_changed_meanwhile() -> None:
+    table = KeypointTable()
+    table.load(HeldKeypoints([(1, _descriptors(1))]))
+    for image_id in (2, 3, 4):
+        table.upsert(image_id, _descriptors(image_id))
+    build = table._segment
+
+    def failing(images):  # type: ignore[no-untyped-def]
+        table.remove([3])  # while it builds: removed, and stays so
+        table.upsert(4, _descriptors(44))  # replaced: the newer keypoints win
+        raise MemoryError
+
+    table._segment = failing  # type: ignore[method-assign]
+    with pytest.raises(MemoryError):
+        table.votes(_descriptors(0, n=1), 1)
+    table._segment = build  # type: ignore[method-assign]
+    assert table.keypoints == 3 * 300 and len(table) == 3
+    assert table.votes(_noisy(_descriptors(2), flips=10), 1)[0][0] == 2  # pending again
+    assert table.votes(_noisy(_descriptors(3), flips=10), 1) == []
+    assert table.votes(_noisy(_descriptors(4), flips=10), 1) == []
+    assert table.votes(_noisy(_descriptors(44), flips=10), 1)[0][0] == 4
+    assert table.votes(_noisy(_descriptors(1), flips=10), 1)[0][0] == 1
 
 
 def test_rows_of_deleted_images_are_dropped_once_half_a_segment_is_dead(table: KeypointTable) -> None:

@@ -167,6 +167,7 @@ class KeypointTable:
         self._lookups: list[list[tuple[int, np.ndarray]]] = []
         self._segments: list[_Segment] = []
         self._pending: dict[int, np.ndarray] = {}
+        self._building: dict[int, np.ndarray] = {}  # taken from pending by a build under way
         self._removed: set[int] = set()  # removed while the store is read
 
     @property
@@ -185,16 +186,18 @@ class KeypointTable:
         descriptors pending, not yet built into one."""
         with self._lock:
             return (sum(a.nbytes for s in self._segments for a in (*s.arrays().values(), s.dead))
-                    + sum(d.nbytes for d in self._pending.values()))
+                    + sum(d.nbytes for held in (self._pending, self._building)
+                          for d in held.values()))
 
     @property
     def keypoints(self) -> int:
         """Rows in the segments, dead ones included until a build drops them (a merge, or
         the segment's rebuild once more than half of it is dead), and rows pending (added
-        since the last build, which the next vote or save makes)."""
+        since the last build, which the next vote or save makes, or in a build under way)."""
         with self._lock:
             return (sum(len(s) for s in self._segments)
-                    + sum(len(d) for d in self._pending.values()))
+                    + sum(len(d) for held in (self._pending, self._building)
+                          for d in held.values()))
 
     # --- writes ------------------------------------------------------------------------
 
@@ -483,19 +486,33 @@ class KeypointTable:
                 if not self._pending and not any(_stale(s) for s in self._segments):
                     return list(self._segments)
                 pending, self._pending = self._pending, {}
+                self._building = pending
                 segments = list(self._segments)  # only a build replaces the list
                 self._changed = set()
-            segments = [self._segment(self._alive(s)) if _stale(s) else s for s in segments]
-            for chunk in _chunks(pending.items(), self._segment_rows):
-                segments.append(self._segment(chunk))
-                # Merge while the older neighbour is not much larger than the newer one (each
-                # row is rebuilt O(log n) times over the table's life), up to segment_rows.
-                while len(segments) > 1 and segments[-2].live < 2 * segments[-1].live and (
-                        segments[-2].live + segments[-1].live <= self._segment_rows):
-                    newer, older = segments.pop(), segments.pop()
-                    segments.append(self._segment([*self._alive(older), *self._alive(newer)]))
+            try:
+                segments = [self._segment(self._alive(s)) if _stale(s) else s for s in segments]
+                for chunk in _chunks(pending.items(), self._segment_rows):
+                    segments.append(self._segment(chunk))
+                    # Merge while the older neighbour is not much larger than the newer one
+                    # (each row is rebuilt O(log n) times over the table's life), up to
+                    # segment_rows.
+                    while len(segments) > 1 and segments[-2].live < 2 * segments[-1].live and (
+                            segments[-2].live + segments[-1].live <= self._segment_rows):
+                        newer, older = segments.pop(), segments.pop()
+                        segments.append(self._segment([*self._alive(older), *self._alive(newer)]))
+            except BaseException:
+                # Pending again, so that a failed build (out of memory) loses no image; what
+                # changed meanwhile stays as it is (pending anew, or removed).
+                with self._lock:
+                    changed, self._changed = self._changed or set(), None
+                    self._building = {}
+                    for image_id, descriptors in pending.items():
+                        if image_id not in changed:
+                            self._pending.setdefault(image_id, descriptors)
+                raise
             with self._lock:
                 changed, self._changed = self._changed, None
+                self._building = {}
                 self._segments = segments
                 for image_id in changed:
                     self._kill(image_id)
