@@ -99,6 +99,20 @@ def server_env(model_cache: Path, **extra: str) -> dict[str, str]:
     return env
 
 
+def keypoint_table_gauges(url: str, library: str, wait_s: float) -> dict[str, float]:
+    """``library``'s keypoint-table gauges on the server's /metrics (keypoints, bytes), once
+    they show, waited for up to ``wait_s``; empty if they never do."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        gauges = {line.split("{", 1)[0].removeprefix("tusou_keypoint_table_"):
+                  float(line.rsplit(" ", 1)[1])
+                  for line in httpx.get(f"{url}/metrics", timeout=10).text.splitlines()
+                  if line.startswith("tusou_keypoint_table_") and f'{{library="{library}"}}' in line}
+        if gauges or time.monotonic() > deadline:
+            return gauges
+        time.sleep(0.2)
+
+
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory, model_cache: Path) -> Iterator[ServerProcess]:
     proc = ServerProcess(tmp_path_factory.mktemp("data"), free_port(), server_env(model_cache))

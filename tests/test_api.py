@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import base64
-import time
 
 import httpx
 import numpy as np
 import pytest
 
-from conftest import ImageServer, encode, generated_page, noise_image, sample
+from conftest import ImageServer, encode, generated_page, keypoint_table_gauges, noise_image, sample
 
 
 def add(client: httpx.Client, lib: str, pixels: np.ndarray | bytes, brief: str = "x",
@@ -476,17 +475,10 @@ def test_metrics_show_a_picturebook_keypoint_table_once_loaded(client: httpx.Cli
                                                                 make_library) -> None:
     lib = make_library("picturebook")
     add(client, lib, generated_page(2_000_007), brief="page")
-    gauge = f'tusou_keypoint_table_keypoints{{library="{lib}"}}'
     # Loaded in the background as the add opened the library, and the page held since.
-    deadline = time.monotonic() + 60
-    while True:
-        lines = dict(line.rsplit(" ", 1) for line in client.get("/metrics").text.splitlines()
-                     if line.startswith("tusou_keypoint_table_") and f'"{lib}"' in line)
-        if gauge in lines and float(lines[gauge]) > 0 or time.monotonic() > deadline:
-            break
-        time.sleep(0.2)
-    assert 100 <= float(lines[gauge]) <= 500  # the page's strongest 500 at most
-    assert float(lines[f'tusou_keypoint_table_bytes{{library="{lib}"}}']) > 100 * 100
+    gauges = keypoint_table_gauges(str(client.base_url), lib, 60)
+    assert 100 <= gauges["keypoints"] <= 500  # the page's strongest 500 at most
+    assert gauges["bytes"] > 100 * 100
 
 
 def test_unknown_route_is_json(client: httpx.Client) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import ServerProcess, encode, free_port, generated_page, noise_image, server_env
+from conftest import ServerProcess, encode, free_port, generated_page, keypoint_table_gauges, noise_image, server_env
 
 
 def _b64(seed: int) -> str:
@@ -151,19 +151,6 @@ def test_restart_keeps_everything(tmp_path: Path, model_cache: Path, signal_name
         srv.stop()
 
 
-def _table_gauge(srv: ServerProcess, library: str, wait_s: float) -> float | None:
-    """The library's keypoint-table gauge on /metrics, waited for up to ``wait_s``."""
-    gauge = f'tusou_keypoint_table_keypoints{{library="{library}"}} '
-    deadline = time.monotonic() + wait_s
-    while True:
-        for line in httpx.get(f"{srv.url}/metrics", timeout=10).text.splitlines():
-            if line.startswith(gauge):
-                return float(line.rsplit(" ", 1)[1])
-        if time.monotonic() > deadline:
-            return None
-        time.sleep(0.2)
-
-
 def test_a_started_server_opens_its_libraries_before_any_request_names_them(
         tmp_path: Path, model_cache: Path) -> None:
     srv = ServerProcess(tmp_path / "data", free_port(), server_env(model_cache))
@@ -175,22 +162,22 @@ def test_a_started_server_opens_its_libraries_before_any_request_names_them(
             assert c.post("/v1/libraries/book/images",
                           json={"image": page, "brief": "page"}).status_code == 201
         # Loaded as the add opened the library (nothing to read then), the page added to it.
-        assert _table_gauge(srv, "book", 60) is not None
+        assert keypoint_table_gauges(srv.url, "book", 60)
     finally:
         srv.stop()
     srv.start()
     try:
         # Filled in the background at start (and saved), no request naming the library.
-        keypoints = _table_gauge(srv, "book", 60)
+        keypoints = keypoint_table_gauges(srv.url, "book", 60).get("keypoints")
         assert keypoints is not None and 100 <= keypoints <= 500
     finally:
         srv.stop()
     off = ServerProcess(srv.data_dir, free_port(), server_env(model_cache, TUSOU_OPEN_AT_START="0"))
     off.start()
     try:
-        assert _table_gauge(off, "book", 3) is None  # not opened at start
+        assert not keypoint_table_gauges(off.url, "book", 3)  # not opened at start
         # Opened by the first request naming it, its table filled then, not at a query.
         assert httpx.get(f"{off.url}/v1/libraries/book/images", timeout=60).status_code == 200
-        assert _table_gauge(off, "book", 60) == keypoints
+        assert keypoint_table_gauges(off.url, "book", 60).get("keypoints") == keypoints
     finally:
         off.stop()
