@@ -588,7 +588,8 @@ def test_a_fill_stops_when_its_library_is_closed(
         engine.close()
 
 
-def test_open_all_opens_every_library_and_fills_its_table(tmp_path: Path, model_cache: Path) -> None:
+def test_open_all_opens_every_library_and_fills_its_table(
+        tmp_path: Path, model_cache: Path, caplog: pytest.LogCaptureFixture) -> None:
     settings = _book(tmp_path, model_cache)
     engine = Engine(settings)
     try:
@@ -596,7 +597,9 @@ def test_open_all_opens_every_library_and_fills_its_table(tmp_path: Path, model_
         stop.set()
         engine.open_all(stop)
         assert engine.opened() == []  # stopped before the first
-        engine.open_all(threading.Event())
+        with caplog.at_level(logging.INFO, logger="tusou.engine.engine"):
+            engine.open_all(threading.Event())
+        assert "2 libraries opened in" in caplog.text
         assert sorted(library.name for library in engine.opened()) == ["book", "dups"]
         assert engine.library("book").keypoint_table_size() is not None
     finally:
