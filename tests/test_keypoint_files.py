@@ -24,6 +24,9 @@ from tusou.index.keypoint_table import HeldKeypoints, KeypointTable
 WIDTH = 61
 
 
+EMPTY = np.zeros((0, WIDTH), np.uint8)  # an image's descriptors where it has no keypoints
+
+
 def _descriptors(seed: int, n: int = 200) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 256, (n, WIDTH), dtype=np.uint8)
 
@@ -162,15 +165,76 @@ def test_changes_while_a_saved_table_loads_win_over_what_was_saved(saved: Path, 
     table.upsert(4, slow.images[4], generation=1)
     del slow.images[5]
     table.remove([5])
+    slow.images[6], slow.version = EMPTY, 2  # refreshed: no keypoints now
+    table.upsert(6, EMPTY, generation=2)
     proceed.set()
     loader.join(5)
     assert _first(table, 40) == 4 and _first(table, 4) is None and _first(table, 5) is None
+    assert _first(table, 6) is None
     assert table.save()
-    slow.read.clear()
+    again_store = Source(slow.images, generation=2)
     again = KeypointTable(path=saved)
-    again.load(Source(slow.images, generation=1))
+    again.load(again_store)
+    assert again_store.read == []  # 6 saved as having none
     assert _first(again, 40) == 4 and _first(again, 4) is None and _first(again, 5) is None
-    assert len(again) == 9
+    assert _first(again, 6) is None
+    assert len(again) == 8
+
+
+def test_an_image_left_without_keypoints_while_the_store_is_read_loses_what_was_read() -> None:
+    reading, proceed = threading.Event(), threading.Event()
+
+    class Slow(Source):
+        def descriptors(self, ids: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
+            reading.set()
+            proceed.wait(5)
+            yield from super().descriptors(ids)
+
+    slow = Slow({i: _descriptors(i) for i in range(1, 4)})
+    table = KeypointTable()
+    loader = threading.Thread(target=table.load, args=(slow,))
+    loader.start()
+    assert reading.wait(5)
+    table.upsert(2, EMPTY, generation=1)  # read as it was, replaced meanwhile
+    proceed.set()
+    loader.join(5)
+    assert _first(table, 2) is None and _first(table, 1) == 1 and len(table) == 2
+
+
+def test_images_without_keypoints_are_saved_as_such_and_not_read_again(tmp_path: Path) -> None:
+    store = Source({1: _descriptors(1), 2: EMPTY, 3: EMPTY, 4: _descriptors(4)})
+    path = tmp_path / "1.kpt"
+    table = KeypointTable(path=path)
+    table.load(store)
+    assert table.save()
+
+    def bare() -> list[int]:
+        manifest = files.read_manifest(path)
+        assert manifest is not None
+        return manifest.bare.tolist()
+
+    assert bare() == [2, 3]
+    store.read.clear()
+    KeypointTable(path=path).load(store)
+    assert store.read == []
+    # Since the save: one deleted, one added without keypoints, one with.
+    del store.images[3]
+    store.images[5], store.images[6] = EMPTY, _descriptors(6)
+    store.read.clear()
+    third = KeypointTable(path=path)
+    third.load(store)
+    assert sorted(store.read) == [5, 6]
+    assert third.save() and bare() == [2, 5]
+    # Refreshed in this table: 2 gains keypoints, 1 loses them.
+    store.images[2], store.images[1], store.version = _descriptors(2), EMPTY, 2
+    third.upsert(2, _descriptors(2), generation=1)
+    third.upsert(1, EMPTY, generation=2)
+    assert third.save() and bare() == [1, 5]
+    store.read.clear()
+    fourth = KeypointTable(path=path)
+    fourth.load(store)
+    assert store.read == []
+    assert [_first(fourth, i) for i in (1, 2, 4, 6)] == [None, 2, 4, 6] and len(fourth) == 3
 
 
 def _cut(path: Path) -> None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import glob
 import os
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +37,9 @@ class Manifest:
     generation: int
     segments: list[str]
     dead: list[np.ndarray]  # per segment, a bool per row
+    # Images held without keypoints (none to vote with), which a load need not read again.
+    # Manifests written before 2026-12-07 have none: their bare images are read again.
+    bare: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
 
 def segment_file(path: Path, name: str, array: str) -> Path:
@@ -81,7 +84,8 @@ def write_manifest(path: Path, manifest: Manifest) -> None:
                      setting_values=np.array([manifest.settings[k] for k in sorted(manifest.settings)],
                                              np.int64),
                      segments=np.array(manifest.segments, dtype=str).reshape(-1),
-                     lengths=lengths, dead=np.packbits(dead))
+                     lengths=lengths, dead=np.packbits(dead),
+                     bare=np.asarray(manifest.bare, np.int64))
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -114,7 +118,10 @@ def read_manifest(path: Path) -> Manifest | None:
             raise ValueError("dead rows do not match the segment lengths")
         dead = np.unpackbits(packed, count=int(lengths.sum())).astype(bool)
         generation = int(z["generation"])
+        bare = z["bare"].astype(np.int64) if "bare" in z.files else np.zeros(0, np.int64)
+        if bare.ndim != 1:
+            raise ValueError("bare images are not a list of ids")
     bounds = np.r_[0, np.cumsum(lengths)]
     return Manifest(settings, generation, segments,
-                    [dead[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)])
+                    [dead[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)], bare)
 

@@ -169,6 +169,9 @@ class KeypointTable:
         self._pending: dict[int, np.ndarray] = {}
         self._building: dict[int, np.ndarray] = {}  # taken from pending by a build under way
         self._removed: set[int] = set()  # removed while the store is read
+        # Images held with no keypoints to vote with (smooth pictures, about 2 % of a book's
+        # pages), saved with the table so that the next load need not read them again.
+        self._bare: set[int] = set()
 
     @property
     def loaded(self) -> bool:
@@ -209,12 +212,18 @@ class KeypointTable:
         keypoint generation this replacement brought it to (a refresh of stored keypoints;
         adds need none)."""
         descriptors = self._kept(descriptors)
+        image_id = int(image_id)
         with self._lock:
             self._kill(image_id)
-            self._pending.pop(int(image_id), None)
-            # A picture without keypoints has nothing to vote for it.
-            if len(descriptors) and (self._loaded or self._loading):
-                self._pending[int(image_id)] = descriptors
+            self._pending.pop(image_id, None)
+            if self._loaded or self._loading:
+                if len(descriptors):
+                    self._pending[image_id] = descriptors
+                    self._bare.discard(image_id)
+                else:  # a picture without keypoints has nothing to vote for it
+                    self._bare.add(image_id)
+                    if self._loading:  # what the load reads of it is older
+                        self._removed.add(image_id)
             self._advance(generation)
 
     def remove(self, ids: Iterable[int], *, generation: int | None = None) -> None:
@@ -224,6 +233,7 @@ class KeypointTable:
             for image_id in ids:
                 self._kill(int(image_id))
                 self._pending.pop(int(image_id), None)
+                self._bare.discard(int(image_id))
                 if self._loading:
                     self._removed.add(int(image_id))
             self._advance(generation)
@@ -260,15 +270,18 @@ class KeypointTable:
                 # Read once changes are being kept, before anything else is: a replacement
                 # either counts in it, or is kept (pending) and wins over what was read.
                 generation = source.generation()
-                saved = self._saved(generation)
+                saved, bare = self._saved(generation)
                 with self._lock:
                     self._generation = generation
                     self._segments = saved
-                    for image_id in [*self._pending, *self._removed]:  # changed meanwhile
+                    changed = {*self._pending, *self._removed, *self._bare}  # meanwhile
+                    for image_id in changed:
                         self._kill(image_id)
                 ids = source.image_ids()
                 if saved:
-                    ids = np.setdiff1d(ids, self._reconciled(ids), assume_unique=True)
+                    bare = np.intersect1d(bare, ids)
+                    held = np.union1d(self._reconciled(ids), bare)
+                    ids = np.setdiff1d(ids, held, assume_unique=True)
                 # Each image's kept rows, copied: a slice would hold the whole array.
                 read = {i: self._kept(d) for i, d in source.descriptors(ids)}
             except BaseException:
@@ -276,13 +289,24 @@ class KeypointTable:
                     self._loading = False
                     self._pending.clear()
                     self._removed.clear()
+                    self._bare.clear()
                     self._segments = []
                     self._generation = None
                 raise
             with self._lock:
+                # Images changed meanwhile are as those changes left them (their rows
+                # pending, or bare), not as saved or read.
+                changed = {*self._pending, *self._removed, *self._bare}
+                for image_id in bare.tolist() if saved else ():
+                    if image_id not in changed:
+                        self._bare.add(image_id)
                 for image_id, descriptors in read.items():
-                    if image_id not in self._removed and len(descriptors):
-                        self._pending.setdefault(image_id, descriptors)
+                    if image_id in changed:
+                        continue
+                    if len(descriptors):
+                        self._pending[image_id] = descriptors
+                    else:
+                        self._bare.add(image_id)
                 self._removed.clear()
                 self._loading = False
                 self._loaded = True
@@ -318,14 +342,15 @@ class KeypointTable:
                     return False
                 segments = list(self._segments)
                 dead = [s.dead.copy() for s in segments]
+                bare = np.array(sorted(self._bare), np.int64)
                 generation, version = self._generation, self._version
             with writer_lock(self._path):
-                self._write(self._path, segments, dead, generation)
+                self._write(self._path, segments, dead, bare, generation)
             self._saved_version = version
             return True
 
     def _write(self, path: Path, segments: list[_Segment], dead: list[np.ndarray],
-               generation: int) -> None:
+               bare: np.ndarray, generation: int) -> None:
         """Write ``segments`` not yet written, then the manifest (caller holds the lock)."""
         for segment in segments:
             # Another process writing this library's table may have removed its files.
@@ -339,7 +364,7 @@ class KeypointTable:
                 segment.words, segment.owners, segment.keys, segment.rows = (
                     mapped[array] for array in files.ARRAYS)
         files.write_manifest(path, files.Manifest(
-            self._settings(), generation, [s.name or "" for s in segments], dead))
+            self._settings(), generation, [s.name or "" for s in segments], dead, bare))
 
     def close(self) -> None:
         """Write nothing more (the library is closed or deleted); waits for a save that is
@@ -351,31 +376,34 @@ class KeypointTable:
         return {"tables": self._tables, "bits": self._bits, "seed": _SEED,
                 "per_image": self._per_image or 0, "width": self._width or 0}
 
-    def _saved(self, generation: int) -> list[_Segment]:
-        """The segments saved at ``path`` (memory-mapped), if they match ``generation`` and
-        this table's settings; none otherwise (any damage: the store is read instead)."""
+    def _saved(self, generation: int) -> tuple[list[_Segment], np.ndarray]:
+        """The segments saved at ``path`` (memory-mapped) and the images saved as bare, if
+        they match ``generation`` and this table's settings; none otherwise (any damage: the
+        store is read instead)."""
+        none: tuple[list[_Segment], np.ndarray] = ([], np.zeros(0, np.int64))
         if self._path is None:
-            return []
+            return none
         try:
             manifest = files.read_manifest(self._path)
             if manifest is None:
-                return []
+                return none
             width = manifest.settings.get("width", 0)
             if width <= 0 or manifest.settings != {**self._settings(), "width": width}:
                 log.info("keypoint table %s: saved with other settings, filled again", self._path)
-                return []
+                return none
             if manifest.generation != generation:
                 log.info("keypoint table %s: stored keypoints replaced since it was saved "
                          "(generation %d, now %d), filled again", self._path,
                          manifest.generation, generation)
-                return []
+                return none
             self._set_width(width)
-            return [self._mapped(name, dead)
-                    for name, dead in zip(manifest.segments, manifest.dead, strict=True)]
+            return ([self._mapped(name, dead)
+                     for name, dead in zip(manifest.segments, manifest.dead, strict=True)],
+                    np.unique(manifest.bare))
         except Exception as exc:  # a damaged file means "read the store", never "crash"
             log.warning("keypoint table %s unreadable (%s: %s), filled from the store",
                         self._path, type(exc).__name__, exc)
-            return []
+            return none
 
     def _mapped(self, name: str, dead: np.ndarray) -> _Segment:
         """Segment ``name`` read back, its arrays checked as far as a vote relies on them."""
