@@ -53,6 +53,20 @@ class Source(HeldKeypoints):
         return super().descriptors(ids)
 
 
+class Slow(Source):
+    """A source whose reading waits, once started (``reading``), until ``proceed``: changes
+    made meanwhile come while the store is read."""
+
+    def __init__(self, images: dict[int, np.ndarray], generation: int = 0) -> None:
+        super().__init__(images, generation)
+        self.reading, self.proceed = threading.Event(), threading.Event()
+
+    def descriptors(self, ids: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
+        self.reading.set()
+        self.proceed.wait(5)
+        yield from super().descriptors(ids)
+
+
 def _first(table: KeypointTable, seed: int) -> int | None:
     hits = table.votes(_photo_of(seed), 1, min_votes=50)
     return hits[0][0] if hits else None
@@ -148,26 +162,18 @@ def test_replacements_the_table_saw_are_saved_with_the_generation_they_brought(
 
 
 def test_changes_while_a_saved_table_loads_win_over_what_was_saved(saved: Path, store: Source) -> None:
-    reading, proceed = threading.Event(), threading.Event()
-
-    class Slow(Source):
-        def descriptors(self, ids: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
-            reading.set()
-            proceed.wait(5)
-            yield from super().descriptors(ids)
-
     slow = Slow(store.images)
     table = KeypointTable(path=saved)
     loader = threading.Thread(target=table.load, args=(slow,))
     loader.start()
-    assert reading.wait(5)
+    assert slow.reading.wait(5)
     slow.images[4], slow.version = _descriptors(40), 1  # a refresh
     table.upsert(4, slow.images[4], generation=1)
     del slow.images[5]
     table.remove([5])
     slow.images[6], slow.version = EMPTY, 2  # refreshed: no keypoints now
     table.upsert(6, EMPTY, generation=2)
-    proceed.set()
+    slow.proceed.set()
     loader.join(5)
     assert _first(table, 40) == 4 and _first(table, 4) is None and _first(table, 5) is None
     assert _first(table, 6) is None
@@ -182,21 +188,13 @@ def test_changes_while_a_saved_table_loads_win_over_what_was_saved(saved: Path, 
 
 
 def test_an_image_left_without_keypoints_while_the_store_is_read_loses_what_was_read() -> None:
-    reading, proceed = threading.Event(), threading.Event()
-
-    class Slow(Source):
-        def descriptors(self, ids: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
-            reading.set()
-            proceed.wait(5)
-            yield from super().descriptors(ids)
-
     slow = Slow({i: _descriptors(i) for i in range(1, 4)})
     table = KeypointTable()
     loader = threading.Thread(target=table.load, args=(slow,))
     loader.start()
-    assert reading.wait(5)
+    assert slow.reading.wait(5)
     table.upsert(2, EMPTY, generation=1)  # read as it was, replaced meanwhile
-    proceed.set()
+    slow.proceed.set()
     loader.join(5)
     assert _first(table, 2) is None and _first(table, 1) == 1 and len(table) == 2
 
@@ -560,6 +558,14 @@ def _book(tmp_path: Path, model_cache: Path) -> Settings:
     return settings
 
 
+@pytest.fixture
+def book(tmp_path: Path, model_cache: Path) -> Iterator[Engine]:
+    """An engine on _book's store."""
+    engine = Engine(_book(tmp_path, model_cache))
+    yield engine
+    engine.close()
+
+
 def test_a_library_fills_its_table_in_the_background_before_a_query_needs_it(
         tmp_path: Path, model_cache: Path, caplog: pytest.LogCaptureFixture) -> None:
     settings = _book(tmp_path, model_cache)
@@ -593,41 +599,35 @@ def test_a_library_fills_its_table_in_the_background_before_a_query_needs_it(
 
 
 def test_a_query_that_needs_the_table_while_it_fills_waits_for_that_fill(
-        tmp_path: Path, model_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    settings = _book(tmp_path, model_cache)
-    engine = Engine(settings)
-    try:
-        library = engine.library("book")
-        reading, go_on = threading.Event(), threading.Event()
-        generation = engine.store.keypoint_generation
-        reads: list[int] = []
+        book: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    engine = book
+    library = engine.library("book")
+    reading, go_on = threading.Event(), threading.Event()
+    generation = engine.store.keypoint_generation
+    reads: list[int] = []
 
-        def slow(library_id: int) -> int:
-            reads.append(library_id)
-            reading.set()
-            go_on.wait(30)
-            return generation(library_id)
+    def slow(library_id: int) -> int:
+        reads.append(library_id)
+        reading.set()
+        go_on.wait(30)
+        return generation(library_id)
 
-        monkeypatch.setattr(engine.store, "keypoint_generation", slow)
-        loader = library.load_in_background()
-        assert loader is not None and reading.wait(30)
-        answers: list[list[str]] = []
-        query = threading.Thread(target=lambda: answers.append(_by_votes(engine)))
-        query.start()
-        query.join(1.0)
-        assert query.is_alive()  # waiting for the fill under way, not starting its own
-        go_on.set()
-        query.join(60)
-        assert answers == [[str(PAGE)]] and len(reads) == 1
-    finally:
-        engine.close()
+    monkeypatch.setattr(engine.store, "keypoint_generation", slow)
+    loader = library.load_in_background()
+    assert loader is not None and reading.wait(30)
+    answers: list[list[str]] = []
+    query = threading.Thread(target=lambda: answers.append(_by_votes(engine)))
+    query.start()
+    query.join(1.0)
+    assert query.is_alive()  # waiting for the fill under way, not starting its own
+    go_on.set()
+    query.join(60)
+    assert answers == [[str(PAGE)]] and len(reads) == 1
 
 
 def test_a_fill_stops_when_its_library_is_closed(
-        tmp_path: Path, model_cache: Path, monkeypatch: pytest.MonkeyPatch,
-        caplog: pytest.LogCaptureFixture) -> None:
-    settings = _book(tmp_path, model_cache)
-    engine = Engine(settings)
+        book: Engine, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    engine = book
     library = engine.library("book")
     generation = engine.store.keypoint_generation
     read: list[list[int]] = []
@@ -639,32 +639,25 @@ def test_a_fill_stops_when_its_library_is_closed(
 
     monkeypatch.setattr(engine.store, "keypoint_generation", closing)
     monkeypatch.setattr(engine.store, "keypoints", lambda ids: read.append(ids) or keypoints(ids))
-    try:
-        with caplog.at_level(logging.INFO, logger="tusou"):
-            loader = library.load_in_background()
-            assert loader is not None
-            loader.join(60)
-        assert read == []  # stopped before reading a single image
-        assert library.keypoint_table_size() is None
-        assert not (settings.data_dir / "index" / f"{library.record.id}.kpt").exists()
-        assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
-    finally:
-        engine.close()
+    with caplog.at_level(logging.INFO, logger="tusou"):
+        loader = library.load_in_background()
+        assert loader is not None
+        loader.join(60)
+    assert read == []  # stopped before reading a single image
+    assert library.keypoint_table_size() is None
+    assert not (engine.settings.data_dir / "index" / f"{library.record.id}.kpt").exists()
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
 
 
 def test_open_all_opens_every_library_and_fills_its_table(
-        tmp_path: Path, model_cache: Path, caplog: pytest.LogCaptureFixture) -> None:
-    settings = _book(tmp_path, model_cache)
-    engine = Engine(settings)
-    try:
-        stop = threading.Event()
-        stop.set()
-        engine.open_all(stop)
-        assert engine.opened() == []  # stopped before the first
-        with caplog.at_level(logging.INFO, logger="tusou.engine.engine"):
-            engine.open_all(threading.Event())
-        assert "2 libraries opened in" in caplog.text
-        assert sorted(library.name for library in engine.opened()) == ["book", "dups"]
-        assert engine.library("book").keypoint_table_size() is not None
-    finally:
-        engine.close()
+        book: Engine, caplog: pytest.LogCaptureFixture) -> None:
+    engine = book
+    stop = threading.Event()
+    stop.set()
+    engine.open_all(stop)
+    assert engine.opened() == []  # stopped before the first
+    with caplog.at_level(logging.INFO, logger="tusou.engine.engine"):
+        engine.open_all(threading.Event())
+    assert "2 libraries opened in" in caplog.text
+    assert sorted(library.name for library in engine.opened()) == ["book", "dups"]
+    assert engine.library("book").keypoint_table_size() is not None
