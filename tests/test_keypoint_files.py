@@ -599,7 +599,7 @@ def test_a_library_fills_its_table_in_the_background_before_a_query_needs_it(
 
 
 def test_a_query_that_needs_the_table_while_it_fills_waits_for_that_fill(
-        book: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+        book: Engine, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     engine = book
     library = engine.library("book")
     reading, go_on = threading.Event(), threading.Event()
@@ -613,16 +613,21 @@ def test_a_query_that_needs_the_table_while_it_fills_waits_for_that_fill(
         return generation(library_id)
 
     monkeypatch.setattr(engine.store, "keypoint_generation", slow)
-    loader = library.load_in_background()
-    assert loader is not None and reading.wait(30)
-    answers: list[list[str]] = []
-    query = threading.Thread(target=lambda: answers.append(_by_votes(engine)))
-    query.start()
-    query.join(1.0)
-    assert query.is_alive()  # waiting for the fill under way, not starting its own
-    go_on.set()
-    query.join(60)
+    with caplog.at_level(logging.INFO, logger="tusou.engine.library"):
+        loader = library.load_in_background()
+        assert loader is not None and reading.wait(30)
+        answers: list[list[str]] = []
+        query = threading.Thread(target=lambda: answers.append(_by_votes(engine)))
+        query.start()
+        query.join(1.0)
+        assert query.is_alive()  # waiting for the fill under way, not starting its own
+        go_on.set()
+        query.join(60)
+        loader.join(60)
     assert answers == [[str(PAGE)]] and len(reads) == 1
+    # Logged and saved once, by the fill that did it, not again by the query that waited.
+    assert caplog.text.count("keypoint table loaded") == 1
+    assert caplog.text.count("keypoint table saved") == 1
 
 
 def test_a_fill_stops_when_its_library_is_closed(

@@ -45,7 +45,8 @@ class LibraryCollector:
             labels=["library"])
         size = GaugeMetricFamily(
             "tusou_keypoint_table_bytes",
-            "Bytes its segments take (memory-mapped from their files once saved)",
+            "Bytes it takes: its segments (memory-mapped from their files once saved) and the "
+            "keypoints not yet built into one",
             labels=["library"])
         for library in self.engine.opened():
             held = library.keypoint_table_size()

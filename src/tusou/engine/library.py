@@ -330,13 +330,14 @@ class Library:
 
     def _load_votes(self, votes: KeypointTable) -> None:
         try:
-            self._fill_votes(votes)
+            filled = self._fill_votes(votes)
         except LoadStopped:
             return
         except Exception:  # the first query to need it tries again
             log.exception("library %s: loading the keypoint table failed", self.name)
             return
-        self._save_votes()
+        if filled:
+            self._save_votes()
 
     def close(self) -> None:
         """Save and close the index; later calls on this object get LibraryNotFound."""
@@ -609,8 +610,7 @@ class Library:
         spec, votes = self.spec, self._state.votes
         if votes is None or desc.keypoints is None:
             return []
-        if not votes.loaded:
-            self._fill_votes(votes)
+        if self._fill_votes(votes):
             # Written in the background: the next start maps it instead of reading the store
             # (the query that filled it has waited long enough).
             self._save_votes_soon()
@@ -619,14 +619,16 @@ class Library:
         return rank_matches(verify_geometry(spec, desc.probes, [i for i, _ in voted], refs,
                                             spec.reach_cells))
 
-    def _fill_votes(self, votes: KeypointTable) -> None:
-        """Load the keypoint table (what was saved, and the store's changes since), once."""
-        if votes.loaded:
-            return
+    def _fill_votes(self, votes: KeypointTable) -> bool:
+        """Load the keypoint table (what was saved, and the store's changes since), once:
+        True where this call loaded it (a call that waited for another's fill, such as the
+        background one, neither logs it nor saves it again)."""
         start = time.perf_counter()
-        votes.load(StoredKeypoints(self._store, self.record.id, lambda: self._state.closed))
+        if not votes.load(StoredKeypoints(self._store, self.record.id, lambda: self._state.closed)):
+            return False
         log.info("library %s: keypoint table loaded in %.1f s, %d keypoints, %.0f MiB",
                  self.name, time.perf_counter() - start, votes.keypoints, votes.nbytes / 2**20)
+        return True
 
     def _save_votes(self) -> None:
         """Write the keypoint table beside the index (a head start for the next open, as

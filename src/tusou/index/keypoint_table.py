@@ -254,16 +254,17 @@ class KeypointTable:
             if span is not None:
                 segment.dead[span[0]:span[1]] = True
 
-    def load(self, source: KeypointSource) -> None:
+    def load(self, source: KeypointSource) -> bool:
         """Fill the table once from ``source`` (what was saved at ``path``, if it matches
         the source's generation, and the source's images that it does not hold) and build
-        it. Images added or removed while it reads win over what it read; later calls do
-        nothing."""
+        it. Images added or removed while it reads win over what it read. True where this
+        call filled it; a later call, or one that waited for another's fill, does nothing
+        and returns False."""
         if self._loaded:
-            return
+            return False
         with self._load_mutex:
             if self._loaded:
-                return
+                return False
             with self._lock:
                 self._loading = True
             try:
@@ -315,6 +316,7 @@ class KeypointTable:
             if saved:
                 log.info("keypoint table %s: %d segments mapped, %d images read from the store",
                          self._path, len(saved), len(read))
+            return True
 
     def _reconciled(self, ids: np.ndarray) -> np.ndarray:
         """Marks dead the saved rows of images no longer among ``ids``; returns the images
