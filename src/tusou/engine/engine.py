@@ -187,6 +187,10 @@ class Engine:
     def _index_path(self, library_id: int) -> Path:
         return self._index_dir / f"{library_id}.idx"
 
+    def _table_path(self, library_id: int) -> Path:
+        """The keypoint table's manifest; its segments' files lie beside it."""
+        return self._index_dir / f"{library_id}.kpt"
+
     def _open_state(self, record: LibraryRecord) -> LibraryState:
         """Load the persisted index and bring it level with the store (the source of truth)."""
         # The stored vectors say the dimension, so a library stays readable and deletable
@@ -213,5 +217,5 @@ class Engine:
             hashes.upsert(hash_ids.tolist(), blobs)
         spec = kind_spec(record.kind)
         votes = KeypointTable(per_image=spec.vote_keypoints or None,
-                              path=self._index_dir / f"{record.id}.kpt") if spec.vote_candidates else None
+                              path=self._table_path(record.id)) if spec.vote_candidates else None
         return LibraryState(index=index, hashes=hashes, write_lock=threading.Lock(), votes=votes)
