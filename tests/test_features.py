@@ -3,6 +3,7 @@ texture embeddings, PDQ, keypoint verification, subject boxes, optional SSCD."""
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import threading
 from pathlib import Path
@@ -39,7 +40,7 @@ from tusou.features.lite0 import (
     packaged_weights_path,
     weighted_gem,
 )
-from tusou.features.texture import TEXTURE_VERSION
+from tusou.features.texture import TEXTURE_VERSION, gram_descriptor, gram_projection
 from tusou.features.torch_legacy import UnsupportedCheckpoint
 
 CAT_CLASSES = {281, 282, 283, 285, 287}  # tabby, tiger cat, Persian, Egyptian cat, lynx
@@ -234,11 +235,30 @@ def test_texture_descriptor(lite0: Lite0Model) -> None:
     a = texture_descriptor(lite0, brick[:256, :256])
     assert a.shape == (TEXTURE_RECIPES[TEXTURE_VERSION].dim,) and a.dtype == np.float32
     assert TEXTURE_RECIPES["2"].dim == TEXTURE_DIM
+    assert TEXTURE_RECIPES["4"].dim == TEXTURE_DIM + 320 + 512  # the bottleneck, the early Gram
+    # An older recipe still describes as it did: its libraries' stored vectors stay comparable.
+    v3 = texture_descriptor(lite0, brick[:256, :256], recipe=TEXTURE_RECIPES["3"])
+    assert v3.shape == (TEXTURE_RECIPES["3"].dim,) and abs(float(np.linalg.norm(v3)) - 1.0) < 1e-5
     assert np.array_equal(a, texture_descriptor(lite0, brick[:256, :256].copy()))
     assert abs(float(np.linalg.norm(a)) - 1.0) < 1e-5
     b = texture_descriptor(lite0, brick[200:, 200:])
     grass = texture_descriptor(lite0, rgb(data.grass()))
     assert float(a @ b) > float(a @ grass) + 0.2
+
+
+def test_texture_grams(lite0: Lite0Model) -> None:
+    maps = lite0.texture_maps(rgb(data.brick())[:256, :256], 224)
+    for gram, channels in ((maps.gram, 112), (maps.gram_early, 80)):
+        assert gram.shape == (channels, channels)
+        np.testing.assert_allclose(gram, gram.T, rtol=1e-5, atol=1e-6)
+        assert np.linalg.eigvalsh(gram.astype(np.float64)).min() > -1e-3  # a Gram: PSD
+    # The projections are fixed for good: stored fabric vectors depend on every bit. A
+    # smaller Gram's is the first rows of the larger one's.
+    full = gram_projection(112)
+    assert full.shape == (6328, 512)
+    assert hashlib.sha256((full > 0).tobytes()).hexdigest()[:16] == "0d20ba60e0f5e9a4"
+    np.testing.assert_array_equal(gram_projection(80), full[:3240])
+    assert gram_descriptor([maps.gram_early]).shape == (512,)
 
 
 # --- PDQ -----------------------------------------------------------------------------

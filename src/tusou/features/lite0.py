@@ -15,8 +15,10 @@ Outputs: ``features`` (N,1280,H/32,W/32) after the head, ``bottleneck`` (N,320,H
 the head's input (block 15's linear projection, BatchNorm included, no activation), ``mid``
 (N,112,H/16,W/16), the
 output of the 112-channel stage (block 10, stride 16, before any activation), ``gram``
-(N,112,112), mid's channel Gram matrix averaged over positions, for texture descriptors,
-and ``logits`` (N,1000) so that tests can check the graph against ImageNet classes.
+(N,112,112), mid's channel Gram matrix averaged over positions, and ``gram_early``
+(N,80,80), the same of the 80-channel stage's output (block 7, stride 16), for texture
+descriptors, and ``logits`` (N,1000) so that tests can check the graph against ImageNet
+classes.
 """
 
 from __future__ import annotations
@@ -42,11 +44,12 @@ from .torch_legacy import read_state_dict
 BUILDER_VERSION = "2"
 # Bump when outputs are only added: the file is rebuilt, existing outputs (and so stored
 # vectors) are unchanged, so pipeline names keep BUILDER_VERSION.
-GRAPH_REVISION = "1"
+GRAPH_REVISION = "2"
 OPSET = 17
 BN_EPS = 1e-3
 EMBED_DIM = 1280
 MID_CHANNELS = 112
+EARLY_CHANNELS = 80
 BOTTLENECK_CHANNELS = 320
 BOTTLENECK_BLOCK = 15  # the last MBConv block, 192 -> 320 channels, stride 32
 GEM_P = 3.0
@@ -64,6 +67,7 @@ LITE0_BLOCKS = (
     "r1_k3_s11_e6_i192_o320",
 )
 MID_BLOCK = 10  # last block of the 112-channel stage
+EARLY_BLOCK = 7  # last block of the 80-channel stage
 
 
 @dataclass(frozen=True)
@@ -124,20 +128,22 @@ class _GraphBuilder:
         self.nodes.append(helper.make_node("Clip", [x, "relu6_min", "relu6_max"], [out], name=f"{out}.clip"))
         return out
 
-    def gram(self, x: str, out: str) -> str:
+    def gram(self, x: str, channels: int, out: str) -> str:
         """Channel Gram matrix averaged over positions, (N,C,C). Computed here rather than
         in numpy so it runs on ONNX Runtime's threads: numpy's BLAS threads spin between
         calls and starve the session on small machines."""
-        self.inits.append(numpy_helper.from_array(np.array([0, MID_CHANNELS, -1], np.int64), "gram.shape"))
-        self.inits.append(numpy_helper.from_array(np.array([2], np.int64), "gram.axis"))
+        self.inits.append(numpy_helper.from_array(np.array([0, channels, -1], np.int64), f"{out}.shape"))
+        self.inits.append(numpy_helper.from_array(np.array([2], np.int64), f"{out}.axis"))
         self.nodes += [
-            helper.make_node("Reshape", [x, "gram.shape"], ["gram.flat"], name="gram.reshape"),
-            helper.make_node("Transpose", ["gram.flat"], ["gram.flat_t"], name="gram.transpose", perm=[0, 2, 1]),
-            helper.make_node("MatMul", ["gram.flat", "gram.flat_t"], ["gram.sum"], name="gram.matmul"),
-            helper.make_node("Shape", ["gram.flat"], ["gram.dims"], name="gram.shape_of"),
-            helper.make_node("Gather", ["gram.dims", "gram.axis"], ["gram.n"], name="gram.positions", axis=0),
-            helper.make_node("Cast", ["gram.n"], ["gram.n_f"], name="gram.cast", to=TensorProto.FLOAT),
-            helper.make_node("Div", ["gram.sum", "gram.n_f"], [out], name="gram.mean"),
+            helper.make_node("Reshape", [x, f"{out}.shape"], [f"{out}.flat"], name=f"{out}.reshape"),
+            helper.make_node("Transpose", [f"{out}.flat"], [f"{out}.flat_t"], name=f"{out}.transpose",
+                             perm=[0, 2, 1]),
+            helper.make_node("MatMul", [f"{out}.flat", f"{out}.flat_t"], [f"{out}.sum"], name=f"{out}.matmul"),
+            helper.make_node("Shape", [f"{out}.flat"], [f"{out}.dims"], name=f"{out}.shape_of"),
+            helper.make_node("Gather", [f"{out}.dims", f"{out}.axis"], [f"{out}.n"], name=f"{out}.positions",
+                             axis=0),
+            helper.make_node("Cast", [f"{out}.n"], [f"{out}.n_f"], name=f"{out}.cast", to=TensorProto.FLOAT),
+            helper.make_node("Div", [f"{out}.sum", f"{out}.n_f"], [out], name=f"{out}.mean"),
         ]
         return out
 
@@ -151,16 +157,16 @@ class _GraphBuilder:
                 h = self.relu6(self.conv_bn(h, f"{p}._expand_conv", f"{p}._bn0", f"{p}.expand"), f"{p}.expand.act")
             h = self.conv_bn(h, f"{p}._depthwise_conv", f"{p}._bn1", f"{p}.dw", stride=spec.stride, groups=hidden)
             h = self.relu6(h, f"{p}.dw.act")
-            out_name = ("mid" if i == MID_BLOCK and not spec.residual
-                        else "bottleneck" if i == BOTTLENECK_BLOCK and not spec.residual
-                        else f"{p}.project")
+            named = {MID_BLOCK: "mid", EARLY_BLOCK: "early", BOTTLENECK_BLOCK: "bottleneck"}
+            out_name = named[i] if i in named and not spec.residual else f"{p}.project"
             h = self.conv_bn(h, f"{p}._project_conv", f"{p}._bn2", out_name)
             if spec.residual:
-                res_name = "mid" if i == MID_BLOCK else f"{p}.out"
+                res_name = named.get(i, f"{p}.out")
                 self.nodes.append(helper.make_node("Add", [h, x], [res_name], name=f"{p}.add"))
                 h = res_name
             x = h
-        self.gram("mid", "gram")
+        self.gram("mid", MID_CHANNELS, "gram")
+        self.gram("early", EARLY_CHANNELS, "gram_early")
         feats = self.relu6(self.conv_bn(x, "_conv_head", "_bn1", "head"), "features")
         self.nodes.append(helper.make_node("GlobalAveragePool", [feats], ["pooled"], name="pool"))
         self.nodes.append(helper.make_node("Flatten", ["pooled"], ["pooled_flat"], name="flatten", axis=1))
@@ -180,6 +186,8 @@ class _GraphBuilder:
                                               ["batch", BOTTLENECK_CHANNELS, None, None]),
                 helper.make_tensor_value_info("mid", TensorProto.FLOAT, ["batch", MID_CHANNELS, None, None]),
                 helper.make_tensor_value_info("gram", TensorProto.FLOAT, ["batch", MID_CHANNELS, MID_CHANNELS]),
+                helper.make_tensor_value_info("gram_early", TensorProto.FLOAT,
+                                              ["batch", EARLY_CHANNELS, EARLY_CHANNELS]),
                 helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", 1000]),
             ],
             self.inits,
@@ -237,6 +245,14 @@ def l2n(v: np.ndarray, axis: int = -1) -> np.ndarray:
     return (v / np.maximum(n, 1e-12)).astype(np.float32)
 
 
+@dataclass(frozen=True)
+class TextureMaps:
+    features: np.ndarray  # 1280 x h x w, the head's
+    gram: np.ndarray  # 112 x 112: ``mid``'s channel Gram averaged over positions
+    gram_early: np.ndarray  # 80 x 80: the same of the 80-channel stage
+    bottleneck: np.ndarray  # 320 x h x w
+
+
 class Lite0Model(OnnxModel):
     """EfficientNet-Lite0 feature maps and the GeM embedding the similar kind searches."""
 
@@ -263,12 +279,11 @@ class Lite0Model(OnnxModel):
         features, mid = self.session.run(["features", "mid"], {"image": x})
         return features[0], mid[0]
 
-    def texture_maps(self, pixels: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(features 1280xhxw, gram 112x112: ``mid``'s channel Gram averaged over positions,
-        bottleneck 320xhxw)."""
+    def texture_maps(self, pixels: np.ndarray, size: int) -> TextureMaps:
+        """What the texture descriptor pools, from one pass at ``size``."""
         x = to_input(resize_short_side(as_rgb(pixels), size))
-        features, gram, bottleneck = self.session.run(["features", "gram", "bottleneck"], {"image": x})
-        return features[0], gram[0], bottleneck[0]
+        outputs = self.session.run(["features", "gram", "gram_early", "bottleneck"], {"image": x})
+        return TextureMaps(*(o[0] for o in outputs))
 
     def logits(self, pixels: np.ndarray) -> np.ndarray:
         """ImageNet logits (1000,) from the standard 224 px centre crop (of short side 256)."""
