@@ -237,7 +237,8 @@ class KindSpec:
 #   part only where no other picture the look judges lines up with it too (2026-12-05: the
 #   suite's chessboard and black-and-white stripes, 7 more found; the other grey stripes of
 #   the library lined up at 0.70 or less).
-# * fabric 0.8: 93 % of the results above it were relevant on the texture set (recipe v3).
+# * fabric 0.8: 93 % of the results above it were relevant on the texture set (recipe v3;
+#   93.2 % with v4, 2026-12-07).
 # * similar 0.86: its 1600-d vector (bottleneck + head) scores higher overall; at 0.8 only
 #   92.5 % of the results above were relevant, at 0.86 94 % (the same texture set).
 # * product 0.7: just above the best wrong answer (0.68) to a subject moved onto another
