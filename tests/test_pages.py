@@ -330,6 +330,29 @@ def test_a_blurred_photo_of_a_fine_texture_is_judged_against_a_blurred_thumbnail
     assert other is None or other.agreement < 0.5
 
 
+def _woven(period: float, seed: int) -> np.ndarray:
+    """Smooth bands with a weave's grain on them: a photo out of focus keeps the bands and
+    loses the grain, whose gradients are most of the thumbnail's."""
+    picture = bands(period, seed=seed, size=(300, 360)).astype(np.float32)
+    grain = cv2.GaussianBlur(np.random.default_rng(seed + 100).normal(size=(300, 360)).astype(np.float32),
+                             (0, 0), 1.5)
+    return np.clip(picture + 30 * (grain / grain.std())[..., None], 0, 255).astype(np.uint8)
+
+
+def test_a_page_out_of_focus_is_also_compared_coarser(monkeypatch: pytest.MonkeyPatch) -> None:
+    cloth = _woven(60, 1)
+    photo = _photo(cloth, 3, 0.55)
+    page = page_view(cv2.GaussianBlur(photo.pixels, (0, 0), 3.0), photo.quad)
+    as_compared = page_match(page, _stored(cloth), -1.0)
+    assert as_compared is not None and pages.PAGE_FINE_FLOOR <= as_compared.agreement < SAME.page_agreement
+    stored = {1: _stored(cloth).to_bytes(), 2: _stored(_woven(45, 2)).to_bytes()}
+    refs = References(lambda ids: {i: stored[i] for i in ids})
+    found = verify_pages(SAME, [page], [1, 2], refs)
+    assert [m.id for m in found] == [1]
+    monkeypatch.setattr(pages, "PAGE_FINE_FLOOR", 1.0)
+    assert verify_pages(SAME, [page], [1, 2], refs) == []
+
+
 def test_rectified_page_is_square_on() -> None:
     photo = _photo(OTHERS[1], 4, 0.55)
     square_on = rectified(photo.pixels, photo.quad, 200)

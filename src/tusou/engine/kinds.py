@@ -215,6 +215,8 @@ class KindSpec:
 #   Judged also against the thumbnail blurred 0.7 / 1.0 px (pages.PAGE_BLURS, the best
 #   counts; re-run 2026-12-03): 237 true pages at 0.95+ (all with weakest cells 0.75+),
 #   the best wrong one 0.892.
+#   From 0.85 a page is also compared coarser (pages.PAGE_COARSER; 2026-12-07, seed 6:
+#   the wrong pages from 0.85 at most 0.900 so).
 # * picturebook's page look 0.95, weakest cells 0.75 (benchmarks/studies/pages.py picturebook,
 #   2026-12-03, all 468 queries of the suite, 3,228 candidates judged there): other pages of
 #   the same book agreed up to 0.974 as a whole, but their weakest quarter of cells at most

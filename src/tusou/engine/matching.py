@@ -521,7 +521,7 @@ def verify_pages(spec: KindSpec, pages: Sequence[PageView], ids: Sequence[int], 
     floor = min(spec.page_agreement, COLOURFUL_AGREEMENT)
     for image_id, ref in refs.keypoints(ids):
         found = [m for page in pages
-                 if (m := page_match(page, ref, floor, spec.page_cells)) is not None
+                 if (m := page_match(page, ref, floor, spec.page_cells, bar=spec.page_agreement)) is not None
                  and _page_counts(m, page, ref, spec)]
         if found:
             best = max(found, key=lambda m: m.agreement)
