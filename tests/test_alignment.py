@@ -414,8 +414,8 @@ def test_a_refined_part_must_agree_in_every_part_and_colour() -> None:
 
 
 def test_a_refined_match_leaves_the_later_looks_to_answer_better() -> None:
-    weak, strong = Match(1, 0.6, (0, 0, 9, 9), 8, refined=True), Match(1, 0.83, (0, 0, 9, 9))
-    other = Match(2, 0.6, (0, 0, 9, 9), 9, refined=True)
+    weak, strong = Match(1, 0.6, (0, 0, 9, 9), 8, weak=True), Match(1, 0.83, (0, 0, 9, 9))
+    other = Match(2, 0.6, (0, 0, 9, 9), 9, weak=True)
     assert not settled([weak, other]) and settled([weak, strong]) and not settled([])
     assert merged([weak, other], [strong]) == [strong, other]
     assert merged([strong], [weak]) == [strong]
@@ -432,9 +432,9 @@ def test_the_last_look_keeps_a_part_aligned_better_than_a_few_refined_keypoints(
     query = _query(apply_transform("crop25", PAGES[9], 1))
     keypoints_only = last_look(replace(SAME, dense_agreement=0.0), query, [], References(load),
                                reach=list(blobs), probes=[query])
-    assert [(m.id, m.score, m.refined) for m in keypoints_only] == [(10, 0.6, True)]
+    assert [(m.id, m.score, m.weak) for m in keypoints_only] == [(10, 0.6, True)]
     found = last_look(SAME, query, [], References(load), reach=list(blobs), probes=[query])
-    assert [(m.id, m.inliers, m.refined) for m in found] == [(10, None, False)]
+    assert [(m.id, m.inliers, m.weak) for m in found] == [(10, None, False)]
     assert found[0].score > 0.6
 
 

@@ -348,7 +348,8 @@ def test_a_page_out_of_focus_is_also_compared_coarser(monkeypatch: pytest.Monkey
     stored = {1: _stored(cloth).to_bytes(), 2: _stored(_woven(45, 2)).to_bytes()}
     refs = References(lambda ids: {i: stored[i] for i in ids})
     found = verify_pages(SAME, [page], [1, 2], refs)
-    assert [m.id for m in found] == [1]
+    # Weak evidence: a later look may still answer better (matching.settled).
+    assert [(m.id, m.weak) for m in found] == [(1, True)] and not matching.settled(found)
     monkeypatch.setattr(pages, "PAGE_FINE_FLOOR", 1.0)
     assert verify_pages(SAME, [page], [1, 2], refs) == []
 
@@ -695,7 +696,9 @@ def _wheels() -> tuple[np.ndarray, Callable[[list[int]], dict[int, bytes]]]:
 def test_a_photographed_smooth_colourful_picture_counts_where_its_colours_pin_it(
         seed: int, share: float, monkeypatch: pytest.MonkeyPatch) -> None:
     # The colour wheel's photos, laid right, agree a little under the page look's bar in
-    # content (a smooth picture has few gradients), in every part and colour
+    # content (a smooth picture has few gradients), in every part and colour. (Compared
+    # coarser, some also reach the bar: that rule has its own test.)
+    monkeypatch.setattr(pages, "PAGE_FINE_FLOOR", 1.0)
     wheel, load = _wheels()
     photo = _photo(wheel, seed, share)
     views = [page_view(photo.pixels, quad) for quad in find_pages(photo.pixels)]

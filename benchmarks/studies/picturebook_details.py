@@ -73,7 +73,7 @@ for q in queries:
             if ms:
                 key = r.key_of_id[image_id]
                 verified.append((group, n, probes_name, key in q.relevant, key, ms[0].inliers,
-                                 round(ms[0].score, 3), ms[0].refined))
+                                 round(ms[0].score, 3), ms[0].weak))
     right = [v for v in verified if v[3]]
     found += bool(right)
     wrong += any(not v[3] for v in verified)

@@ -110,9 +110,10 @@ class Match:
     score: float
     box: Box | None = None
     inliers: int | None = None
-    # A few inliers whose fit was refined by content (KindSpec.refined_min_inliers): the
-    # weakest evidence, answered only where no later look finds more (``settled``).
-    refined: bool = False
+    # The weakest evidence, answered only where no later look finds more (``settled``): a
+    # few inliers whose fit was refined by content (KindSpec.refined_min_inliers), or a
+    # photographed page that agrees only compared coarser (``pages.PAGE_COARSER``).
+    weak: bool = False
 
 
 def pdq_score(distance: int) -> float:
@@ -272,7 +273,7 @@ def verify_geometry(spec: KindSpec, probes: Sequence[Keypoints], ids: Sequence[i
         best = _best_refined(fits, spec, ref, min_cells)
         if best is not None:
             out.append(Match(image_id, inlier_score(best.inliers, spec.min_inliers), best.box,
-                             best.inliers, refined=True))
+                             best.inliers, weak=True))
     return out
 
 
@@ -378,7 +379,7 @@ def last_look(spec: KindSpec, query: Keypoints, ids: Sequence[int], refs: Refere
             geometric = _best_refined(fits, spec, ref, spec.reach_cells)
         if geometric is not None:
             out.append(Match(image_id, inlier_score(geometric.inliers, spec.min_inliers),
-                             geometric.box, geometric.inliers, refined=weak))
+                             geometric.box, geometric.inliers, weak=weak))
             if not weak:  # a refined few may still align better as a part
                 continue
         if not (spec.dense_agreement and dense):
@@ -525,7 +526,8 @@ def verify_pages(spec: KindSpec, pages: Sequence[PageView], ids: Sequence[int], 
                  and _page_counts(m, page, ref, spec)]
         if found:
             best = max(found, key=lambda m: m.agreement)
-            out.append(Match(image_id, dense_score(best.agreement, spec.page_agreement), best.box))
+            out.append(Match(image_id, dense_score(best.agreement, spec.page_agreement), best.box,
+                             weak=best.coarse))
     return rank_matches(out)
 
 
@@ -580,9 +582,9 @@ def rank_matches(matches: Iterable[Match]) -> list[Match]:
 
 def settled(matches: Iterable[Match]) -> bool:
     """Whether ``matches`` answer the query so that no later look need try: any match but
-    one refined from a few inliers does. Those are kept, but a later look may find more
-    (a phone photo's page by 155 inliers at 0.95, where the first look refined 17)."""
-    return any(not m.refined for m in matches)
+    a weak one does (``Match.weak``). Those are kept, but a later look may find more (a
+    phone photo's page by 155 inliers at 0.95, where the first look refined 17)."""
+    return any(not m.weak for m in matches)
 
 
 def merged(*looks: Iterable[Match]) -> list[Match]:

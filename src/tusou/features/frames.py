@@ -65,6 +65,9 @@ class ContentMatch:
     agreement: float
     homography: np.ndarray  # 3x3, query pixels -> reference pixels
     box: Box  # x1, y1, x2, y2: the reference area the query covers
+    # The agreement is that of both compared coarser (pages.PAGE_COARSER): a page out of
+    # focus, or another that shares its coarse content; weaker evidence than a sharp one.
+    coarse: bool = False
 
 
 def _quarter_turns(width: int, height: int, view: int) -> tuple[np.ndarray, int, int]:
