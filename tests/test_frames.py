@@ -133,8 +133,9 @@ def test_a_copy_compressed_hard_agrees_at_the_coarser_scale(seed: int,
     original = soft_texture(seed, deviation=12.0)
     query, ref = _query(_jpeg(original, 15)), _stored(original)
     match = frame_match(query, ref, SAME.frame_agreement)
-    assert match is not None and match.agreement >= 0.96
+    assert match is not None and match.agreement >= 0.96 and match.coarse
     assert match.box == (0, 0, 300, 300)
+    assert not frame_match(_query(original), ref, SAME.frame_agreement).coarse  # type: ignore[union-attr]
     for other in (seed + 10, seed + 20):  # other soft textures, at any scale
         assert frame_match(query, _stored(soft_texture(other, deviation=12.0)), 0.5) is None
     monkeypatch.setattr(frames, "FRAME_FINE_FLOOR", 1.01)  # the coarser scale never asked

@@ -65,8 +65,9 @@ class ContentMatch:
     agreement: float
     homography: np.ndarray  # 3x3, query pixels -> reference pixels
     box: Box  # x1, y1, x2, y2: the reference area the query covers
-    # The agreement is that of both compared coarser (pages.PAGE_COARSER): a page out of
-    # focus, or another that shares its coarse content; weaker evidence than a sharp one.
+    # The agreement counted is that of both compared coarser (FRAME_COARSER,
+    # pages.PAGE_COARSER): a copy that lost its fine detail, or another picture that shares
+    # the coarse content; weaker evidence than a sharp agreement.
     coarse: bool = False
 
 
@@ -162,8 +163,9 @@ def frame_match(query: Keypoints, ref: Keypoints, min_agreement: float,
     best: ContentMatch | None = None
     for homography in _frames(query, ref, query_areas(query) if areas is None else areas):
         score = frame_agreement(query, ref, homography)
-        if score is not None and FRAME_FINE_FLOOR <= score < min_agreement:
+        coarse = score is not None and FRAME_FINE_FLOOR <= score < min_agreement
+        if coarse:
             score = frame_agreement(query, ref, homography, FRAME_COARSER)
         if score is not None and score >= min_agreement and (best is None or score > best.agreement):
-            best = ContentMatch(score, homography, (0, 0, ref.width, ref.height))
+            best = ContentMatch(score, homography, (0, 0, ref.width, ref.height), coarse)
     return best

@@ -148,6 +148,8 @@ class _GraphBuilder:
         return out
 
     def build(self) -> onnx.ModelProto:
+        # Block outputs that are graph outputs or that a Gram is taken of.
+        named = {MID_BLOCK: "mid", EARLY_BLOCK: "early", BOTTLENECK_BLOCK: "bottleneck"}
         x = self.relu6(self.conv_bn("image", "_conv_stem", "_bn0", "stem", stride=2), "stem.act")
         for i, spec in enumerate(decode_blocks()):
             p = f"_blocks.{i}"
@@ -157,7 +159,6 @@ class _GraphBuilder:
                 h = self.relu6(self.conv_bn(h, f"{p}._expand_conv", f"{p}._bn0", f"{p}.expand"), f"{p}.expand.act")
             h = self.conv_bn(h, f"{p}._depthwise_conv", f"{p}._bn1", f"{p}.dw", stride=spec.stride, groups=hidden)
             h = self.relu6(h, f"{p}.dw.act")
-            named = {MID_BLOCK: "mid", EARLY_BLOCK: "early", BOTTLENECK_BLOCK: "bottleneck"}
             out_name = named[i] if i in named and not spec.residual else f"{p}.project"
             h = self.conv_bn(h, f"{p}._project_conv", f"{p}._bn2", out_name)
             if spec.residual:
