@@ -177,7 +177,9 @@ PAGE_BLURS = (0.7, 1.0)
 # other pages of a book reached the bar so (47, up to 0.982; 9 as compared), but none their
 # weakest cells' 0.75 (at most 0.725, as compared already; the 38 new ones 0.685). Weaker
 # evidence than a sharp page: the match says so (``ContentMatch.coarse``), and the
-# engine's later looks may still answer better.
+# engine's later looks may still answer better. Not for a reference whose detail is finer
+# than the quick comparison's (_finer_than_quick): blurred, fine stripes are flat colour,
+# and their mirrored placement agreed 0.98 so.
 PAGE_FINE_FLOOR = 0.85
 PAGE_COARSER = 2.0
 
@@ -891,7 +893,8 @@ def page_match(view: PageView, ref: Keypoints, min_agreement: float,
     quick = _quick(view, squashed)
     kept = [k for k in np.argsort(quick)[::-1][:QUICK_KEEP] if quick[k] >= MIN_QUICK]
     guesses = _assignments(view.corners, ref)
-    if _finer_than_quick(ref.image, squashed):
+    fine = _finer_than_quick(ref.image, squashed)
+    if fine:
         # The quick comparison may see nothing of it: the assignments that agree best as
         # they lie go on too.
         judged = [agreement(view.query, ref, guess, levels=True) for guess in guesses]
@@ -928,7 +931,7 @@ def page_match(view: PageView, ref: Keypoints, min_agreement: float,
                             for blur in PAGE_BLURS)])
     bar = min_agreement if bar is None else bar
     coarse = False
-    if PAGE_FINE_FLOOR <= score < bar:
+    if PAGE_FINE_FLOOR <= score < bar and not fine:
         compared = agreement(view.query, ref, best[1], levels=True, coarser=PAGE_COARSER)
         if compared is not None and compared >= bar:
             score, coarse = compared, True
