@@ -43,7 +43,8 @@ print("queries", len(queries), flush=True)
 # the reference's texture only (cells_ref)
 DRAWN = {"cells": MIN_DRAWN_STD, "cells_either": 2.0, "cells_ref": float("inf")}
 # Each placement is also compared with both blurred this much more (sigma, thumbnail px), as
-# the whole-frame look compares a frame that agrees a little under its bar (FRAME_COARSER).
+# the page look does from pages.PAGE_FINE_FLOOR up (but for references finer than its quick
+# comparison, which this does not leave out: an upper bound on what it lets through).
 COARSER = 2.0
 rows = []
 started = time.time()
