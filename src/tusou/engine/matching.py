@@ -525,7 +525,8 @@ def verify_pages(spec: KindSpec, pages: Sequence[PageView], ids: Sequence[int], 
                  if (m := page_match(page, ref, floor, spec.page_cells, bar=spec.page_agreement)) is not None
                  and _page_counts(m, page, ref, spec)]
         if found:
-            best = max(found, key=lambda m: m.agreement)
+            # A page that agrees as it is outweighs one that agrees only coarser.
+            best = max(found, key=lambda m: (not m.coarse, m.agreement))
             out.append(Match(image_id, dense_score(best.agreement, spec.page_agreement), best.box,
                              weak=best.coarse))
     return rank_matches(out)

@@ -14,8 +14,8 @@ cosine of two descriptors is the weighted mean of the parts' cosines with weight
   catalogue are the same weave in another colour.
 
 The 112x112 Gram has 6328 distinct entries (the 80x80 one 3240). Each is reduced to 512
-dimensions with a fixed pseudo-random +-1 projection (Achlioptas' database-friendly Johnson-Lindenstrauss
-transform), generated from a counter-based hash written out below rather than numpy's
+dimensions with a fixed pseudo-random +-1 projection (Achlioptas' database-friendly
+Johnson-Lindenstrauss transform), generated from a counter-based hash written out below rather than numpy's
 RNG, whose streams may change between releases: descriptors stored today must stay
 comparable with those computed after an upgrade. No fitted data (PCA) is involved.
 
@@ -31,15 +31,7 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
-from .lite0 import (
-    BOTTLENECK_CHANNELS,
-    DEFAULT_SIZES,
-    EMBED_DIM,
-    MID_CHANNELS,
-    Lite0Model,
-    gem,
-    l2n,
-)
+from .lite0 import BOTTLENECK_CHANNELS, DEFAULT_SIZES, EMBED_DIM, Lite0Model, gem, l2n
 from .pixels import as_rgb, resize_max_side
 
 TEXTURE_VERSION = "4"
@@ -108,7 +100,7 @@ def _splitmix64(x: np.ndarray) -> np.ndarray:
 
 
 @lru_cache(maxsize=2)
-def gram_projection(channels: int = MID_CHANNELS) -> np.ndarray:
+def gram_projection(channels: int) -> np.ndarray:
     """(channels * (channels + 1) / 2, 512) float32 of +-1/sqrt(512), a pure function of the
     constants above (a smaller Gram's is the first rows of a larger one's)."""
     n_in = channels * (channels + 1) // 2
