@@ -235,6 +235,19 @@ def test_images_without_keypoints_are_saved_as_such_and_not_read_again(tmp_path:
     assert [_first(fourth, i) for i in (1, 2, 4, 6)] == [None, 2, 4, 6] and len(fourth) == 3
 
 
+def test_a_table_of_images_without_keypoints_only_is_not_read_again(tmp_path: Path) -> None:
+    # No segment at all, only bare images: the manifest still vouches for them.
+    store = Source({1: EMPTY, 2: EMPTY})
+    path = tmp_path / "1.kpt"
+    table = KeypointTable(path=path)
+    table.load(store)
+    assert table.save()
+    store.read.clear()
+    again = KeypointTable(path=path)
+    again.load(store)
+    assert store.read == [] and len(again) == 0
+
+
 def _cut(path: Path) -> None:
     words = next(f for f in _segment_files(path) if f.name.endswith(".words.npy"))
     words.write_bytes(words.read_bytes()[:-100])

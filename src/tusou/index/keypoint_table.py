@@ -271,15 +271,16 @@ class KeypointTable:
                 # Read once changes are being kept, before anything else is: a replacement
                 # either counts in it, or is kept (pending) and wins over what was read.
                 generation = source.generation()
-                saved, bare = self._saved(generation)
+                saved = self._saved(generation)
+                segments, bare = saved or ([], np.zeros(0, np.int64))
                 with self._lock:
                     self._generation = generation
-                    self._segments = saved
+                    self._segments = segments
                     changed = {*self._pending, *self._removed, *self._bare}  # meanwhile
                     for image_id in changed:
                         self._kill(image_id)
                 ids = source.image_ids()
-                if saved:
+                if saved is not None:
                     bare = np.intersect1d(bare, ids)
                     held = np.union1d(self._reconciled(ids), bare)
                     ids = np.setdiff1d(ids, held, assume_unique=True)
@@ -298,7 +299,7 @@ class KeypointTable:
                 # Images changed meanwhile are as those changes left them (their rows
                 # pending, or bare), not as saved or read.
                 changed = {*self._pending, *self._removed, *self._bare}
-                for image_id in bare.tolist() if saved else ():
+                for image_id in bare.tolist():
                     if image_id not in changed:
                         self._bare.add(image_id)
                 for image_id, descriptors in read.items():
@@ -313,9 +314,9 @@ class KeypointTable:
                 self._loaded = True
                 self._version += 1
             self._flushed()
-            if saved:
+            if saved is not None:
                 log.info("keypoint table %s: %d segments mapped, %d images read from the store",
-                         self._path, len(saved), len(read))
+                         self._path, len(segments), len(read))
             return True
 
     def _reconciled(self, ids: np.ndarray) -> np.ndarray:
@@ -378,34 +379,36 @@ class KeypointTable:
         return {"tables": self._tables, "bits": self._bits, "seed": _SEED,
                 "per_image": self._per_image or 0, "width": self._width or 0}
 
-    def _saved(self, generation: int) -> tuple[list[_Segment], np.ndarray]:
+    def _saved(self, generation: int) -> tuple[list[_Segment], np.ndarray] | None:
         """The segments saved at ``path`` (memory-mapped) and the images saved as bare, if
-        they match ``generation`` and this table's settings; none otherwise (any damage: the
-        store is read instead)."""
-        none: tuple[list[_Segment], np.ndarray] = ([], np.zeros(0, np.int64))
+        they match ``generation`` and this table's settings (a table of bare images only
+        has no segment); None otherwise (any damage: the store is read instead)."""
         if self._path is None:
-            return none
+            return None
         try:
             manifest = files.read_manifest(self._path)
             if manifest is None:
-                return none
+                return None
             width = manifest.settings.get("width", 0)
-            if width <= 0 or manifest.settings != {**self._settings(), "width": width}:
+            # A table that never held a keypoint (bare images only) has no width yet.
+            if (width < 0 or (width == 0 and manifest.segments)
+                    or manifest.settings != {**self._settings(), "width": width}):
                 log.info("keypoint table %s: saved with other settings, filled again", self._path)
-                return none
+                return None
             if manifest.generation != generation:
                 log.info("keypoint table %s: stored keypoints replaced since it was saved "
                          "(generation %d, now %d), filled again", self._path,
                          manifest.generation, generation)
-                return none
-            self._set_width(width)
+                return None
+            if width:
+                self._set_width(width)
             return ([self._mapped(name, dead)
                      for name, dead in zip(manifest.segments, manifest.dead, strict=True)],
                     np.unique(manifest.bare))
         except Exception as exc:  # a damaged file means "read the store", never "crash"
             log.warning("keypoint table %s unreadable (%s: %s), filled from the store",
                         self._path, type(exc).__name__, exc)
-            return none
+            return None
 
     def _mapped(self, name: str, dead: np.ndarray) -> _Segment:
         """Segment ``name`` read back, its arrays checked as far as a vote relies on them."""
