@@ -241,16 +241,19 @@ def test_the_reach_verifies_its_candidates_by_keypoints_first() -> None:
                         probes=[query]) == []
 
 
-def test_the_reach_verifies_more_of_its_best_sliding_by_keypoints_than_it_judges_whole() -> None:
-    # The turned quarter of a photo again, reached behind four pictures that share its
-    # coarse layout (its own colours blurred, with a grain of their own): they slide over
-    # it better than its original, which keypoints verify from fifth place.
+def _refs(blobs: dict[int, bytes]) -> References:
+    return References(lambda ids: {i: blobs[i] for i in ids if i in blobs})
+
+
+def _turned_quarter_behind_alikes() -> tuple[Keypoints, dict[int, bytes]]:
+    """A turned quarter of a photo (its keypoints), and stored keypoints of its original
+    (id 1) behind four pictures that share the quarter's coarse layout (its own colours
+    blurred, with a grain of their own, ids 2-5): they slide over it better."""
     coffee = skimage.data.coffee()
     h, w = coffee.shape[:2]
     turned = cv2.warpAffine(coffee, cv2.getRotationMatrix2D((w / 2, h / 2), 30, 1.0), (w, h),
                             borderMode=cv2.BORDER_REFLECT)
     part = centre_crop(turned, 0.25)
-    query = _query(part)
 
     def alike(seed: int) -> np.ndarray:
         grain = np.random.default_rng(seed).normal(0, 40, part.shape).astype(np.float32)
@@ -258,18 +261,36 @@ def test_the_reach_verifies_more_of_its_best_sliding_by_keypoints_than_it_judges
         return np.clip(layout + cv2.GaussianBlur(grain, (0, 0), 1.5), 0, 255).astype(np.uint8)
 
     blobs = {1: _stored(coffee).to_bytes(), **{k: _stored(alike(k)).to_bytes() for k in range(2, 6)}}
+    return _query(part), blobs
 
-    def load(ids: list[int]) -> dict[int, bytes]:
-        return {i: blobs[i] for i in ids}
 
+def test_the_reach_verifies_more_of_its_best_sliding_by_keypoints_than_it_judges_whole() -> None:
+    # The turned quarter of a photo again, reached behind four pictures that slide over it
+    # better than its original, which keypoints verify from fifth place.
+    query, blobs = _turned_quarter_behind_alikes()
     probe = DenseProbe(query)
     slid = {i: probe.upright(Keypoints.from_bytes(b).image) for i, b in blobs.items()}
     assert sorted(slid, key=lambda i: -slid[i])[-1] == 1
-    judging_one = replace(SAME, reach_keep=1, reach_verify=0)
-    assert last_look(judging_one, query, [], References(load), reach=list(blobs), probes=[query]) == []
-    found = last_look(replace(judging_one, reach_verify=5), query, [], References(load), reach=list(blobs),
+    judging_one = replace(SAME, reach_keep=1, reach_verify=0, reach_voted=0)
+    assert last_look(judging_one, query, [], _refs(blobs), reach=list(blobs), probes=[query]) == []
+    found = last_look(replace(judging_one, reach_verify=5), query, [], _refs(blobs), reach=list(blobs),
                       probes=[query])
     assert [m.id for m in found] == [1] and (found[0].inliers or 0) >= SAME.min_inliers
+
+
+def test_the_reach_verifies_what_holds_the_most_of_the_query_keypoints_too() -> None:
+    # The same, but with the best-sliding verified by keypoints no further than the one
+    # judged whole: the original, which slides over the query last, holds its keypoints.
+    query, blobs = _turned_quarter_behind_alikes()
+    voted = matching.best_voted(query, list(blobs), 5, 3, _refs(blobs))
+    assert [i for i, _ in voted][:1] == [1]
+    judging_one = replace(SAME, reach_keep=1, reach_verify=0, reach_voted=0)
+    assert last_look(judging_one, query, [], _refs(blobs), reach=list(blobs), probes=[query]) == []
+    found = last_look(replace(judging_one, reach_voted=1), query, [], _refs(blobs), reach=list(blobs),
+                      probes=[query])
+    assert [m.id for m in found] == [1] and (found[0].inliers or 0) >= SAME.min_inliers
+    # Votes are counted, not given: a floor over what the original gathers finds nothing.
+    assert matching.best_voted(query, list(blobs), 5, 10_000, _refs(blobs)) == []
 
 
 def _drawn_with_a_faint_half(grain_seed: int) -> np.ndarray:

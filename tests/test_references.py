@@ -59,3 +59,17 @@ def test_nothing_asked_reads_nothing() -> None:
     refs = References(store)
     assert list(refs.keypoints([])) == [] and list(refs.thumbnails([])) == []
     assert store.asked == []
+
+
+def test_descriptors_are_read_with_the_thumbnails_which_need_no_read_then() -> None:
+    store = _CountingStore(_blobs())
+    refs = References(store)
+    ((_, whole),) = refs.keypoints([3])
+    held = dict(refs.descriptors([1, 3, 8]))  # 8 has no stored keypoints
+    assert set(held) == {1, 3} and held[3] is whole.descriptors
+    assert np.array_equal(held[1], Keypoints.from_bytes(store.blobs[1]).descriptors)
+    assert store.asked == [[3], [1, 8]]
+    # The reach slides over the thumbnails it voted over: read once.
+    thumbs = dict(refs.thumbnails([1, 3]))
+    assert np.array_equal(thumbs[1], thumbnail_from_bytes(store.blobs[1]))
+    assert store.asked == [[3], [1, 8]]

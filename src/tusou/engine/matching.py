@@ -34,6 +34,7 @@ from tusou.features.keypoints import (
     weakest_cells,
 )
 from tusou.features.pages import MIN_QUICK, WEAKEST_SHARE, PageView, page_match, quick_agreement
+from tusou.index.keypoint_table import HeldKeypoints, KeypointTable
 
 # Below this PDQ quality the hash of a flat image says little; verify with keypoints too.
 PDQ_MIN_QUALITY = 50
@@ -365,8 +366,12 @@ def last_look(spec: KindSpec, query: Keypoints, ids: Sequence[int], refs: Refere
     # (id, reference, verified by keypoints, judged without them)
     looked = [(image_id, ref, False, True) for image_id, ref in dense_judged(spec, probe, judged, refs)]
     if reach and spec.reach_keep:
+        # voted first: it reads the reach's thumbnails with their descriptors
+        voted = best_voted(query, reach, spec.reach_voted, spec.reach_vote_min, refs)
         looked += [(image_id, ref, True, rank < spec.reach_keep) for rank, (image_id, ref) in enumerate(
             best_sliding(probe, reach, max(spec.reach_keep, spec.reach_verify), refs))]
+        slid = {image_id for image_id, *_ in looked}
+        looked += [(image_id, ref, True, False) for image_id, ref in voted if image_id not in slid]
     out: list[Match] = []
     # parts that count only where they alone line up: grey patterns (their greys are their
     # colours) and, with spec.dense_grey_alone, any part where colour cannot tell
@@ -479,6 +484,18 @@ def best_sliding(probe: DenseProbe, ids: Sequence[int], keep: int, refs: Referen
     first, with their stored keypoints."""
     kept = [image_id for _, image_id in reached(probe, refs.thumbnails(ids), keep)]
     return list(refs.keypoints(kept))
+
+
+def best_voted(query: Keypoints, ids: Sequence[int], keep: int, min_votes: int, refs: References
+               ) -> list[tuple[int, Keypoints]]:
+    """The ``keep`` of ``ids`` that most of ``query``'s keypoints vote for (at least
+    ``min_votes``), voted over those images alone, best first, with their stored keypoints."""
+    if keep <= 0 or not ids or len(query) == 0:
+        return []
+    table = KeypointTable()
+    table.load(HeldKeypoints(refs.descriptors(ids)))
+    voted = table.votes(query.descriptors, keep, min_votes=min_votes)
+    return list(refs.keypoints([image_id for image_id, _ in voted]))
 
 
 def reached(probe: DenseProbe, thumbnails: Iterable[tuple[int, np.ndarray | None]], keep: int

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 import numpy as np
 
 from tusou.features import Keypoints
-from tusou.features.keypoints import thumbnail_from_bytes
+from tusou.features.keypoints import thumbnail_and_descriptors_from_bytes, thumbnail_from_bytes
 
 Loader = Callable[[list[int]], Mapping[int, bytes]]
 
@@ -32,6 +32,7 @@ class References:
         self._load = load
         self._keypoints: dict[int, Keypoints] = {}
         self._thumbnails: dict[int, np.ndarray | None] = {}
+        self._descriptors: dict[int, np.ndarray] = {}  # read with their thumbnail
         self._absent: set[int] = set()  # no stored keypoints
 
     def _blobs(self, ids: Sequence[int], known: Mapping[int, object]) -> Mapping[int, bytes]:
@@ -61,3 +62,17 @@ class References:
                 yield image_id, self._keypoints[image_id].image
             elif image_id in self._thumbnails:
                 yield image_id, self._thumbnails[image_id]
+
+    def descriptors(self, ids: Sequence[int]) -> Iterator[tuple[int, np.ndarray]]:
+        """The stored descriptors of each of ``ids`` that has keypoints, in the order of
+        ``ids``. Read with the thumbnails, which ``thumbnails`` then need not read again:
+        a reach votes over its hundreds of images and slides over them."""
+        known = {**self._descriptors, **self._keypoints}
+        for image_id, blob in self._blobs(ids, known).items():
+            self._thumbnails[image_id], self._descriptors[image_id] = (
+                thumbnail_and_descriptors_from_bytes(blob))
+        for image_id in ids:
+            if image_id in self._keypoints:
+                yield image_id, self._keypoints[image_id].descriptors
+            elif image_id in self._descriptors:
+                yield image_id, self._descriptors[image_id]

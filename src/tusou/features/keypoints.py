@@ -118,6 +118,13 @@ def thumbnail_from_bytes(raw: bytes) -> np.ndarray | None:
         return _thumbnail(z)
 
 
+def thumbnail_and_descriptors_from_bytes(raw: bytes) -> tuple[np.ndarray | None, np.ndarray]:
+    """The grey thumbnail (or None) and the descriptors of stored keypoints, in one read:
+    for looks that rank hundreds of thumbnails and vote over their descriptors."""
+    with np.load(io.BytesIO(raw), allow_pickle=False) as z:
+        return _thumbnail(z), z["descriptors"]
+
+
 def _thumbnail(z: NpzFile) -> np.ndarray | None:
     return cv2.imdecode(z["thumb"], cv2.IMREAD_GRAYSCALE) if "thumb" in z.files else None
 

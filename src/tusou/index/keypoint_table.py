@@ -69,7 +69,7 @@ class KeypointSource(Protocol):
 
 
 class HeldKeypoints:
-    """A KeypointSource over images held in memory (studies, tests)."""
+    """A KeypointSource over images held in memory (a search's reach, studies, tests)."""
 
     def __init__(self, images: Iterable[tuple[int, np.ndarray]], generation: int = 0) -> None:
         self.images = dict(images)
