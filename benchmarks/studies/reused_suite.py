@@ -4,6 +4,8 @@ the last look judges; and what an evaluation's JSON recorded for each query. Stu
 scripts from this folder import it by name (``from reused_suite import reused``)."""
 
 import json
+import sys
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -101,6 +103,36 @@ def first_look(library: Library, desc: Descriptors, reach: int) -> tuple[set[int
     pdq = state.hashes.within([h.to_bytes() for h in desc.pdq], PDQ_MATCH_DISTANCE, None) if desc.pdq else {}
     tried = set(pdq) | {i for i, _ in state.index.search(desc.vector, spec.verify_candidates, None)}
     return tried, [i for i, _ in state.index.search(desc.vector, reach, None) if i not in tried]
+
+
+@dataclass(frozen=True)
+class Reaching:
+    """A query as the last look meets it: described, its reach past the first look's
+    candidates, and the ids of its originals and of its tolerated group-mates."""
+
+    query: _Query
+    desc: Descriptors
+    reach: list[int]
+    true_ids: set[int]
+    mates: set[int]
+
+
+def reaching(suite: Reused, part: int = 0, parts: int = 1) -> Iterator[Reaching]:
+    """Every ``parts``-th of the suite's queries from ``part`` that has keypoints, as the
+    last look meets it (its reach: ``spec.reach``); progress on stderr every 100."""
+    library, spec = suite.library, suite.spec
+    id_of = {key[-256:]: i for i, key in suite.key_of_id.items()}
+    started = time.time()
+    queries = suite.queries[part::parts]
+    for n, query in enumerate(queries):
+        if n % 100 == 0:
+            print(f"{n}/{len(queries)} {time.time() - started:.0f} s", file=sys.stderr, flush=True)
+        desc = suite.described(query)
+        if desc.keypoints is None:
+            continue
+        _, reach = first_look(library, desc, spec.reach)
+        yield Reaching(query, desc, reach, {id_of[k[-256:]] for k in query.relevant if k[-256:] in id_of},
+                       {id_of[k[-256:]] for k in query.tolerated if k[-256:] in id_of})
 
 
 def unrelated_page_photos(seed: int) -> list[_Query]:

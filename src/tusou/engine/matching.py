@@ -224,6 +224,18 @@ def _best_refined(fits: Deferred, spec: KindSpec, ref: Keypoints, min_cells: flo
     return max(counted, key=lambda m: m.inliers, default=None)
 
 
+def reach_verified(spec: KindSpec, probes: Sequence[Keypoints], ref: Keypoints
+                   ) -> tuple[GeometricMatch | None, bool]:
+    """A reached candidate verified by keypoints as the last look verifies it: by the first
+    look's rules and in its weakest cells (``spec.reach_cells``) or, where only too few
+    inliers fit, refined by content; and whether it was so refined (weak evidence)."""
+    fits: Deferred = []
+    match = _best_geometry(probes, ref, spec, spec.reach_cells, fits)
+    if match is not None or not fits:
+        return match, False
+    return _best_refined(fits, spec, ref, spec.reach_cells), True
+
+
 def _cells_agree(match: GeometricMatch, probe: Keypoints, ref: Keypoints,
                  min_cells: float | None) -> bool:
     if min_cells is None or match.agreement is None:
@@ -377,11 +389,7 @@ def last_look(spec: KindSpec, query: Keypoints, ids: Sequence[int], refs: Refere
     # colours) and, with spec.dense_grey_alone, any part where colour cannot tell
     grey_patterns: list[Match] = []
     for image_id, ref, far, dense in looked:
-        fits: Deferred = []
-        geometric = _best_geometry(probes, ref, spec, spec.reach_cells, fits) if far else None
-        weak = geometric is None and bool(fits)
-        if weak:
-            geometric = _best_refined(fits, spec, ref, spec.reach_cells)
+        geometric, weak = reach_verified(spec, probes, ref) if far else (None, False)
         if geometric is not None:
             out.append(Match(image_id, inlier_score(geometric.inliers, spec.min_inliers),
                              geometric.box, geometric.inliers, weak=weak))
