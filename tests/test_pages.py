@@ -772,6 +772,26 @@ def test_a_page_whose_square_on_vector_ranks_it_past_the_judged_is_reached(engin
     assert [h.image.brief for h in hits] == ["2000012"] and hits[0].inliers is None
 
 
+def test_a_page_that_its_reach_votes_for_is_verified_by_the_page_keypoints(engine: Engine) -> None:
+    # The same pages, and only the page's keypoints may answer: against the candidates
+    # tried and the page's single nearest vector, which are other pages of the template,
+    # and against the images of the page's reach that most of its keypoints vote for.
+    engine.create_library("book", "same")
+    library = engine.library("book")
+    for seed in range(2_000_008, 2_000_016):
+        library.add(ImageSource(data=encode(synthetic.page(seed))), brief=str(seed))
+    photo = phone_photo(synthetic.page(2_000_012), np.random.default_rng(2), share=0.3)
+    query = ImageSource(data=encode(photo.pixels, "JPEG", quality=90))
+    alone = replace(SAME, verify_candidates=1, second_look_keypoints=0, reach=0, page_agreement=1.01,
+                    page_reach_keep=0)
+    library.spec = replace(alone, reach_voted=0)
+    assert library.search(query).hits == []
+    library.spec = alone
+    hits = library.search(query).hits
+    assert [h.image.brief for h in hits] == ["2000012"]
+    assert hits[0].inliers is not None and hits[0].inliers >= SAME.min_inliers
+
+
 @pytest.mark.parametrize("kind", ["same", "picturebook"])
 def test_a_board_photographed_close_is_found_by_its_outline_grown_to_it(
         engine: Engine, kind: str, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -108,6 +108,8 @@ class KindSpec:
     # texture or a page, in perspective, far down among pictures of its layout, while its
     # keypoints gather on its original: one vote over what the reach already reads, without
     # keeping the library's keypoints in memory as the vote look does (vote_candidates).
+    # The page look (page_keypoints) verifies its best outline's page so too, against its
+    # page reach voted over by the page's keypoints.
     reach_voted: int = 0
     reach_vote_min: int = 0
     # > 0: a stored image larger than the keypoints' work size (keypoints.WORK_SIDE) also

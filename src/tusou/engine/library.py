@@ -17,6 +17,7 @@ from tusou.engine.kinds import KindSpec
 from tusou.engine.matching import (
     PDQ_MATCH_DISTANCE,
     Match,
+    best_voted,
     last_look,
     merged,
     page_reached,
@@ -42,7 +43,7 @@ from tusou.errors import (
 )
 from tusou.features import Keypoints, l2n
 from tusou.features.keypoints import descriptors_from_bytes
-from tusou.features.pages import PageView, find_pages, page_view, rectified
+from tusou.features.pages import find_pages, page_view, rectified
 from tusou.images.decode import DecodedImage
 from tusou.images.fetch import UrlFetcher
 from tusou.images.limits import ImageLimits
@@ -586,9 +587,13 @@ class Library:
         pages = [page_view(pixels, quad) for quad in quads]
         judged = list(dict.fromkeys([*tried, *(i for ids in nearest for i in ids)]))
         found = verify_pages(spec, pages, judged, refs)
-        if not settled(found) and spec.page_reach:
+        # the best outline's page's nearest vectors past those judged
+        seen = set(judged)
+        reach = [i for i, _ in self._state.index.search(vectors[0], spec.page_reach, allowed)
+                 if i not in seen] if spec.page_reach else []
+        if not settled(found) and reach:
             found = merged(found, verify_pages(
-                spec, pages, self._page_reach(vectors[0], pages[0], judged, allowed, refs), refs))
+                spec, pages, page_reached(pages[0], refs.thumbnails(reach), spec.page_reach_keep), refs))
         if settled(found) or not spec.page_keypoints:
             return found
         # (Pages that count only compared coarser are weak: the page's keypoints may still
@@ -596,8 +601,13 @@ class Library:
         # the candidates tried again: the pages found by a later outline in the evaluations
         # (2026-12-06, both suites, seeds 1 and 2) were among its own nearest too.
         candidates = [[*tried, *nearest[0]], *nearest[1:]]
-        for quad, ids in zip(quads, candidates, strict=True):
+        for n, (quad, ids) in enumerate(zip(quads, candidates, strict=True)):
             probes = self._extracting(partial(self._describer.page_keypoints, spec, pixels, quad))
+            if n == 0 and probes:
+                # and the best outline's page against its reach's images that most of the
+                # page's keypoints vote for (spec.reach_voted, as the last look's reach)
+                ids = [*ids, *(i for i, _ in best_voted(probes[0], reach, spec.reach_voted,
+                                                        spec.reach_vote_min, refs))]
             verified = rank_matches(verify_geometry(spec, probes, list(dict.fromkeys(ids)),
                                                     refs, spec.page_cells))
             if verified:
@@ -644,17 +654,6 @@ class Library:
                          time.perf_counter() - start)
         except Exception:
             log.exception("library %s: saving the keypoint table failed", self.name)
-
-    def _page_reach(self, vector: np.ndarray, page: PageView, judged: list[int],
-                    allowed: np.ndarray | None, refs: References) -> list[int]:
-        """The ``spec.page_reach_keep`` of the page square-on's ``spec.page_reach`` nearest
-        vectors (``vector``), past those ``judged``, that the ``page`` agrees with best in
-        the quick comparison, judged on their thumbnails alone."""
-        spec = self.spec
-        seen = set(judged)
-        reach = [i for i, _ in self._state.index.search(vector, spec.page_reach, allowed)
-                 if i not in seen]
-        return page_reached(page, refs.thumbnails(reach), spec.page_reach_keep)
 
     def _region_candidates(self, vectors: list[np.ndarray], allowed: np.ndarray | None
                            ) -> list[int]:
