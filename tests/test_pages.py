@@ -19,6 +19,7 @@ from test_alignment import HORSE, OTHERS, _rgb, _stored
 from test_frames import bands
 from tusou.engine import Engine, matching
 from tusou.engine.kinds import kind_spec
+from tusou.engine.library import Library
 from tusou.engine.matching import last_look, verify_geometry, verify_pages
 from tusou.engine.references import References
 from tusou.engine.sources import ImageSource
@@ -753,16 +754,21 @@ def test_each_outline_is_looked_at_square_on_until_one_verifies(engine: Engine) 
     assert hits[0].inliers is not None and hits[0].inliers >= SAME.min_inliers
 
 
-def test_a_page_whose_square_on_vector_ranks_it_past_the_judged_is_reached(engine: Engine) -> None:
-    # Pages of one template: the photographed page's square-on vector ranks another page of
-    # the template first. The page reach ranks its nearest by the quick comparison, on their
-    # thumbnails, and checks the best in full.
+def _template_book(engine: Engine) -> tuple[Library, ImageSource]:
+    """A `same` library of eight pages of one template, and a 30 % photo of the fifth."""
     engine.create_library("book", "same")
     library = engine.library("book")
     for seed in range(2_000_008, 2_000_016):
         library.add(ImageSource(data=encode(synthetic.page(seed))), brief=str(seed))
     photo = phone_photo(synthetic.page(2_000_012), np.random.default_rng(2), share=0.3)
-    query = ImageSource(data=encode(photo.pixels, "JPEG", quality=90))
+    return library, ImageSource(data=encode(photo.pixels, "JPEG", quality=90))
+
+
+def test_a_page_whose_square_on_vector_ranks_it_past_the_judged_is_reached(engine: Engine) -> None:
+    # Pages of one template: the photographed page's square-on vector ranks another page of
+    # the template first. The page reach ranks its nearest by the quick comparison, on their
+    # thumbnails, and checks the best in full.
+    library, query = _template_book(engine)
     # Only the page look's content check may answer, from the single nearest vector.
     alone = replace(SAME, verify_candidates=1, second_look_keypoints=0, reach=0, page_keypoints=0)
     library.spec = replace(alone, page_reach=0)
@@ -776,12 +782,7 @@ def test_a_page_that_its_reach_votes_for_is_verified_by_the_page_keypoints(engin
     # The same pages, and only the page's keypoints may answer: against the candidates
     # tried and the page's single nearest vector, which are other pages of the template,
     # and against the images of the page's reach that most of its keypoints vote for.
-    engine.create_library("book", "same")
-    library = engine.library("book")
-    for seed in range(2_000_008, 2_000_016):
-        library.add(ImageSource(data=encode(synthetic.page(seed))), brief=str(seed))
-    photo = phone_photo(synthetic.page(2_000_012), np.random.default_rng(2), share=0.3)
-    query = ImageSource(data=encode(photo.pixels, "JPEG", quality=90))
+    library, query = _template_book(engine)
     alone = replace(SAME, verify_candidates=1, second_look_keypoints=0, reach=0, page_agreement=1.01,
                     page_reach_keep=0)
     library.spec = replace(alone, reach_voted=0)
