@@ -73,3 +73,17 @@ def test_descriptors_are_read_with_the_thumbnails_which_need_no_read_then() -> N
     thumbs = dict(refs.thumbnails([1, 3]))
     assert np.array_equal(thumbs[1], thumbnail_from_bytes(store.blobs[1]))
     assert store.asked == [[3], [1, 8]]
+
+
+def test_descriptors_kept_with_the_thumbnails_need_no_read_then() -> None:
+    store = _CountingStore(_blobs())
+    refs = References(store, with_descriptors=True)
+    assert set(dict(refs.thumbnails([1, 2]))) == {1, 2}
+    held = dict(refs.descriptors([2, 1]))
+    assert np.array_equal(held[2], Keypoints.from_bytes(store.blobs[2]).descriptors)
+    assert store.asked == [[1, 2]]
+    # without, the descriptors are read again after the thumbnails
+    plain = _CountingStore(_blobs())
+    refs = References(plain)
+    list(refs.thumbnails([1, 2]))
+    assert set(dict(refs.descriptors([2, 1]))) == {1, 2} and plain.asked == [[1, 2], [2, 1]]

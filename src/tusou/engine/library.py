@@ -685,7 +685,8 @@ class Library:
         state = self._state
         scored: list[Match]
         if spec.verified_only:
-            refs = References(self._store.keypoints)  # each candidate read once, whichever looks meet it
+            # each candidate read once, whichever looks meet it
+            refs = References(self._store.keypoints, with_descriptors=spec.reach_voted > 0)
             pdq_hits = state.hashes.within([h.to_bytes() for h in desc.pdq], PDQ_MATCH_DISTANCE,
                                            allowed) if desc.pdq else {}
             candidates = [i for i, _ in state.index.search(desc.vector, spec.verify_candidates,

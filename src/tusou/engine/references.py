@@ -28,8 +28,11 @@ class References:
     blobs for their thumbnails and parses a few of them whole). Not shared between
     searches: it holds what one search has read."""
 
-    def __init__(self, load: Loader) -> None:
+    def __init__(self, load: Loader, *, with_descriptors: bool = False) -> None:
         self._load = load
+        # Keep the descriptors of what ``thumbnails`` reads: a search that votes over a reach
+        # it has slid over (KindSpec.reach_voted) then reads it once.
+        self._with_descriptors = with_descriptors
         self._keypoints: dict[int, Keypoints] = {}
         self._thumbnails: dict[int, np.ndarray | None] = {}
         self._descriptors: dict[int, np.ndarray] = {}  # read with their thumbnail
@@ -56,7 +59,11 @@ class References:
         order of ``ids``; only the thumbnail is decoded where the keypoints were not."""
         known = {**self._thumbnails, **self._keypoints}
         for image_id, blob in self._blobs(ids, known).items():
-            self._thumbnails[image_id] = thumbnail_from_bytes(blob)
+            if self._with_descriptors:
+                self._thumbnails[image_id], self._descriptors[image_id] = (
+                    thumbnail_and_descriptors_from_bytes(blob))
+            else:
+                self._thumbnails[image_id] = thumbnail_from_bytes(blob)
         for image_id in ids:
             if image_id in self._keypoints:
                 yield image_id, self._keypoints[image_id].image
@@ -65,8 +72,9 @@ class References:
 
     def descriptors(self, ids: Sequence[int]) -> Iterator[tuple[int, np.ndarray]]:
         """The stored descriptors of each of ``ids`` that has keypoints, in the order of
-        ``ids``. Read with the thumbnails, which ``thumbnails`` then need not read again:
-        a reach votes over its hundreds of images and slides over them."""
+        ``ids``. Read with the thumbnails, which ``thumbnails`` then need not read again
+        (nor these, ``with_descriptors``): a reach votes over its hundreds of images and
+        slides over them."""
         known = {**self._descriptors, **self._keypoints}
         for image_id, blob in self._blobs(ids, known).items():
             self._thumbnails[image_id], self._descriptors[image_id] = (
