@@ -587,11 +587,13 @@ class Library:
         pages = [page_view(pixels, quad) for quad in quads]
         judged = list(dict.fromkeys([*tried, *(i for ids in nearest for i in ids)]))
         found = verify_pages(spec, pages, judged, refs)
+        if settled(found):
+            return found
         # the best outline's page's nearest vectors past those judged
         seen = set(judged)
         reach = [i for i, _ in self._state.index.search(vectors[0], spec.page_reach, allowed)
                  if i not in seen] if spec.page_reach else []
-        if not settled(found) and reach:
+        if reach:
             found = merged(found, verify_pages(
                 spec, pages, page_reached(pages[0], refs.thumbnails(reach), spec.page_reach_keep), refs))
         if settled(found) or not spec.page_keypoints:
