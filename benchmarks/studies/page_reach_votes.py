@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from reused_suite import first_look, reused
+from reused_suite import asked, first_look, reused
 
 from tusou.engine.matching import best_voted, rank_matches, verify_geometry
 from tusou.engine.references import References
@@ -32,21 +32,14 @@ seed = int(sys.argv[4]) if len(sys.argv) > 4 else 0
 part, parts = (int(sys.argv[5]), int(sys.argv[6])) if len(sys.argv) > 6 else (0, 1)
 suite = reused(kind, work, seed)
 library, spec = suite.library, suite.spec
-id_of = {key[-256:]: i for i, key in suite.key_of_id.items()}
 rows = []
-started = time.time()
-queries = suite.queries[part::parts]
-for n, query in enumerate(queries):
-    if n % 100 == 0:
-        print(f"{n}/{len(queries)} {time.time() - started:.0f} s", file=sys.stderr, flush=True)
+for query, true_ids, mates in asked(suite, part, parts):
     pixels = decode_rgb(_fit(query.load(), spec.limits))
     quads = find_pages(pixels)
     if not quads:
         continue
     desc = library._describe(pixels, query=True)
     tried, _ = first_look(library, desc, 0)
-    true_ids = {id_of[k[-256:]] for k in query.relevant if k[-256:] in id_of}
-    mates = {id_of[k[-256:]] for k in query.tolerated if k[-256:] in id_of}
     t0 = time.perf_counter()
     vector = library._describer.vector(library.record.pipeline, rectified(pixels, quads[0]))
     near = [i for i, _ in library._state.index.search(vector, spec.page_reach, None)]

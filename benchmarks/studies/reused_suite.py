@@ -117,22 +117,28 @@ class Reaching:
     mates: set[int]
 
 
-def reaching(suite: Reused, part: int = 0, parts: int = 1) -> Iterator[Reaching]:
-    """Every ``parts``-th of the suite's queries from ``part`` that has keypoints, as the
-    last look meets it (its reach: ``spec.reach``); progress on stderr every 100."""
-    library, spec = suite.library, suite.spec
+def asked(suite: Reused, part: int = 0, parts: int = 1) -> Iterator[tuple[_Query, set[int], set[int]]]:
+    """Every ``parts``-th of the suite's queries from ``part``, with the ids of its
+    originals and of its tolerated group-mates; progress on stderr every 100."""
     id_of = {key[-256:]: i for i, key in suite.key_of_id.items()}
     started = time.time()
     queries = suite.queries[part::parts]
     for n, query in enumerate(queries):
         if n % 100 == 0:
             print(f"{n}/{len(queries)} {time.time() - started:.0f} s", file=sys.stderr, flush=True)
+        yield (query, {id_of[k[-256:]] for k in query.relevant if k[-256:] in id_of},
+               {id_of[k[-256:]] for k in query.tolerated if k[-256:] in id_of})
+
+
+def reaching(suite: Reused, part: int = 0, parts: int = 1) -> Iterator[Reaching]:
+    """Every ``parts``-th of the suite's queries from ``part`` that has keypoints, as the
+    last look meets it (its reach: ``spec.reach``); progress on stderr every 100."""
+    for query, true_ids, mates in asked(suite, part, parts):
         desc = suite.described(query)
         if desc.keypoints is None:
             continue
-        _, reach = first_look(library, desc, spec.reach)
-        yield Reaching(query, desc, reach, {id_of[k[-256:]] for k in query.relevant if k[-256:] in id_of},
-                       {id_of[k[-256:]] for k in query.tolerated if k[-256:] in id_of})
+        _, reach = first_look(suite.library, desc, suite.spec.reach)
+        yield Reaching(query, desc, reach, true_ids, mates)
 
 
 def unrelated_page_photos(seed: int) -> list[_Query]:

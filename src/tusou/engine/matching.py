@@ -378,8 +378,8 @@ def last_look(spec: KindSpec, query: Keypoints, ids: Sequence[int], refs: Refere
     # (id, reference, verified by keypoints, judged without them)
     looked = [(image_id, ref, False, True) for image_id, ref in dense_judged(spec, probe, judged, refs)]
     if reach and spec.reach_keep:
-        # voted first: it reads the reach's thumbnails with their descriptors (unless the
-        # page look's reach, or References.with_descriptors, read both already)
+        # (the reach's blobs are read once for both, in either order: with their
+        # descriptors here, or with References.with_descriptors)
         voted = best_voted(query, reach, spec.reach_voted, spec.reach_vote_min, refs)
         looked += [(image_id, ref, True, rank < spec.reach_keep) for rank, (image_id, ref) in enumerate(
             best_sliding(probe, reach, max(spec.reach_keep, spec.reach_verify), refs))]

@@ -57,13 +57,7 @@ class References:
     def thumbnails(self, ids: Sequence[int]) -> Iterator[tuple[int, np.ndarray | None]]:
         """The grey thumbnail (or None) of each of ``ids`` that has stored keypoints, in the
         order of ``ids``; only the thumbnail is decoded where the keypoints were not."""
-        known = {**self._thumbnails, **self._keypoints}
-        for image_id, blob in self._blobs(ids, known).items():
-            if self._with_descriptors:
-                self._thumbnails[image_id], self._descriptors[image_id] = (
-                    thumbnail_and_descriptors_from_bytes(blob))
-            else:
-                self._thumbnails[image_id] = thumbnail_from_bytes(blob)
+        self._read_thumbnails(ids, {**self._thumbnails, **self._keypoints}, self._with_descriptors)
         for image_id in ids:
             if image_id in self._keypoints:
                 yield image_id, self._keypoints[image_id].image
@@ -75,12 +69,18 @@ class References:
         ``ids``. Read with the thumbnails, which ``thumbnails`` then need not read again
         (nor these, ``with_descriptors``): a reach votes over its hundreds of images and
         slides over them."""
-        known = {**self._descriptors, **self._keypoints}
-        for image_id, blob in self._blobs(ids, known).items():
-            self._thumbnails[image_id], self._descriptors[image_id] = (
-                thumbnail_and_descriptors_from_bytes(blob))
+        self._read_thumbnails(ids, {**self._descriptors, **self._keypoints}, True)
         for image_id in ids:
             if image_id in self._keypoints:
                 yield image_id, self._keypoints[image_id].descriptors
             elif image_id in self._descriptors:
                 yield image_id, self._descriptors[image_id]
+
+    def _read_thumbnails(self, ids: Sequence[int], known: Mapping[int, object], descriptors: bool) -> None:
+        """Read the thumbnails (and ``descriptors`` too) of those of ``ids`` not ``known``."""
+        for image_id, blob in self._blobs(ids, known).items():
+            if descriptors:
+                self._thumbnails[image_id], self._descriptors[image_id] = (
+                    thumbnail_and_descriptors_from_bytes(blob))
+            else:
+                self._thumbnails[image_id] = thumbnail_from_bytes(blob)

@@ -15,9 +15,9 @@ cosine of two descriptors is the weighted mean of the parts' cosines with weight
 
 The 112x112 Gram has 6328 distinct entries (the 80x80 one 3240). Each is reduced to 512
 dimensions with a fixed pseudo-random +-1 projection (Achlioptas' database-friendly
-Johnson-Lindenstrauss transform), generated from a counter-based hash written out below rather than numpy's
-RNG, whose streams may change between releases: descriptors stored today must stay
-comparable with those computed after an upgrade. No fitted data (PCA) is involved.
+Johnson-Lindenstrauss transform), generated from a counter-based hash written out below
+rather than numpy's RNG, whose streams may change between releases: descriptors stored
+today must stay comparable with those computed after an upgrade. No fitted data (PCA) is involved.
 
 Weights and pooling are a versioned recipe (``TEXTURE_RECIPES``): a library keeps the
 recipe it was built with, and a new recipe is a new version, never an edit of an old one.
