@@ -70,7 +70,7 @@ class Keypoints:
     def to_bytes(self) -> bytes:
         """A blob (``keypoint_blobs``): points as float32, descriptors as uint8, the grey and
         colour thumbnails as JPEG bytes."""
-        arrays = {
+        arrays: dict[str, np.ndarray] = {
             "points": self.points.astype(np.float32),
             "descriptors": self.descriptors.astype(np.uint8),
             "size": np.array([self.width, self.height], np.int32),
