@@ -27,6 +27,7 @@ from tusou.evaluation.dataset import decode_rgb, generated_pages
 from tusou.evaluation.transforms import apply_transform, partial_photo
 from tusou.features import Keypoints, alignment, extract_keypoints
 from tusou.features.alignment import MIN_COARSE, DenseProbe, refined, stripes_normal
+from tusou.features.frames import ContentMatch
 from tusou.features.keypoints import agreement, periodicity, warp_onto
 from tusou.features.pixels import centre_crop
 
@@ -660,6 +661,9 @@ def test_a_part_of_a_smooth_colourful_picture_counts_where_its_colours_pin_it(
     def load(ids: list[int]) -> dict[int, bytes]:
         return {i: stored[i] for i in ids}
 
+    # Judged sharp only: against the thumbnail blurred as well (PAGE_BLURS) this photo
+    # agrees 0.950, and counts by its content too.
+    monkeypatch.setattr(matching, "PAGE_BLURS", ())
     photo = _query(apply_transform("partial40", wheel, 3))
     laid = DenseProbe(photo).match(Keypoints.from_bytes(stored[1]))
     assert laid is not None and laid.agreement < SAME.dense_agreement
@@ -738,3 +742,32 @@ def test_a_grey_part_counts_only_where_it_alone_lines_up() -> None:
     assert sorted(m.id for m in careless) == [1, 2]
     assert last_look(BOOK, query, [1, 2], References(load)) == []
     assert [m.id for m in last_look(BOOK, query, [1], References(load))] == [1]
+
+
+@pytest.mark.parametrize("kind", ["same", "picturebook"])
+def test_a_window_out_of_focus_is_judged_against_the_thumbnail_blurred_too(
+        kind: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A photographed window is blurrier than the stored thumbnail: laid right, its sharp
+    edges agree under the bar; judged also against the thumbnail blurred as such a photo is
+    (pages.PAGE_BLURS), the best counts, as in the page look."""
+    spec = kind_spec(kind)
+    stored = _stored(HORSE)
+    h, w = HORSE.shape[:2]
+    y0, x0 = h // 5, w // 4
+    window = _query(cv2.GaussianBlur(HORSE[y0: y0 + h // 2, x0: x0 + w // 2], (0, 0), 4))
+    laid = np.array([[1.0, 0, x0], [0, 1, y0], [0, 0, 1]])
+    as_laid = agreement(window, stored, laid, levels=True)
+    assert as_laid is not None and as_laid < spec.dense_agreement
+    focused = matching._in_focus(ContentMatch(as_laid, laid, (0, 0, w, h)), spec, window, stored)
+    assert focused.agreement >= spec.dense_agreement
+    refs = References(lambda ids: {5: stored.to_bytes()})
+    found = last_look(spec, window, [5], refs)
+    assert [m.id for m in found] == [5]
+    box = np.array(found[0].box)
+    assert np.abs(box - [x0, y0, x0 + w // 2, y0 + h // 2]).max() <= 0.05 * max(w, h)
+    # judged sharp only, it is not answered
+    monkeypatch.setattr(matching, "PAGE_BLURS", ())
+    assert last_look(spec, window, [5], References(lambda ids: {5: stored.to_bytes()})) == []
+    # and a placement that agrees as laid is left as it is
+    sharp = ContentMatch(0.99, laid, (0, 0, w, h))
+    assert matching._in_focus(sharp, spec, window, stored) is sharp
