@@ -215,6 +215,13 @@ class KindSpec:
 #   non-periodic reference above 0.848 (benchmarks/studies/dense/README.md). Pages of the
 #   picturebook suite queried against this library found one whole page lined up with
 #   another of its template at 0.957: whole placements are left to the whole-frame look.
+# * Both keypoint-free bars (same 0.95, picturebook 0.97) are also met against the thumbnail
+#   blurred as a photo out of focus is (matching._in_focus, pages.PAGE_BLURS, the best
+#   counts; 2026-12-07): over the suites' unrelated queries, every placement judged so, the
+#   wrong ones in `same` (100 queries, 410 placements) agreed at most 0.900 as laid and
+#   blurred alike; in `picturebook` (50 pages, 36 parts) at most 0.941 as laid and 0.960
+#   blurred, their weakest cells at most 0.65 (whole placements, which no part counts as,
+#   up to 0.977).
 # * same's page look 0.95 (benchmarks/studies/pages.py, 2026-12-03): over the suite's 1,526
 #   queries (200 unrelated), 693 with a page outline, the 103 wrong candidates that passed
 #   the quick comparison agreed at most 0.887 (a photo or framed copy of a generated page

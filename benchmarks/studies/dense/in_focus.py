@@ -1,0 +1,88 @@
+"""The last look's placements judged also against the thumbnail blurred (``matching._in_focus``,
+``pages.PAGE_BLURS``): what it costs and how far wrong placements then reach. A study, not
+run by CI.
+
+    python benchmarks/studies/dense/in_focus.py KIND W/KIND [SEED [COUNT]]
+
+W/KIND is the data folder ``tusou eval KIND --work-dir W`` leaves. COUNT (default 50) of the
+suite's unrelated queries, which nothing answers and which take every look, are searched
+with the blurred judgement on and off in turn (which goes first alternating, one process);
+every placement judged under the bar while on is recorded (all are wrong: nothing in the
+library is these queries'), with its agreement as laid and judged blurred, the share of the
+reference it covers and its weakest cells. Printed: latency on / off, the wrong placements'
+highest agreements, parts (a part counts at most ``matching.MAX_DENSE_COVER`` of its
+reference) apart from whole placements, which never count as parts.
+
+(2026-12-07, alone on the box. `same`, 100 queries: p50 1,957 / 1,905 ms on / off, per query
++21 ms median, +26 mean; 410 wrong placements, at most 0.900 as laid and judged blurred
+alike, bar 0.95. `picturebook`, 50 pages: p50 3,338 / 3,222 ms, +84 / +80 ms; 554 wrong
+placements, 36 of them parts: at most 0.941 as laid, 0.960 judged blurred (bar 0.97), their
+weakest cells at most 0.65 (the bar 0.9); whole placements up to 0.977 blurred.)
+"""
+
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from reused_suite import reused  # noqa: E402
+
+from tusou.engine import matching  # noqa: E402
+from tusou.engine.params import Page  # noqa: E402
+from tusou.evaluation.dataset import decode_rgb  # noqa: E402
+from tusou.evaluation.runner import _fit  # noqa: E402
+from tusou.features.keypoints import weakest_cells  # noqa: E402
+from tusou.features.pages import WEAKEST_SHARE  # noqa: E402
+
+BLURS = matching.PAGE_BLURS
+judged: list[tuple[float, float, float, float]] = []  # as laid, blurred, cover, weakest cells
+_in_focus = matching._in_focus
+
+
+def recorded(match, spec, query, ref):  # type: ignore[no-untyped-def]
+    out = _in_focus(match, spec, query, ref)
+    if matching.PAGE_BLURS and match.agreement < spec.dense_agreement:
+        cells = weakest_cells(query, ref, out.homography, WEAKEST_SHARE)
+        judged.append((match.agreement, out.agreement, matching._cover(out.box, ref),
+                       -1.0 if cells is None else cells))
+    return out
+
+
+def main(kind: str, work: Path, seed: int, count: int) -> None:
+    matching._in_focus = recorded
+    suite = reused(kind, work, seed)
+    library = suite.library
+    queries = [q for q in suite.queries if not q.relevant][:count]
+    ms: dict[str, list[float]] = {"on": [], "off": []}
+    for n, query in enumerate(queries):
+        pixels = decode_rgb(_fit(query.load(), library.spec.limits))
+        desc = library._describe(pixels, query=True)
+        for label in (("on", "off") if n % 2 else ("off", "on")):
+            matching.PAGE_BLURS = BLURS if label == "on" else ()
+            start = time.perf_counter()
+            found = library._rank(desc, None, None, Page(), None, pixels)
+            ms[label].append(1000 * (time.perf_counter() - start))
+            if found.hits:
+                print(f"  {query.key} ({label}): answered {found.hits[0].image.brief} {found.hits[0].score}")
+    for label, times in ms.items():
+        print(f"{label}: p50 {np.percentile(times, 50):.0f} p90 {np.percentile(times, 90):.0f} "
+              f"mean {np.mean(times):.0f} ms")
+    diff = np.array(ms["on"]) - np.array(ms["off"])
+    print(f"on - off per query: median {np.median(diff):.0f} mean {diff.mean():.0f} ms ({len(diff)} queries)")
+    rows = np.array(judged).reshape(-1, 4)
+    parts = rows[rows[:, 2] <= matching.MAX_DENSE_COVER]
+    whole = rows[rows[:, 2] > matching.MAX_DENSE_COVER]
+    print(f"wrong placements judged under the bar {library.spec.dense_agreement}: {len(rows)}")
+    for name, some in (("parts", parts), ("whole placements", whole)):
+        if len(some):
+            top = some[np.argsort(-some[:, 1])][:5]
+            print(f"  {name} ({len(some)}): as laid at most {some[:, 0].max():.3f}, judged blurred "
+                  f"at most {some[:, 1].max():.3f}; the best (as laid, blurred, cover, weakest cells): "
+                  f"{np.round(top, 3).tolist()}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], Path(sys.argv[2]), int(sys.argv[3]) if len(sys.argv) > 3 else 0,
+         int(sys.argv[4]) if len(sys.argv) > 4 else 50)
