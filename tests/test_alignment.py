@@ -661,9 +661,9 @@ def test_a_part_of_a_smooth_colourful_picture_counts_where_its_colours_pin_it(
     def load(ids: list[int]) -> dict[int, bytes]:
         return {i: stored[i] for i in ids}
 
-    # Judged sharp only: against the thumbnail blurred as well (PAGE_BLURS) this photo
-    # agrees 0.950, and counts by its content too.
-    monkeypatch.setattr(matching, "PAGE_BLURS", ())
+    # Judged sharp only: against the thumbnail blurred as well (matching._in_focus) this
+    # photo agrees 0.950, and counts by its content too.
+    monkeypatch.setattr(matching, "_in_focus", lambda match, *_: match)
     photo = _query(apply_transform("partial40", wheel, 3))
     laid = DenseProbe(photo).match(Keypoints.from_bytes(stored[1]))
     assert laid is not None and laid.agreement < SAME.dense_agreement
@@ -749,7 +749,7 @@ def test_a_window_out_of_focus_is_judged_against_the_thumbnail_blurred_too(
         kind: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """A photographed window is blurrier than the stored thumbnail: laid right, its sharp
     edges agree under the bar; judged also against the thumbnail blurred as such a photo is
-    (pages.PAGE_BLURS), the best counts, as in the page look."""
+    (``pages.in_focus``), the best counts, as in the page look."""
     spec = kind_spec(kind)
     stored = _stored(HORSE)
     h, w = HORSE.shape[:2]
@@ -766,7 +766,7 @@ def test_a_window_out_of_focus_is_judged_against_the_thumbnail_blurred_too(
     box = np.array(found[0].box)
     assert np.abs(box - [x0, y0, x0 + w // 2, y0 + h // 2]).max() <= 0.05 * max(w, h)
     # judged sharp only, it is not answered
-    monkeypatch.setattr(matching, "PAGE_BLURS", ())
+    monkeypatch.setattr(matching, "_in_focus", lambda match, *_: match)
     assert last_look(spec, window, [5], References(lambda ids: {5: stored.to_bytes()})) == []
     # and a placement that agrees as laid is left as it is
     sharp = ContentMatch(0.99, laid, (0, 0, w, h))

@@ -1,5 +1,5 @@
 """The last look's placements judged also against the thumbnail blurred (``matching._in_focus``,
-``pages.PAGE_BLURS``): what it costs and how far wrong placements then reach. A study, not
+``pages.in_focus``): what it costs and how far wrong placements then reach. A study, not
 run by CI.
 
     python benchmarks/studies/dense/in_focus.py KIND W/KIND [SEED [COUNT]]
@@ -36,14 +36,13 @@ from tusou.evaluation.runner import _fit  # noqa: E402
 from tusou.features.keypoints import weakest_cells  # noqa: E402
 from tusou.features.pages import WEAKEST_SHARE  # noqa: E402
 
-BLURS = matching.PAGE_BLURS
 judged: list[tuple[float, float, float, float]] = []  # as laid, blurred, cover, weakest cells
 _in_focus = matching._in_focus
 
 
 def recorded(match, spec, query, ref):  # type: ignore[no-untyped-def]
     out = _in_focus(match, spec, query, ref)
-    if matching.PAGE_BLURS and match.agreement < spec.dense_agreement:
+    if match.agreement < spec.dense_agreement:
         cells = weakest_cells(query, ref, out.homography, WEAKEST_SHARE)
         judged.append((match.agreement, out.agreement, matching._cover(out.box, ref),
                        -1.0 if cells is None else cells))
@@ -51,7 +50,6 @@ def recorded(match, spec, query, ref):  # type: ignore[no-untyped-def]
 
 
 def main(kind: str, work: Path, seed: int, count: int) -> None:
-    matching._in_focus = recorded
     suite = reused(kind, work, seed)
     library = suite.library
     queries = [q for q in suite.queries if not q.relevant][:count]
@@ -60,7 +58,7 @@ def main(kind: str, work: Path, seed: int, count: int) -> None:
         pixels = decode_rgb(_fit(query.load(), library.spec.limits))
         desc = library._describe(pixels, query=True)
         for label in (("on", "off") if n % 2 else ("off", "on")):
-            matching.PAGE_BLURS = BLURS if label == "on" else ()
+            matching._in_focus = recorded if label == "on" else (lambda match, *_: match)
             start = time.perf_counter()
             found = library._rank(desc, None, None, Page(), None, pixels)
             ms[label].append(1000 * (time.perf_counter() - start))

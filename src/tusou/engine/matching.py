@@ -35,9 +35,9 @@ from tusou.features.keypoints import (
 )
 from tusou.features.pages import (
     MIN_QUICK,
-    PAGE_BLURS,
     WEAKEST_SHARE,
     PageView,
+    in_focus,
     page_match,
     quick_agreement,
 )
@@ -446,7 +446,7 @@ def last_look(spec: KindSpec, query: Keypoints, ids: Sequence[int], refs: Refere
 
 def _in_focus(match: ContentMatch, spec: KindSpec, query: Keypoints, ref: Keypoints) -> ContentMatch:
     """``match`` judged also against the reference's thumbnail blurred as a photo out of
-    focus is (PAGE_BLURS, as the page look judges a page), where it agrees under
+    focus is (``pages.in_focus``, as the page look judges a page), where it agrees under
     ``spec.dense_agreement`` as laid: the best of them counts. A photographed window is
     blurrier than the thumbnail (the camera's focus, and the smoothing that shrinks the
     photo onto it), and sharp edges then lose their gradients' agreement: `picturebook`
@@ -454,8 +454,7 @@ def _in_focus(match: ContentMatch, spec: KindSpec, query: Keypoints, ref: Keypoi
     blurred 1 px."""
     if match.agreement >= spec.dense_agreement:
         return match
-    blurred = [agreement(query, ref, match.homography, levels=True, ref_blur=blur) for blur in PAGE_BLURS]
-    best = max([match.agreement, *(b for b in blurred if b is not None)])
+    best = in_focus(query, ref, match.homography, match.agreement)
     return replace(match, agreement=best) if best > match.agreement else match
 
 

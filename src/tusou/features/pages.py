@@ -879,6 +879,13 @@ def _finer_than_quick(thumb: np.ndarray, squashed: np.ndarray) -> bool:
     return deviation(squashed) < _FINE_DETAIL * deviation(thumb)
 
 
+def in_focus(query: Keypoints, ref: Keypoints, homography: np.ndarray, as_laid: float) -> float:
+    """A placement's agreement ``as_laid`` (``agreement(levels=True)``) or, where higher, its
+    agreement against ``ref``'s thumbnail blurred as a photographed page is (PAGE_BLURS)."""
+    blurred = (agreement(query, ref, homography, levels=True, ref_blur=blur) for blur in PAGE_BLURS)
+    return max([as_laid, *(score for score in blurred if score is not None)])
+
+
 def page_match(view: PageView, ref: Keypoints, min_agreement: float,
                min_cells: float | None = None, *, bar: float | None = None) -> ContentMatch | None:
     """The best way the page lies on ``ref``'s whole frame whose content agrees at least
@@ -927,8 +934,7 @@ def page_match(view: PageView, ref: Keypoints, min_agreement: float,
             best = (score, guess)
     if best is None:
         return None
-    score = max([best[0], *(agreement(view.query, ref, best[1], levels=True, ref_blur=blur) or -1.0
-                            for blur in PAGE_BLURS)])
+    score = in_focus(view.query, ref, best[1], best[0])
     bar = min_agreement if bar is None else bar
     coarse = False
     if PAGE_FINE_FLOOR <= score < bar and not fine:
