@@ -18,6 +18,7 @@ from tusou.engine.sources import ImageSource
 from tusou.errors import InvalidParameter
 from tusou.evaluation.dataset import decode_rgb, generated_distractors
 from tusou.evaluation.transforms import _jpeg, apply_transform
+from tusou.features import keypoint_blobs
 from tusou.features.alignment import DenseProbe
 from tusou.features.keypoints import COLOUR_SIDE, Keypoints, agreement, colour_agreement, in_phase, periodicity
 from tusou.features.pixels import centre_crop
@@ -51,9 +52,9 @@ def test_the_board_is_periodic_and_its_colours_are_stored() -> None:
 
 
 def _without_colour(blob: bytes) -> bytes:
-    """``blob`` as keypoints were stored before the colour thumbnail."""
-    with np.load(io.BytesIO(blob), allow_pickle=False) as z:
-        arrays = {k: z[k] for k in z.files if k != "colour"}
+    """``blob`` as keypoints were stored before the colour thumbnail (an .npz, as blobs were
+    until 2026-12-07)."""
+    arrays = {k: v for k, v in keypoint_blobs.parse(blob).items() if k != "colour"}
     old = io.BytesIO()
     np.savez(old, **arrays)  # type: ignore[arg-type]
     return old.getvalue()
