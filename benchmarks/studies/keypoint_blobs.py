@@ -29,12 +29,15 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
+from reused_suite import in_turn, report_in_turn
 
 from tusou.config import Settings
 from tusou.engine import Engine
+from tusou.engine.library import Library
 from tusou.engine.params import Page
 from tusou.engine.sources import ImageSource
 from tusou.evaluation import suites
@@ -70,6 +73,10 @@ def rewritten(work: Path, into: Path, rewrite: Callable[[bytes], bytes]) -> Engi
     return engine
 
 
+def search(library: Library, data: bytes) -> None:
+    library.search(ImageSource(data=data), page=Page(0, 10), threshold=0.0)
+
+
 def per_blob(read: Callable[[bytes], object], blobs: list[bytes]) -> float:
     start = time.perf_counter()
     for blob in blobs:
@@ -99,18 +106,8 @@ def main(work: Path, count: int) -> None:
             start = time.perf_counter()
             library.search(ImageSource(data=queries[0]))
             print(f"  first search, {name}: {time.perf_counter() - start:.2f} s")
-        ms: dict[str, list[float]] = {name: [] for name in libraries}
-        for n, data in enumerate(queries[1:]):
-            for name in (("npz", "current") if n % 2 else ("current", "npz")):
-                start = time.perf_counter()
-                libraries[name].search(ImageSource(data=data), page=Page(0, 10), threshold=0.0)
-                ms[name].append(1000 * (time.perf_counter() - start))
-        for name, times in ms.items():
-            print(f"  search, {name}: p50 {np.percentile(times, 50):.0f} p90 {np.percentile(times, 90):.0f} "
-                  f"mean {np.mean(times):.0f} ms")
-        diff = np.array(ms["current"]) - np.array(ms["npz"])
-        print(f"  current - npz, per query: median {np.median(diff):.0f} mean {diff.mean():.0f} ms "
-              f"({len(diff)} queries)")
+        ms = in_turn(queries[1:], {name: partial(search, library) for name, library in libraries.items()})
+        report_in_turn(ms, indent="  ")
         for engine in engines.values():
             engine.close()
 

@@ -1,14 +1,16 @@
 """A suite's evaluation library reused by a study: the engine on its work directory, the
 harness that asks as the evaluation asks, and the suite's copy queries; and the candidates
-the last look judges; and what an evaluation's JSON recorded for each query. Studies run as
+the last look judges; and what an evaluation's JSON recorded for each query; and search
+times of two variants asked in turn. Studies run as
 scripts from this folder import it by name (``from reused_suite import reused``)."""
 
 import json
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
@@ -152,3 +154,32 @@ def unrelated_page_photos(seed: int) -> list[_Query]:
                 return encode_jpeg(apply_transform(name, _original(page), s))
             queries.append(_Query(f"{page.key}#{name}", "off", load, frozenset()))
     return queries
+
+
+T = TypeVar("T")
+
+
+def in_turn(items: Sequence[T], runs: dict[str, Callable[[T], object]]) -> dict[str, list[float]]:
+    """The milliseconds each of two ``runs`` takes on each of ``items``, the two in turn on
+    every item, which goes first alternating: neither gains from the other's caches or
+    from the box slowing down or speeding up meanwhile."""
+    labels = list(runs)
+    ms: dict[str, list[float]] = {label: [] for label in labels}
+    for n, item in enumerate(items):
+        for label in (labels if n % 2 else labels[::-1]):
+            start = time.perf_counter()
+            runs[label](item)
+            ms[label].append(1000 * (time.perf_counter() - start))
+    return ms
+
+
+def report_in_turn(ms: dict[str, list[float]], indent: str = "") -> None:
+    """Print ``in_turn``'s times: each run's p50 / p90 / mean, then the second run's less
+    the first's, per item."""
+    for label, times in ms.items():
+        print(f"{indent}{label}: p50 {np.percentile(times, 50):.0f} p90 {np.percentile(times, 90):.0f} "
+              f"mean {np.mean(times):.0f} ms")
+    first, second = ms
+    diff = np.array(ms[second]) - np.array(ms[first])
+    print(f"{indent}{second} - {first}, per query: median {np.median(diff):.0f} mean {diff.mean():.0f} ms "
+          f"({len(diff)} queries)")

@@ -21,18 +21,19 @@ weakest cells at most 0.65 (the bar 0.9); whole placements up to 0.977 blurred.)
 """
 
 import sys
-import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from reused_suite import reused  # noqa: E402
+from reused_suite import in_turn, report_in_turn, reused  # noqa: E402
 
 from tusou.engine import matching  # noqa: E402
+from tusou.engine.describe import Descriptors  # noqa: E402
 from tusou.engine.params import Page  # noqa: E402
 from tusou.evaluation.dataset import decode_rgb  # noqa: E402
-from tusou.evaluation.runner import _fit  # noqa: E402
+from tusou.evaluation.runner import _fit, _Query  # noqa: E402
 from tusou.features.keypoints import weakest_cells  # noqa: E402
 from tusou.features.pages import WEAKEST_SHARE  # noqa: E402
 
@@ -53,22 +54,19 @@ def main(kind: str, work: Path, seed: int, count: int) -> None:
     suite = reused(kind, work, seed)
     library = suite.library
     queries = [q for q in suite.queries if not q.relevant][:count]
-    ms: dict[str, list[float]] = {"on": [], "off": []}
-    for n, query in enumerate(queries):
+    def asked(item: tuple[_Query, np.ndarray, Descriptors], on: bool) -> None:
+        query, pixels, desc = item
+        matching._in_focus = recorded if on else (lambda match, *_: match)
+        found = library._rank(desc, None, None, Page(), None, pixels)
+        if found.hits:
+            print(f"  {query.key} ({'on' if on else 'off'}): answered {found.hits[0].image.brief}")
+
+    # described once, outside the times: only the look differs
+    items = []
+    for query in queries:
         pixels = decode_rgb(_fit(query.load(), library.spec.limits))
-        desc = library._describe(pixels, query=True)
-        for label in (("on", "off") if n % 2 else ("off", "on")):
-            matching._in_focus = recorded if label == "on" else (lambda match, *_: match)
-            start = time.perf_counter()
-            found = library._rank(desc, None, None, Page(), None, pixels)
-            ms[label].append(1000 * (time.perf_counter() - start))
-            if found.hits:
-                print(f"  {query.key} ({label}): answered {found.hits[0].image.brief} {found.hits[0].score}")
-    for label, times in ms.items():
-        print(f"{label}: p50 {np.percentile(times, 50):.0f} p90 {np.percentile(times, 90):.0f} "
-              f"mean {np.mean(times):.0f} ms")
-    diff = np.array(ms["on"]) - np.array(ms["off"])
-    print(f"on - off per query: median {np.median(diff):.0f} mean {diff.mean():.0f} ms ({len(diff)} queries)")
+        items.append((query, pixels, library._describe(pixels, query=True)))
+    report_in_turn(in_turn(items, {"off": partial(asked, on=False), "on": partial(asked, on=True)}))
     rows = np.array(judged).reshape(-1, 4)
     parts = rows[rows[:, 2] <= matching.MAX_DENSE_COVER]
     whole = rows[rows[:, 2] > matching.MAX_DENSE_COVER]
