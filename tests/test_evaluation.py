@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -26,6 +27,8 @@ from tusou.evaluation.metrics import (
 )
 from tusou.evaluation.runner import _fit, _Harness
 from tusou.evaluation.transforms import apply_transform
+from tusou.images.decode import decode_image
+from tusou.images.limits import ImageLimits
 
 # --- metrics --------------------------------------------------------------------------
 
@@ -81,6 +84,7 @@ def photo_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for name in ("astronaut", "chelsea", "coffee", "rocket"):
         _save(folder / f"{name}.jpg", getattr(skimage.data, name)())
     (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    (folder / "empty.png").write_bytes(b"")
     return folder
 
 
@@ -93,7 +97,7 @@ def test_eval_copies_mode_finds_the_originals(photo_folder: Path, tmp_path: Path
     captured = capsys.readouterr()
     assert "recall@1" in captured.out and "hflip" in captured.out
     # The long steps say how far they are (on stderr: the table alone goes to stdout).
-    assert "[same] 1 of 19 queries asked" in captured.err and "of 11 images added" in captured.err
+    assert "[same] 1 of 19 queries asked" in captured.err and "of 12 images added" in captured.err
     result = json.loads(out.read_text())["results"][0]
     assert result["kind"] == "same" and result["mode"] == "copies"
     assert result["library_size"] == 4 + 6
@@ -107,8 +111,9 @@ def test_eval_copies_mode_finds_the_originals(photo_folder: Path, tmp_path: Path
     assert rows["all copies"]["false_positives"] == 0
     # The same target's own count: every copy but the 25 % crop, which has a bar of its own.
     assert rows["all copies"]["queries"] == 16 and rows["all but crop25"]["queries"] == 12
-    # The broken file is reported, not fatal.
+    # Broken files are reported, not fatal, each by its name.
     assert any("broken.jpg" in note for note in result["notes"])
+    assert "not added: empty.png: not a recognisable image" in result["notes"]
     assert result["timings"]["search_ms_p50"] > 0
 
 
@@ -174,6 +179,33 @@ def test_harness_finds_every_image_by_its_brief(engine: Engine) -> None:
         data = (Path(skimage.data.data_dir) / f"{name}.png").read_bytes()
         added[name] = harness.library.add(ImageSource(data=data), brief=name).id
     assert harness.ids_by_brief() == added
+
+
+def _png(image: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    image.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_copies_are_made_from_the_pixels_the_library_stores() -> None:
+    """A 16-bit PNG read by Pillow's plain RGB conversion is white; a transparent one is
+    black where the library sees paper. The transforms must start from the library's own
+    pixels, or every copy of such a picture is a copy of something else."""
+    camera = skimage.data.camera()
+    deep = _png(Image.fromarray(camera.astype(np.uint16) * 257))
+    cat = skimage.data.chelsea()
+    alpha = np.where(np.arange(cat.shape[1]) < cat.shape[1] // 2, 0, 255).astype(np.uint8)
+    clear = _png(Image.fromarray(np.dstack([cat, np.broadcast_to(alpha, cat.shape[:2])])))
+    image = Image.fromarray(skimage.data.astronaut())
+    exif = image.getexif()
+    exif[0x0112] = 6  # stored turned: shown rotated 90 degrees clockwise
+    buf = io.BytesIO()
+    image.save(buf, format="JPEG", exif=exif)
+    for data in (deep, clear, buf.getvalue()):
+        stored = decode_image(data, ImageLimits()).pixels
+        assert np.array_equal(decode_rgb(data), stored)
+    assert np.array_equal(decode_rgb(deep)[..., 0], camera)
+    assert (decode_rgb(clear)[:, :10] == 255).all()
 
 
 def test_harness_enlarges_what_is_under_the_kinds_minimum_and_sends_the_rest_as_is(

@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image
 
 from tusou.evaluation import synthetic
+from tusou.images.decode import oriented_rgb
 from tusou.images.files import image_files
 
 # Colour or grey photographs that scikit-image ships inside its wheel (no download).
@@ -39,9 +40,11 @@ def encode_png(pixels: np.ndarray) -> bytes:
 
 
 def decode_rgb(data: bytes) -> np.ndarray:
-    """RGB pixels the way the engine sees them (EXIF orientation applied)."""
+    """RGB pixels the way the engine sees them (``images.decode.oriented_rgb``): a copy
+    made from other pixels than the library's own would not be a copy (a 16-bit PNG read
+    clipped to white, a transparent one laid on black)."""
     with Image.open(io.BytesIO(data)) as img:
-        return np.asarray(ImageOps.exif_transpose(img).convert("RGB"))
+        return oriented_rgb(img)
 
 
 @dataclass(frozen=True)

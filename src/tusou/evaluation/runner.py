@@ -27,7 +27,7 @@ from typing import Any, Literal, TypeVar
 
 import cv2
 import numpy as np
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 from tusou.config import Settings
 from tusou.engine import Engine
@@ -146,6 +146,13 @@ def _fit(data: bytes, limits: ImageLimits) -> bytes:
     return encode_jpeg(_shrunk(decode_rgb(data), SEND_SIDE), 90)
 
 
+def _unreadable(exc: Exception) -> str:
+    # Pillow's own message names the BytesIO object it was handed, not the file.
+    if isinstance(exc, UnidentifiedImageError):
+        return "not a recognisable image"
+    return str(exc) or type(exc).__name__
+
+
 def _original(image: EvalImage) -> np.ndarray:
     return _shrunk(image.pixels(), TRANSFORM_SIDE)
 
@@ -191,7 +198,7 @@ class _Harness:
             try:
                 data = _fit(image.load(), self.spec.limits)
             except Exception as exc:  # an unreadable file is reported, not fatal
-                self.rejected.append(f"{image.key}: {exc}")
+                self.rejected.append(f"{image.key}: {_unreadable(exc)}")
                 return
             start = time.perf_counter()
             try:
@@ -221,7 +228,7 @@ class _Harness:
         try:
             data = _fit(query.load(), self.spec.limits)
         except Exception as exc:  # a query that cannot be made is reported, not fatal
-            self.rejected.append(f"query {query.key}: {exc}")
+            self.rejected.append(f"query {query.key}: {_unreadable(exc)}")
             return Ranked([], [], []), 0.0
         start = time.perf_counter()
         try:

@@ -116,7 +116,7 @@ def decode_image(data: bytes, limits: ImageLimits, *, declared_mime: str | None 
             # size can refuse an oversized image before its pixels are decompressed.
             _check_dimensions(*_oriented_size(img), limits)
             _load(img)
-            pixels = _to_rgb(_apply_orientation(img))
+            pixels = oriented_rgb(img)
     # Re-checked on the real pixels: a few plugins only learn the final size while loading.
     _check_dimensions(pixels.shape[1], pixels.shape[0], limits)
     pixels.setflags(write=False)
@@ -195,6 +195,13 @@ def _oriented_size(img: Image.Image) -> tuple[int, int]:
     except Exception:  # broken EXIF is metadata damage, not a reason to refuse the picture
         return width, height
     return (height, width) if orientation in _SWAPPING_ORIENTATIONS else (width, height)
+
+
+def oriented_rgb(img: Image.Image) -> np.ndarray:
+    """``img``'s pixels as a library stores them (HxWx3 uint8 RGB): EXIF orientation applied,
+    16-bit and float samples scaled to 8 bits, transparency laid on white. Callers that
+    make pictures from stored ones (the evaluation's copies) must see the same pixels."""
+    return _to_rgb(_apply_orientation(img))
 
 
 def _apply_orientation(img: Image.Image) -> Image.Image:
