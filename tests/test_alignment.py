@@ -544,6 +544,8 @@ def test_a_flat_page_s_part_is_found_from_a_placement_that_lies_second(
     assert [m.id for m in last_look(SAME, query, [1], References(lambda ids: {1: stored}))] == [1]
     monkeypatch.setattr(matching, "REFINED_PLACEMENTS", 1)
     monkeypatch.setattr(matching, "REFINE_TRIES", 1)
+    # (the whole photo's placements: its middle, aligned as well, lays one of them right first)
+    monkeypatch.setattr(alignment, "MIDDLE", 0.0)
     assert last_look(SAME, query, [1], References(lambda ids: {1: stored})) == []
 
 
@@ -711,9 +713,10 @@ def test_the_keypoint_free_look_judges_only_the_candidates_it_slides_over_best(
     judged: list[np.ndarray] = []
     matches = DenseProbe.matches
 
-    def counting(self: DenseProbe, ref: Keypoints) -> list:
-        judged.append(ref.image)
-        return matches(self, ref)
+    def counting(self: DenseProbe, ref: Keypoints, *, middle: bool = False) -> list:
+        if not middle:  # (its middle is asked of the same references)
+            judged.append(ref.image)
+        return matches(self, ref, middle=middle)
 
     monkeypatch.setattr(DenseProbe, "matches", counting)
     query = extract_keypoints(apply_transform("partial40", HORSE, 2), "akaze", max_features=1000)
@@ -771,3 +774,54 @@ def test_a_window_out_of_focus_is_judged_against_the_thumbnail_blurred_too(
     # and a placement that agrees as laid is left as it is
     sharp = ContentMatch(0.99, laid, (0, 0, w, h))
     assert matching._in_focus(sharp, spec, window, stored) is sharp
+
+
+def _page_beyond_the_frame(picture: np.ndarray, seed: int) -> np.ndarray:
+    """A photo of ``picture`` printed as a page, held so close that its top runs out of the
+    frame: the table shows beside it and below, the page's top edge nowhere."""
+    h, w = picture.shape[:2]
+    rng = np.random.default_rng(seed)
+    frame = synthetic.background(rng, h, w).astype(np.float32)
+    corners = np.float32([[0.10 * w, -0.14 * h], [0.92 * w, -0.10 * h], [0.94 * w, 0.92 * h],
+                          [0.07 * w, 0.95 * h]])
+    lay = cv2.getPerspectiveTransform(np.float32([[0, 0], [w, 0], [w, h], [0, h]]), corners)
+    page = cv2.warpPerspective(picture, lay, (w, h), flags=cv2.INTER_LINEAR).astype(np.float32)
+    inside = cv2.warpPerspective(np.ones((h, w), np.float32), lay, (w, h))[..., None]
+    photo = cv2.GaussianBlur(page * inside + frame * (1 - inside), (0, 0), 1.0)
+    return np.clip(photo + rng.normal(0, 3, photo.shape), 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_page_that_runs_out_of_the_frame_is_aligned_by_its_middle(
+        seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Photographed close, a page runs out of the frame: the whole photo, table and all, is
+    larger than the page on one axis only and slides over no thumbnail, and no four edges
+    outline the page. Its middle is the page's alone, and lines up (``alignment.MIDDLE``)."""
+    blobs = {1: _stored(HORSE).to_bytes(), **{n + 2: _stored(o).to_bytes() for n, o in enumerate(OTHERS)}}
+
+    def load(ids: list[int]) -> dict[int, bytes]:
+        return {i: blobs[i] for i in ids}
+
+    photo = _query(_page_beyond_the_frame(HORSE, seed))
+    found = last_look(SAME, photo, list(blobs), References(load))
+    assert [m.id for m in found] == [1]
+    x1, y1, x2, y2 = found[0].box or (0, 0, 0, 0)
+    assert (x2 - x1) * (y2 - y1) >= alignment.MIDDLE_COVER * HORSE.shape[0] * HORSE.shape[1]
+    # the other pictures photographed alike are answered with nothing but themselves
+    for n, other in enumerate(OTHERS):
+        other_photo = _query(_page_beyond_the_frame(other, seed))
+        assert {m.id for m in last_look(SAME, other_photo, list(blobs), References(load))} <= {n + 2}
+    # without the middle view nothing lines up
+    monkeypatch.setattr(alignment, "MIDDLE", 0.0)
+    assert last_look(SAME, photo, list(blobs), References(load)) == []
+
+
+def test_the_middle_is_not_laid_on_a_repeated_pattern(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Free of the frame's edges, the middle of one pattern lines up with another of a
+    different period at some scale: on a periodic reference only the whole query is laid."""
+    stripes = bands(37, wobble=0)
+    probe = DenseProbe(_query(_page_beyond_the_frame(stripes, 0)))
+    assert probe.matches(_stored(bands(44, wobble=0)), middle=True) == []
+    assert probe.matches(_stored(stripes), middle=True) == []
+    monkeypatch.setattr(alignment, "PERIODIC", 2.0)  # nothing repeats
+    assert probe.matches(_stored(stripes), middle=True)

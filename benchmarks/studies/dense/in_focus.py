@@ -67,17 +67,22 @@ def main(kind: str, work: Path, seed: int, count: int) -> None:
         pixels = decode_rgb(_fit(query.load(), library.spec.limits))
         items.append((query, pixels, library._describe(pixels, query=True)))
     report_in_turn(in_turn(items, {"off": partial(asked, on=False), "on": partial(asked, on=True)}))
+    report_judged(library.spec.dense_agreement)
+
+
+def report_judged(bar: float) -> None:
+    """The wrong placements ``recorded`` kept: how many, and the highest, parts apart from
+    whole placements."""
     rows = np.array(judged).reshape(-1, 4)
     parts = rows[rows[:, 2] <= matching.MAX_DENSE_COVER]
     whole = rows[rows[:, 2] > matching.MAX_DENSE_COVER]
-    print(f"wrong placements judged under the bar {library.spec.dense_agreement}: {len(rows)}")
+    print(f"wrong placements judged under the bar {bar}: {len(rows)}")
     for name, some in (("parts", parts), ("whole placements", whole)):
         if len(some):
             top = some[np.argsort(-some[:, 1])][:5]
             print(f"  {name} ({len(some)}): as laid at most {some[:, 0].max():.3f}, judged blurred "
                   f"at most {some[:, 1].max():.3f}; the best (as laid, blurred, cover, weakest cells): "
                   f"{np.round(top, 3).tolist()}")
-
 
 if __name__ == "__main__":
     main(sys.argv[1], Path(sys.argv[2]), int(sys.argv[3]) if len(sys.argv) > 3 else 0,

@@ -19,7 +19,7 @@ from tusou.engine.describe import Box, Descriptors
 from tusou.engine.kinds import KindSpec
 from tusou.engine.references import References
 from tusou.features import PDQ_MATCH_DISTANCE, GeometricMatch, Keypoints, frame_match, verify
-from tusou.features.alignment import DenseProbe, refined
+from tusou.features.alignment import MIDDLE_WHOLE, DenseProbe, refined
 from tusou.features.frames import Area, ContentMatch, query_areas
 from tusou.features.keypoints import (
     COLOUR_TOLERANCE,
@@ -76,6 +76,10 @@ MIN_ROUGH_AGREEMENT = 0.5
 # (the scanned page's 40 % photo, `same` seed 2: 0.494 laid affine, 0.989 refined, its
 # weakest cells 0.993).
 MIN_ROUGH_PLACEMENT = 0.4
+# ... and the query's middle's (alignment.MIDDLE) from this much: a page that runs out of the
+# frame is seen close, in more perspective than the affine placement lays (`same` seed 13's
+# 80 % photo of the horse silhouette: its middle 0.322 laid, 0.986 refined).
+MIN_ROUGH_MIDDLE = 0.3
 # ... the best this many of them (by agreement as they lie) that refining can move (ECC
 # converges within its bounds), until one counts: with four placements judged, a wrong one
 # can lie better than the true one (a striped texture's 40 % photo, `same` seed 3: a wrong
@@ -405,29 +409,12 @@ def last_look(spec: KindSpec, query: Keypoints, ids: Sequence[int], refs: Refere
                 continue
         if not (spec.dense_agreement and dense):
             continue
-        placed = probe.matches(ref)
-        if not placed:
-            continue
-        match = _in_focus(placed[0], spec, query, ref)
-        counts = _part(match, spec, query, ref, greys=True)
-        moved = 0
-        for rough in placed[:REFINE_TRIES] if not counts else []:
-            if rough.agreement < MIN_ROUGH_PLACEMENT or moved == REFINED_PLACEMENTS:
-                break
-            better = probe.refine(rough, ref)
-            if (better is None or better.agreement < rough.agreement) and _vivid(query, ref, rough):
-                # A smooth colourful picture's gradients are its few edges and noise: its
-                # grey levels lay it (the colour wheel's partial photos, 40 drawn: 31 found
-                # refined on gradients alone, 36 so; `same` seed 2's, 0.765 laid, 0.80 so).
-                better = probe.refine(rough, ref, levels=True) or better
-            if better is None:
-                continue
-            moved += 1
-            better = _in_focus(better, spec, query, ref)
-            if better.agreement >= rough.agreement and _part(better, spec, query, ref, greys=True):
-                match, counts = better, True
-                break
-        if counts:
+        match = _counted_part(spec, probe, query, ref, probe.matches(ref))
+        if match is None:  # its middle, where the whole of it counts nowhere (alignment.MIDDLE)
+            match = _counted_part(spec, probe, query, ref, probe.matches(ref, middle=True), MIN_ROUGH_MIDDLE)
+            if match is not None and probe.frame_cover(match.homography, ref) > MIDDLE_WHOLE:
+                match = None
+        if match is not None:
             found = Match(image_id, dense_score(match.agreement, spec.dense_agreement), match.box)
             alone = not _trusted(query, ref, match.homography) or (
                 spec.dense_grey_alone and colour_agreement(query, ref, match.homography) is None)
@@ -442,6 +429,36 @@ def last_look(spec: KindSpec, query: Keypoints, ids: Sequence[int], refs: Refere
         closest += [image_id for image_id, _, far, _ in looked if far][:spec.detail_reach]
         out = verify_geometry(spec, probes, list(dict.fromkeys(closest)), details, spec.reach_cells)
     return merged(out)
+
+
+def _counted_part(spec: KindSpec, probe: DenseProbe, query: Keypoints, ref: Keypoints,
+                  placed: list[ContentMatch], floor: float = MIN_ROUGH_PLACEMENT) -> ContentMatch | None:
+    """The placement of ``placed`` (best first) that counts as a part (``_part``): the best
+    one as laid, or else the first of the best REFINE_TRIES that counts once refined (at
+    most REFINED_PLACEMENTS refined, agreeing ``floor`` at least as laid); None if none
+    does."""
+    if not placed:
+        return None
+    match = _in_focus(placed[0], spec, query, ref)
+    if _part(match, spec, query, ref, greys=True):
+        return match
+    moved = 0
+    for rough in placed[:REFINE_TRIES]:
+        if rough.agreement < floor or moved == REFINED_PLACEMENTS:
+            break
+        better = probe.refine(rough, ref)
+        if (better is None or better.agreement < rough.agreement) and _vivid(query, ref, rough):
+            # A smooth colourful picture's gradients are its few edges and noise: its
+            # grey levels lay it (the colour wheel's partial photos, 40 drawn: 31 found
+            # refined on gradients alone, 36 so; `same` seed 2's, 0.765 laid, 0.80 so).
+            better = probe.refine(rough, ref, levels=True) or better
+        if better is None:
+            continue
+        moved += 1
+        better = _in_focus(better, spec, query, ref)
+        if better.agreement >= rough.agreement and _part(better, spec, query, ref, greys=True):
+            return better
+    return None
 
 
 def _in_focus(match: ContentMatch, spec: KindSpec, query: Keypoints, ref: Keypoints) -> ContentMatch:

@@ -74,6 +74,24 @@ _ECC_CRITERIA = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 30, 1e-4)
 # the covered part must have some texture: a flat patch agrees with anything flat.
 _MIN_COVER = 0.2
 _MIN_GRADIENT = 2.0
+# The query's middle, this share of each side off every edge, is aligned as well: a page
+# photographed close runs out of the frame on one side or two, where the whole frame, table
+# and all, is larger than the page on one axis only and slides nowhere; its middle is the
+# page's alone (`same`'s 80 % photos of the horse silhouette, the clock, stripes, 2026-12-07).
+MIDDLE = 0.15
+# ... and only laid where it covers this share of the reference at least: the middle of a
+# page that fills the frame is a large part of it, while a small one is where a few broad
+# stripes line up with another picture's (benchmarks/studies/dense/middle_view.py). Never on
+# a reference that repeats a pattern: free of the frame's edges, the middle of one pattern
+# lines up with another of a different period at some scale.
+MIDDLE_COVER = 0.35
+# ... and counts only where the whole photo, laid as its middle is, leaves some of the
+# reference out (covers at most this share of it; ``DenseProbe.frame_cover``): the page runs
+# out of the frame. The middle of a whole copy is a part too, but whole copies are the
+# whole-frame look's and the page look's to judge (engine.matching.MAX_DENSE_COVER). Judged
+# once refined: a coarse placement's scale is only roughly right. (`same` seed 13's 80 %
+# photo of the horse silhouette, its page's top just out of the frame: 0.973.)
+MIDDLE_WHOLE = 0.99
 # refined(): a keypoint fit from few inliers is refined by an ECC homography on the
 # thumbnail, which may move the corners of the query's footprint this share of the
 # thumbnail's long side at most. The true fits refined in the calibration (matching's
@@ -122,18 +140,23 @@ class DenseProbe:
     def __init__(self, query: Keypoints) -> None:
         self.query = query
         self._views: list[tuple[_View, _View]] = []  # (refine size, coarse size)
+        self._middle = -1  # which of them is the middle view
         if query.image is None or min(query.image.shape[:2]) < 8:
             return
         work, _ = resize_max_side(query.image, 4 * COARSE_SIDE)
         from_query = _scale_to(work, query.width, query.height)
-        views = []
-        # The whole query, and its content inside a plain border if it has one.
-        for x1, y1, x2, y2 in query_areas(query):
+        views: list[_View] = []
+        # The whole query, its content inside a plain border if it has one, and its middle.
+        areas = query_areas(query)
+        middle = (MIDDLE, MIDDLE, 1.0 - MIDDLE, 1.0 - MIDDLE)
+        for x1, y1, x2, y2 in areas + ([middle] if MIDDLE else []):
             h, w = work.shape[:2]
             left, top = round(x1 * w), round(y1 * h)
             right, bottom = round(x2 * w), round(y2 * h)
             if right - left < 8 or bottom - top < 8:
                 continue
+            if (x1, y1, x2, y2) == middle and (x1, y1, x2, y2) not in areas:
+                self._middle = len(views)
             shift = np.array([[1.0, 0.0, -left], [0.0, 1.0, -top], [0.0, 0.0, 1.0]])
             views.append(_View(np.ascontiguousarray(work[top:bottom, left:right]),
                                shift @ from_query))
@@ -156,12 +179,15 @@ class DenseProbe:
             self._templates[key] = cached
         return cached
 
-    def _placements(self, thumb: np.ndarray) -> list[tuple[float, int, np.ndarray]]:
-        """Coarse placements, best first: (correlation, view, map query px -> thumb px)."""
+    def _placements(self, thumb: np.ndarray, only: int | None = None) -> list[tuple[float, int, np.ndarray]]:
+        """Coarse placements, best first: (correlation, view, map query px -> thumb px), of
+        the view ``only`` or of every view but the middle one."""
         small, target = _coarse_target(thumb)
         up = np.linalg.inv(_scale_to(small, thumb.shape[1], thumb.shape[0]))
         out: list[tuple[float, int, np.ndarray]] = []
         for n, (_, coarse) in enumerate(self._views):
+            if (n != only) if only is not None else (n == self._middle):
+                continue
             for turned in range(8):
                 turn, slid = self._slid(n, turned, target, inside_only=False)
                 out += [(value, n, up @ place @ turn @ coarse.from_query) for value, place in slid]
@@ -248,20 +274,30 @@ class DenseProbe:
         found = self.matches(ref)
         return found[0] if found else None
 
-    def matches(self, ref: Keypoints) -> list[ContentMatch]:
+    def matches(self, ref: Keypoints, *, middle: bool = False) -> list[ContentMatch]:
         """Every alignment of the query with ``ref``'s thumbnail judged, best first (the
         best coarse placements, each as ECC corrected it and as it was); none if nothing
-        lines up (or either side has no image)."""
+        lines up (or either side has no image). With ``middle``, the query's middle's
+        (MIDDLE) instead of the whole query's: asked apart, where the whole query counts
+        nowhere, so that its placements never crowd out the whole query's."""
         thumb = ref.image
         if not self._views or thumb is None or min(thumb.shape[:2]) < 8:
+            return []
+        if middle and self._middle < 0:
+            return []
+        periodic = periodicity(thumb) >= PERIODIC
+        if middle and periodic:
             return []
         from_thumb = np.linalg.inv(_scale_to(thumb, ref.width, ref.height))
         found: list[ContentMatch] = []
         target: np.ndarray | None = None  # the thumbnail's gradients, once per reference
-        placements = self._placements(thumb)
+        placements = self._placements(thumb, self._middle if middle else None)
+        if middle:
+            view = self._views[self._middle][0]
+            placements = [p for p in placements
+                          if _cover(_outline(from_thumb @ p[2], view, self.query, ref), ref) >= MIDDLE_COVER]
         if not placements or placements[0][0] < MIN_COARSE:
             return []
-        periodic = periodicity(thumb) >= PERIODIC
         normal = stripes_normal(thumb)
         for value, n, guess in placements[:PERIODIC_HYPOTHESES if periodic else _tied(placements)]:
             if value < MIN_COARSE:
@@ -282,6 +318,13 @@ class DenseProbe:
                                                   _outline(homography, view, self.query, ref)))
         found.sort(key=lambda m: -m.agreement)
         return found
+
+    def frame_cover(self, homography: np.ndarray, ref: Keypoints) -> float:
+        """The share of ``ref`` the whole query covers, laid by ``homography`` (query
+        pixels -> reference pixels)."""
+        if not self._views:
+            return 0.0
+        return _cover(_outline(homography, self._views[0][0], self.query, ref), ref)
 
     def refine(self, match: ContentMatch, ref: Keypoints, *, levels: bool = False
                ) -> ContentMatch | None:
@@ -321,6 +364,11 @@ def _coarse_target(thumb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The thumbnail at COARSE_SIDE and its gradients, what coarse placements slide over."""
     small, _ = resize_max_side(thumb, COARSE_SIDE)
     return small, _gradient(small)
+
+
+def _cover(box: tuple[int, int, int, int], ref: Keypoints) -> float:
+    x1, y1, x2, y2 = box
+    return max(0, x2 - x1) * max(0, y2 - y1) / max(ref.width * ref.height, 1)
 
 
 def _outline(homography: np.ndarray, view: _View, query: Keypoints, ref: Keypoints
