@@ -825,3 +825,14 @@ def test_the_middle_is_not_laid_on_a_repeated_pattern(monkeypatch: pytest.Monkey
     assert probe.matches(_stored(stripes), middle=True) == []
     monkeypatch.setattr(alignment, "PERIODIC", 2.0)  # nothing repeats
     assert probe.matches(_stored(stripes), middle=True)
+
+
+def test_the_frame_cover_is_the_area_the_laid_photo_shares_with_the_reference() -> None:
+    probe = DenseProbe(_query(HORSE))
+    ref = _stored(HORSE)
+    h, w = HORSE.shape[:2]
+    assert probe.frame_cover(np.eye(3), ref) == pytest.approx(1.0)
+    assert probe.frame_cover(np.array([[1.0, 0, w / 2], [0, 1, 0], [0, 0, 1]]), ref) == pytest.approx(0.5, abs=0.01)
+    # turned 45 degrees about the centre and shrunk inside it: its own area, not its box's
+    turn = cv2.getRotationMatrix2D((w / 2 - 0.5, h / 2 - 0.5), 45, 0.5)
+    assert probe.frame_cover(np.vstack([turn, [0, 0, 1]]), ref) == pytest.approx(0.25, abs=0.01)
