@@ -409,8 +409,9 @@ def last_look(spec: KindSpec, query: Keypoints, ids: Sequence[int], refs: Refere
                 continue
         if not (spec.dense_agreement and dense):
             continue
-        match = _counted_part(spec, probe, query, ref, probe.matches(ref))
-        if match is None:  # its middle, where the whole of it counts nowhere (alignment.MIDDLE)
+        placed = probe.matches(ref)
+        match = _counted_part(spec, probe, query, ref, placed)
+        if not placed:  # the whole query slides nowhere: its middle may (alignment.MIDDLE)
             match = _counted_part(spec, probe, query, ref, probe.matches(ref, middle=True), MIN_ROUGH_MIDDLE)
             if match is not None and probe.frame_cover(match.homography, ref) > MIDDLE_WHOLE:
                 match = None

@@ -279,8 +279,8 @@ class DenseProbe:
         """Every alignment of the query with ``ref``'s thumbnail judged, best first (the
         best coarse placements, each as ECC corrected it and as it was); none if nothing
         lines up (or either side has no image). With ``middle``, the query's middle's
-        (MIDDLE) instead of the whole query's: asked apart, where the whole query counts
-        nowhere, so that its placements never crowd out the whole query's."""
+        (MIDDLE) instead of the whole query's: asked apart, where the whole query has no
+        placement at all, so that its placements never crowd out the whole query's."""
         thumb = ref.image
         if not self._views or thumb is None or min(thumb.shape[:2]) < 8:
             return []
