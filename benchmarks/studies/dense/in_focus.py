@@ -21,6 +21,7 @@ weakest cells at most 0.65 (the bar 0.9); whole placements up to 0.977 blurred.)
 """
 
 import sys
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
@@ -51,12 +52,22 @@ def recorded(match, spec, query, ref):  # type: ignore[no-untyped-def]
 
 
 def main(kind: str, work: Path, seed: int, count: int) -> None:
+    def switch(on: bool) -> None:
+        matching._in_focus = recorded if on else (lambda match, *_: match)
+
+    unrelated_in_turn(kind, work, seed, count, switch)
+
+
+def unrelated_in_turn(kind: str, work: Path, seed: int, count: int, switch: Callable[[bool], None]) -> None:
+    """COUNT of the suite's unrelated queries searched with a variant on and off in turn
+    (``switch(on)`` sets it), then the latency and the wrong placements ``recorded`` kept."""
     suite = reused(kind, work, seed)
     library = suite.library
     queries = [q for q in suite.queries if not q.relevant][:count]
+
     def asked(item: tuple[_Query, np.ndarray, Descriptors], on: bool) -> None:
         query, pixels, desc = item
-        matching._in_focus = recorded if on else (lambda match, *_: match)
+        switch(on)
         found = library._rank(desc, None, None, Page(), None, pixels)
         if found.hits:
             print(f"  {query.key} ({'on' if on else 'off'}): answered {found.hits[0].image.brief}")
