@@ -189,7 +189,8 @@ class DenseProbe:
         for n, (_, coarse) in enumerate(self._views):
             if (n != only) if only is not None else (n == self._middle):
                 continue
-            for turned in range(8):
+            # (a photo is never mirrored: its middle is laid in its four quarter turns only)
+            for turned in range(4 if n == self._middle else 8):
                 turn, slid = self._slid(n, turned, target, inside_only=False)
                 out += [(value, n, up @ place @ turn @ coarse.from_query) for value, place in slid]
         out.sort(key=lambda p: -p[0])
@@ -220,6 +221,8 @@ class DenseProbe:
             inside = size[0] <= tw and size[1] <= th
             if not inside and (inside_only or not (size[0] >= tw and size[1] >= th)):
                 continue  # sticks out on one side only: no placement to slide
+            if n == self._middle and size[0] * size[1] < MIDDLE_COVER * tw * th:
+                continue  # too small a part to count (matches() would drop it)
             template = self._template(n, turned, size)
             if inside:
                 result = cv2.matchTemplate(target, template, cv2.TM_CCOEFF_NORMED)
