@@ -63,7 +63,7 @@ def studied(spec, query, ids, refs, reach=(), probes=()):
             continue
         rows.append(dict(
             query=current["key"], true=key_of_id.get(image_id) in current["relevant"],
-            agreement=match.agreement, cover=matching._cover(match.box, ref),
+            agreement=match.agreement, cover=matching.box_cover(match.box, ref),
             cells=weakest_cells(query, ref, match.homography, WEAKEST_SHARE) or 0.0,
             colour=colour_agreement(query, ref, match.homography),
             spread=colour_spread(query, ref, match.homography) or 0.0,

@@ -61,7 +61,7 @@ def _row(image_id: int, label: str, match, query, ref) -> dict:
     h = match.homography
     return dict(id=image_id, key=key_of_id.get(image_id), true=key_of_id.get(image_id) in current["relevant"],
                 how=label, agreement=round(float(match.agreement), 4),
-                cover=round(matching._cover(match.box, ref), 3),
+                cover=round(matching.box_cover(match.box, ref), 3),
                 cells=weakest_cells(query, ref, h, WEAKEST_SHARE),
                 colour=colour_agreement(query, ref, h),
                 trusted=matching._trusted(query, ref, h, greys=True),

@@ -46,7 +46,7 @@ def recorded(match, spec, query, ref):  # type: ignore[no-untyped-def]
     out = _in_focus(match, spec, query, ref)
     if match.agreement < spec.dense_agreement:
         cells = weakest_cells(query, ref, out.homography, WEAKEST_SHARE)
-        judged.append((match.agreement, out.agreement, matching._cover(out.box, ref),
+        judged.append((match.agreement, out.agreement, matching.box_cover(out.box, ref),
                        -1.0 if cells is None else cells))
     return out
 

@@ -19,7 +19,7 @@ from tusou.engine.describe import Box, Descriptors
 from tusou.engine.kinds import KindSpec
 from tusou.engine.references import References
 from tusou.features import PDQ_MATCH_DISTANCE, GeometricMatch, Keypoints, frame_match, verify
-from tusou.features.alignment import MIDDLE_WHOLE, DenseProbe, refined
+from tusou.features.alignment import MIDDLE_WHOLE, DenseProbe, box_cover, refined
 from tusou.features.frames import Area, ContentMatch, query_areas
 from tusou.features.keypoints import (
     COLOUR_TOLERANCE,
@@ -359,12 +359,6 @@ def _trusted(query: Keypoints, ref: Keypoints, homography: np.ndarray, *,
     return colour is not None and colour >= MIN_COLOUR_AGREEMENT
 
 
-def _cover(box: Box, ref: Keypoints) -> float:
-    """The share of ``ref``'s area that ``box`` covers."""
-    x1, y1, x2, y2 = box
-    return max(0, x2 - x1) * max(0, y2 - y1) / max(ref.width * ref.height, 1)
-
-
 def last_look(spec: KindSpec, query: Keypoints, ids: Sequence[int], refs: References,
               reach: Sequence[int] = (), probes: Sequence[Keypoints] = (),
               details: References | None = None) -> list[Match]:
@@ -482,7 +476,7 @@ def _part(match: ContentMatch, spec: KindSpec, query: Keypoints, ref: Keypoints,
     it agrees ``spec.dense_agreement`` (or is pinned by its colours: ``_colourful``),
     covers at most MAX_DENSE_COVER of the reference, may be trusted (``_trusted``, with
     ``greys``) and agrees in every part and colour (``_whole``)."""
-    return (_cover(match.box, ref) <= MAX_DENSE_COVER
+    return (box_cover(match.box, ref) <= MAX_DENSE_COVER
             and (match.agreement >= spec.dense_agreement or _colourful(match, query, ref))
             and _trusted(query, ref, match.homography, greys=greys)
             and _whole(spec.dense_cells, query, ref, match.homography))

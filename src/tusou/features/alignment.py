@@ -77,7 +77,8 @@ _MIN_GRADIENT = 2.0
 # The query's middle, this share of each side off every edge, is aligned as well: a page
 # photographed close runs out of the frame on one side or two, where the whole frame, table
 # and all, is larger than the page on one axis only and slides nowhere; its middle is the
-# page's alone (`same`'s 80 % photos of the horse silhouette, the clock, stripes, 2026-12-07).
+# page's alone (80 % photos: `same` seed 13's horse silhouette, `picturebook` seed 15's
+# colour wheel, 2026-12-07).
 MIDDLE = 0.15
 # ... and only laid where it covers this share of the reference at least: the middle of a
 # page that fills the frame is a large part of it, while a small one is where a few broad
@@ -148,15 +149,16 @@ class DenseProbe:
         from_query = _scale_to(work, query.width, query.height)
         views: list[_View] = []
         # The whole query, its content inside a plain border if it has one, and its middle.
-        areas = query_areas(query)
-        middle = (MIDDLE, MIDDLE, 1.0 - MIDDLE, 1.0 - MIDDLE)
-        for x1, y1, x2, y2 in areas + ([middle] if MIDDLE else []):
+        areas = [(area, False) for area in query_areas(query)]
+        if MIDDLE:
+            areas.append(((MIDDLE, MIDDLE, 1.0 - MIDDLE, 1.0 - MIDDLE), True))
+        for (x1, y1, x2, y2), is_middle in areas:
             h, w = work.shape[:2]
             left, top = round(x1 * w), round(y1 * h)
             right, bottom = round(x2 * w), round(y2 * h)
             if right - left < 8 or bottom - top < 8:
                 continue
-            if (x1, y1, x2, y2) == middle and (x1, y1, x2, y2) not in areas:
+            if is_middle:
                 self._middle = len(views)
             shift = np.array([[1.0, 0.0, -left], [0.0, 1.0, -top], [0.0, 0.0, 1.0]])
             views.append(_View(np.ascontiguousarray(work[top:bottom, left:right]),
@@ -287,10 +289,7 @@ class DenseProbe:
         thumb = ref.image
         if not self._views or thumb is None or min(thumb.shape[:2]) < 8:
             return []
-        if middle and self._middle < 0:
-            return []
-        periodic = periodicity(thumb) >= PERIODIC
-        if middle and periodic:
+        if middle and (self._middle < 0 or periodicity(thumb) >= PERIODIC):
             return []
         from_thumb = np.linalg.inv(_scale_to(thumb, ref.width, ref.height))
         found: list[ContentMatch] = []
@@ -299,9 +298,10 @@ class DenseProbe:
         if middle:
             view = self._views[self._middle][0]
             placements = [p for p in placements
-                          if _cover(_outline(from_thumb @ p[2], view, self.query, ref), ref) >= MIDDLE_COVER]
+                          if box_cover(_outline(from_thumb @ p[2], view, self.query, ref), ref) >= MIDDLE_COVER]
         if not placements or placements[0][0] < MIN_COARSE:
             return []
+        periodic = not middle and periodicity(thumb) >= PERIODIC
         normal = stripes_normal(thumb)
         for value, n, guess in placements[:PERIODIC_HYPOTHESES if periodic else _tied(placements)]:
             if value < MIN_COARSE:
@@ -334,11 +334,9 @@ class DenseProbe:
         if (points[:, 2] <= 1e-9).any():  # a corner behind the camera: not a page's frame
             return 1.0
         laid = (points[:, :2] / points[:, 2:3]).astype(np.float32)
-        if cv2.contourArea(laid, oriented=True) < 0:
-            laid = laid[::-1]
         page = np.array([[-0.5, -0.5], [ref.width - 0.5, -0.5], [ref.width - 0.5, ref.height - 0.5],
                          [-0.5, ref.height - 0.5]], np.float32)
-        shared, _ = cv2.intersectConvexConvex(np.ascontiguousarray(laid), page)
+        shared, _ = cv2.intersectConvexConvex(laid, page)
         return float(shared) / float(ref.width * ref.height)
 
     def refine(self, match: ContentMatch, ref: Keypoints, *, levels: bool = False
@@ -381,7 +379,8 @@ def _coarse_target(thumb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return small, _gradient(small)
 
 
-def _cover(box: tuple[int, int, int, int], ref: Keypoints) -> float:
+def box_cover(box: tuple[int, int, int, int], ref: Keypoints) -> float:
+    """The share of ``ref``'s area that ``box`` (x1, y1, x2, y2 in its pixels) covers."""
     x1, y1, x2, y2 = box
     return max(0, x2 - x1) * max(0, y2 - y1) / max(ref.width * ref.height, 1)
 
