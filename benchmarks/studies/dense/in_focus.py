@@ -95,6 +95,7 @@ def report_judged(bar: float) -> None:
                   f"at most {some[:, 1].max():.3f}; the best (as laid, blurred, cover, weakest cells): "
                   f"{np.round(top, 3).tolist()}")
 
+
 if __name__ == "__main__":
     main(sys.argv[1], Path(sys.argv[2]), int(sys.argv[3]) if len(sys.argv) > 3 else 0,
          int(sys.argv[4]) if len(sys.argv) > 4 else 50)

@@ -19,7 +19,7 @@ from tusou.engine.describe import Box, Descriptors
 from tusou.engine.kinds import KindSpec
 from tusou.engine.references import References
 from tusou.features import PDQ_MATCH_DISTANCE, GeometricMatch, Keypoints, frame_match, verify
-from tusou.features.alignment import MIDDLE_WHOLE, DenseProbe, box_cover, refined
+from tusou.features.alignment import DenseProbe, box_cover, refined
 from tusou.features.frames import Area, ContentMatch, query_areas
 from tusou.features.keypoints import (
     COLOUR_TOLERANCE,
@@ -80,6 +80,14 @@ MIN_ROUGH_PLACEMENT = 0.4
 # frame is seen close, in more perspective than the affine placement lays (`same` seed 13's
 # 80 % photo of the horse silhouette: its middle 0.322 laid, 0.986 refined).
 MIN_ROUGH_MIDDLE = 0.3
+# ... and a placement of it counts only where the whole photo, laid as its middle is, leaves
+# some of the reference out (covers at most this share of it; ``DenseProbe.frame_cover``):
+# the page runs out of the frame. The middle of a whole copy is a part too, but whole copies
+# are the whole-frame look's and the page look's to judge (MAX_DENSE_COVER). Judged once
+# refined: a coarse placement's scale is only roughly right. (80 % photos whose page's edge
+# runs just out of the frame: `same` seed 13's horse silhouette 0.96, `picturebook` seed
+# 15's colour wheel 0.985.)
+MIDDLE_WHOLE = 0.99
 # ... the best this many of them (by agreement as they lie) that refining can move (ECC
 # converges within its bounds), until one counts: with four placements judged, a wrong one
 # can lie better than the true one (a striped texture's 40 % photo, `same` seed 3: a wrong
@@ -404,8 +412,9 @@ def last_look(spec: KindSpec, query: Keypoints, ids: Sequence[int], refs: Refere
         if not (spec.dense_agreement and dense):
             continue
         placed = probe.matches(ref)
-        match = _counted_part(spec, probe, query, ref, placed)
-        if not placed:  # the whole query slides nowhere: its middle may (alignment.MIDDLE)
+        if placed:
+            match = _counted_part(spec, probe, query, ref, placed)
+        else:  # the whole query slides nowhere: its middle may (alignment.MIDDLE)
             match = _counted_part(spec, probe, query, ref, probe.matches(ref, middle=True), MIN_ROUGH_MIDDLE)
             if match is not None and probe.frame_cover(match.homography, ref) > MIDDLE_WHOLE:
                 match = None

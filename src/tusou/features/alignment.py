@@ -84,16 +84,9 @@ MIDDLE = 0.15
 # page that fills the frame is a large part of it, while a small one is where a few broad
 # stripes line up with another picture's (benchmarks/studies/dense/middle_view.py). Never on
 # a reference that repeats a pattern: free of the frame's edges, the middle of one pattern
-# lines up with another of a different period at some scale.
+# lines up with another of a different period at some scale. (Which of its placements count:
+# engine.matching.MIDDLE_WHOLE.)
 MIDDLE_COVER = 0.35
-# ... and counts only where the whole photo, laid as its middle is, leaves some of the
-# reference out (covers at most this share of it; ``DenseProbe.frame_cover``): the page runs
-# out of the frame. The middle of a whole copy is a part too, but whole copies are the
-# whole-frame look's and the page look's to judge (engine.matching.MAX_DENSE_COVER). Judged
-# once refined: a coarse placement's scale is only roughly right. (80 % photos whose page's
-# edge runs just out of the frame: `same` seed 13's horse silhouette 0.96, `picturebook`
-# seed 15's colour wheel 0.985.)
-MIDDLE_WHOLE = 0.99
 # refined(): a keypoint fit from few inliers is refined by an ECC homography on the
 # thumbnail, which may move the corners of the query's footprint this share of the
 # thumbnail's long side at most. The true fits refined in the calibration (matching's
@@ -224,7 +217,7 @@ class DenseProbe:
             if not inside and (inside_only or not (size[0] >= tw and size[1] >= th)):
                 continue  # sticks out on one side only: no placement to slide
             if n == self._middle and size[0] * size[1] < MIDDLE_COVER * tw * th:
-                continue  # too small a part to count (matches() would drop it)
+                continue  # a part too small (quarter turns: its outline's box is this size)
             template = self._template(n, turned, size)
             if inside:
                 result = cv2.matchTemplate(target, template, cv2.TM_CCOEFF_NORMED)
@@ -295,10 +288,6 @@ class DenseProbe:
         found: list[ContentMatch] = []
         target: np.ndarray | None = None  # the thumbnail's gradients, once per reference
         placements = self._placements(thumb, self._middle if middle else None)
-        if middle:
-            view = self._views[self._middle][0]
-            placements = [p for p in placements
-                          if box_cover(_outline(from_thumb @ p[2], view, self.query, ref), ref) >= MIDDLE_COVER]
         if not placements or placements[0][0] < MIN_COARSE:
             return []
         periodic = not middle and periodicity(thumb) >= PERIODIC
