@@ -1,6 +1,7 @@
 """Outlines of repeated patterns (features/periods.py): an outline short of a printed
 board by whole squares, or one row of it, grows to the board, and no further; outlines of
-pictures that do not repeat are left as they are."""
+pictures that do not repeat are left as they are; a striped page's outline a stripe short
+of the page, or a stripe past it, has a stepped outline that is the page's."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ import pytest
 import skimage.data
 
 from test_alignment import _rgb
-from test_pages import _photo
-from tusou.features.periods import grown, period
+from test_pages import _black_bands, _photo
+from tusou.features.periods import grown, period, stepped
 
 BOARD = _rgb(skimage.data.checkerboard())  # 200 x 200, 8 x 8 squares of 25 px
 SQUARE = 25
@@ -86,3 +87,42 @@ def test_the_period_is_the_shortest_repeat() -> None:
     assert period(grad, seen, 1) == pytest.approx(12, abs=0.5)
     assert period(grad, seen, 0) is None  # the same along the lines: nothing repeats
     assert period(np.random.default_rng(0).random((60, 120)), seen, 1) is None
+
+
+BAND = 20  # _black_bands: black and white bands of 20 px, black at the top and the bottom
+
+
+@pytest.mark.parametrize("seed", [1, 3])
+@pytest.mark.parametrize(("y0", "y1"), [
+    (BAND, 300),  # the top black band left out (on a dark table its edge is faint)
+    (0, 300 - BAND),  # the bottom one
+    (BAND, 300 + BAND),  # a band in at the top, one past the page at the bottom
+])
+def test_a_striped_outline_a_stripe_off_has_a_stepped_outline_that_is_the_page(
+        seed: int, y0: int, y1: int) -> None:
+    photo = _photo(_black_bands(), seed, 0.55)
+    off = _in_photo(photo, 0, y0, 300, y1)
+    assert _off(off, photo.quad) > 0.025  # a band is 0.033 of the diagonal
+    outlines = stepped(_grey(photo), off)
+    assert 0 < len(outlines) <= 8
+    assert min(_off(quad, photo.quad) for quad in outlines) <= 0.01
+
+
+@pytest.mark.parametrize("seed", [1, 3])
+def test_a_stepped_outline_never_leaves_a_band_of_the_page_out(seed: int) -> None:
+    # Stepping in over a band the pattern goes on with would leave a part of the page,
+    # which bands of another period fill as well (44 px bands lie on 7 periods of 40 px).
+    photo = _photo(_black_bands(), seed, 0.55)
+    page = cv2.contourArea(photo.quad.astype(np.float32))
+    for quad in (photo.quad, _in_photo(photo, 0, BAND, 300, 300)):
+        for other in stepped(_grey(photo), quad):
+            assert cv2.contourArea(other.astype(np.float32)) >= 0.99 * page
+
+
+def test_only_striped_outlines_are_stepped() -> None:
+    # a board repeats both ways and a photograph neither: growing by whole periods, or
+    # nothing, is all they get
+    board = _photo(BOARD, 0)
+    assert stepped(_grey(board), _in_photo(board, SQUARE, SQUARE, 175, 175)) == []
+    photo = _photo(skimage.data.astronaut(), 1)
+    assert stepped(_grey(photo), _in_photo(photo, 100, 100, 400, 400)) == []

@@ -43,7 +43,7 @@ from tusou.errors import (
 )
 from tusou.features import Keypoints, l2n
 from tusou.features.keypoints import descriptors_from_bytes
-from tusou.features.pages import find_pages, page_view, rectified
+from tusou.features.pages import find_pages, page_view, rectified, stepped_outlines
 from tusou.images.decode import DecodedImage
 from tusou.images.fetch import UrlFetcher
 from tusou.images.limits import ImageLimits
@@ -585,8 +585,12 @@ class Library:
         nearest = [[i for i, _ in self._state.index.search(vector, spec.verify_candidates, allowed)]
                    for vector in vectors]
         pages = [page_view(pixels, quad) for quad in quads]
+        # a striped page's outline may have stopped a stripe short or gone one past: it is
+        # also laid with its sides along the stripes at the next boundaries in or out
+        laid = pages + [page_view(pixels, other) for quad in quads
+                        for other in self._extracting(partial(stepped_outlines, pixels, quad))]
         judged = list(dict.fromkeys([*tried, *(i for ids in nearest for i in ids)]))
-        found = verify_pages(spec, pages, judged, refs)
+        found = verify_pages(spec, laid, judged, refs)
         if settled(found):
             return found
         # the best outline's page's nearest vectors past those judged
@@ -595,7 +599,7 @@ class Library:
                  if i not in seen] if spec.page_reach else []
         if reach:
             found = merged(found, verify_pages(
-                spec, pages, page_reached(pages[0], refs.thumbnails(reach), spec.page_reach_keep), refs))
+                spec, laid, page_reached(pages[0], refs.thumbnails(reach), spec.page_reach_keep), refs))
         if settled(found) or not spec.page_keypoints:
             return found
         # (Pages that count only compared coarser are weak: the page's keypoints may still

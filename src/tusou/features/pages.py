@@ -39,7 +39,7 @@ import numpy as np
 from .alignment import _MIN_GRADIENT, corner_move, ecc_step
 from .frames import ContentMatch
 from .keypoints import _SMOOTHING, Keypoints, _smoothed, agreement, colour_copy, weakest_cells
-from .periods import grown
+from .periods import grown, stepped
 from .pixels import resize_max_side
 
 # The photo's long side while looking for the outline: textures finer than a few pixels
@@ -126,6 +126,13 @@ VIEW_SIDE = 320
 QUICK_SIDE = 48
 QUICK_KEEP = 2
 MIN_QUICK = 0.5
+# ... distinct ones: two assignments whose squared pages correlate this much in grey
+# levels and gradients lay the same content, and the second is not kept. Stripes look
+# alike mirrored along them, so their 8 assignments come in look-alike pairs, and the
+# best two by the quick comparison could be one pair, the true one's pair third
+# (banded_0090's 55 % photo, outlined to the page: quick 0.59 twice for a half turn that
+# lies at 0.00, 0.57 twice for the true one, which refined agrees 0.975).
+_LOOK_ALIKE = 0.98
 # A reference whose QUICK_SIDE copy keeps under this share of its thumbnail's grey-level
 # deviation has its detail finer than that (fine stripes: there they average out, or alias
 # differently in the page and the thumbnail, and even the true assignment can compare at
@@ -459,6 +466,15 @@ def find_pages(pixels: np.ndarray) -> list[Quad]:
         if not _among(quad, whole, _SAME_OUTLINE * max(w, h)):
             whole.append(quad)
     return [(quad + 0.5) / scale - 0.5 for quad in whole]
+
+
+def stepped_outlines(pixels: np.ndarray, quad: Quad) -> list[Quad]:
+    """Other outlines of a striped page outlined by ``quad`` (the photo's pixels): its sides
+    along the stripes stepped to the nearest stripe boundaries (``periods.stepped``); none
+    for a page that is not striped."""
+    small, scale = resize_max_side(pixels, WORK_SIDE)
+    grey = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY) if small.ndim == 3 else small
+    return [(other + 0.5) / scale - 0.5 for other in stepped(grey, (quad + 0.5) * scale - 0.5)]
 
 
 def _among(quad: Quad, quads: list[Quad], tolerance: float) -> bool:
@@ -879,6 +895,20 @@ def _finer_than_quick(thumb: np.ndarray, squashed: np.ndarray) -> bool:
     return deviation(squashed) < _FINE_DETAIL * deviation(thumb)
 
 
+def _distinct(view: PageView, order: list[int], keep: int) -> list[int]:
+    """The first ``keep`` of the corner assignments ``order`` lists whose squared page is
+    not a look-alike (_LOOK_ALIKE) of one kept before it."""
+    out: list[int] = []
+    for k in order:
+        if len(out) == keep:
+            break
+        levels, gradients = view.squares[k]
+        if not any(min(float(levels @ view.squares[j][0]), float(gradients @ view.squares[j][1])) >= _LOOK_ALIKE
+                   for j in out):
+            out.append(k)
+    return out
+
+
 def in_focus(query: Keypoints, ref: Keypoints, homography: np.ndarray, as_laid: float) -> float:
     """A placement's agreement ``as_laid`` (``agreement(levels=True)``) or, where higher, its
     agreement against ``ref``'s thumbnail blurred as a photographed page is (PAGE_BLURS)."""
@@ -898,7 +928,8 @@ def page_match(view: PageView, ref: Keypoints, min_agreement: float,
         return None
     squashed = _squashed(ref.image)
     quick = _quick(view, squashed)
-    kept = [k for k in np.argsort(quick)[::-1][:QUICK_KEEP] if quick[k] >= MIN_QUICK]
+    kept = _distinct(view, [k for k in np.argsort(quick, kind="stable")[::-1] if quick[k] >= MIN_QUICK],
+                     QUICK_KEEP)
     guesses = _assignments(view.corners, ref)
     fine = _finer_than_quick(ref.image, squashed)
     if fine:
