@@ -10,6 +10,12 @@ the striped textures) and COUNT (default 40) of its unrelated queries are search
 stepped outlines and without them in turn (which goes first alternating, one process).
 Printed: each query whose answer differs, every wrong answer either way, and the latency
 of each group on and off.
+
+(2026-12-07, alone on the box, the suite's library from `tusou eval same`. Striped photos
+answered right off / on: seed 15 12 / 14 (`banded_0064`'s and `banded_0090`'s 55 % photos),
+seed 13 12 / 12, seed 0 12 / 13 (`banded_0002`'s 55 % photo); no wrong answer either way.
+Cost on them +42 / +59 ms median / mean at seed 15, +43 / +160 at seed 13, +19 / +104 at
+seed 0; on 40 unrelated queries (seed 15) +25 / +15 ms, noise.)
 """
 
 import sys
@@ -43,6 +49,8 @@ def main(work: Path, seed: int, count: int, match: str) -> None:
         answers[(query.key, on)] = f"{top}{verdict}"
 
     for name, queries in (("striped photos", photos), ("unrelated", unrelated)):
+        if not queries:
+            continue
         items = []
         for query in queries:
             pixels = decode_rgb(_fit(query.load(), library.spec.limits))
