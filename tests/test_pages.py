@@ -840,6 +840,11 @@ def test_a_striped_page_outlined_a_band_short_lies_on_its_picture_once_stepped()
         assert max(laid(_black_bands(period), quad) for quad in [short, *outlines]) == 0.0
 
 
+def _photo_and_quad(picture: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    photo = _photo(picture, 1, 0.55)
+    return photo.pixels, photo.quad
+
+
 def test_look_alike_assignments_are_kept_once() -> None:
     # Level bands look the same mirrored left to right: each assignment has a twin, and the
     # quick comparison keeps two that differ. A photograph has no twins.
@@ -847,11 +852,6 @@ def test_look_alike_assignments_are_kept_once() -> None:
     assert _distinct(bands_view, [0, 4, 2, 6], 2) == [0, 2]
     photo_view = page_view(*_photo_and_quad(_rgb(skimage.data.astronaut())))
     assert _distinct(photo_view, [0, 4, 2, 6], 2) == [0, 4]
-
-
-def _photo_and_quad(picture: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    photo = _photo(picture, 1, 0.55)
-    return photo.pixels, photo.quad
 
 
 def test_same_finds_a_striped_page_whose_outline_stopped_a_band_short(

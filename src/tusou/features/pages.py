@@ -20,7 +20,9 @@ to its side cannot mislead; and a page lying inside the photo, as the region who
 differ from the photo's edge (GrabCut), which a table's grain or weave, crowding the page's
 sides out of the strongest lines, cannot hide. An outline filled with a repeated pattern
 (a checkerboard's own grid lines close outlines a row or two short of it) is grown by
-whole periods while the pattern goes on (``periods.grown``).
+whole periods while the pattern goes on (``periods.grown``); a striped page's outline, whose
+outermost stripe on a like-coloured table leaves no edge, is also laid with its sides along
+the stripes stepped to the next stripe boundaries (``periods.stepped``).
 Candidates come from the first look and from the page seen square-on (``rectified``): on
 a textured table, the whole photo's vector can rank the original far down.
 """

@@ -247,7 +247,9 @@ def _pattern_goes_on(inner: _SquareOn, view: _SquareOn, axis: int, strip: tuple[
                      repeat: float | None) -> bool:
     """Whether the ``strip`` (its two ends along ``axis``, outline coordinates) is the
     page's pattern going on: its grey levels match those ``repeat`` px further in
-    (_SAME_BAND); True where the pattern has no such period (nothing to tell it by)."""
+    (_SAME_BAND). Where the pattern has no such period, or the strips leave the canvas,
+    nothing tells it from the page: True, and the side stays. Where the photo shows under
+    _MIN_SEEN of it (a side extrapolated past the frame), False: the step is tried."""
     if repeat is None:
         return True
     lo, hi = sorted(strip)
