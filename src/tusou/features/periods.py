@@ -133,6 +133,12 @@ def _continued(beyond: tuple[np.ndarray, ...], within: tuple[np.ndarray, ...], s
     return min(gradients, levels) >= MIN_CONTINUED
 
 
+def _size(quad: np.ndarray) -> tuple[int, int]:
+    """An outline's width and height seen square-on: its opposite sides' mean lengths."""
+    return (max(8, round(0.5 * float(np.linalg.norm(quad[1] - quad[0]) + np.linalg.norm(quad[2] - quad[3])))),
+            max(8, round(0.5 * float(np.linalg.norm(quad[3] - quad[0]) + np.linalg.norm(quad[2] - quad[1])))))
+
+
 class _SquareOn:
     """The photo around an outline seen square-on: the outline is [0, width] x [0, height],
     with ``margin`` px around it (gradients, and which pixels the photo shows)."""
@@ -152,6 +158,14 @@ class _SquareOn:
                                         borderMode=cv2.BORDER_CONSTANT, borderValue=0) > 0
         levels, grad = _smoothed(canvas)
         self.levels, self.grad = levels.astype(np.float64), grad.astype(np.float64)
+
+    def in_photo(self, top: float, bottom: float, left: float, right: float) -> np.ndarray:
+        """The rectangle [left, right] x [top, bottom] (outline coordinates) as corners in
+        the photo's pixels, clockwise from the top left."""
+        corners = np.array([[left, top, 1], [right, top, 1], [right, bottom, 1], [left, bottom, 1]])
+        mapped = corners @ self.to_photo.T
+        out: np.ndarray = mapped[:, :2] / mapped[:, 2:] - 0.5
+        return out
 
     def span(self, lo: float, hi: float) -> slice:
         """The canvas's pixels from ``lo`` to ``hi`` in the outline's coordinates (either axis)."""
@@ -174,8 +188,7 @@ def grown(grey: np.ndarray, quad: np.ndarray) -> np.ndarray:
     """``quad`` (corners in grey ``grey``'s pixels) with each side stepped out by whole
     periods while the pattern inside it goes on beyond it; ``quad`` itself when its content
     does not repeat or nothing goes on."""
-    width = max(8, round(0.5 * float(np.linalg.norm(quad[1] - quad[0]) + np.linalg.norm(quad[2] - quad[3]))))
-    height = max(8, round(0.5 * float(np.linalg.norm(quad[3] - quad[0]) + np.linalg.norm(quad[2] - quad[1]))))
+    width, height = _size(quad)
     inner = _SquareOn(grey, quad, width, height, 0)
     periods = [period(inner.grad, inner.seen, axis) for axis in (0, 1)]
     if periods == [None, None]:
@@ -215,10 +228,7 @@ def grown(grey: np.ndarray, quad: np.ndarray) -> np.ndarray:
     (top, bottom), (left, right) = bounds
     if (top, bottom, left, right) == (0.0, float(height), 0.0, float(width)):
         return quad
-    corners = np.array([[left, top, 1], [right, top, 1], [right, bottom, 1], [left, bottom, 1]])
-    out = corners @ view.to_photo.T
-    result: np.ndarray = out[:, :2] / out[:, 2:] - 0.5
-    return result
+    return view.in_photo(top, bottom, left, right)
 
 
 def _boundaries(view: _SquareOn, axis: int, extent: int, across: int) -> np.ndarray:
@@ -272,8 +282,7 @@ def stepped(grey: np.ndarray, quad: np.ndarray) -> list[np.ndarray]:
     periodic across one axis and not along the other) with each side along the stripes
     at its place or stepped to the nearest stripe boundary in or out (see _MIN_BOUNDARY),
     ``quad`` itself left out; none for any other content."""
-    width = max(8, round(0.5 * float(np.linalg.norm(quad[1] - quad[0]) + np.linalg.norm(quad[2] - quad[3]))))
-    height = max(8, round(0.5 * float(np.linalg.norm(quad[3] - quad[0]) + np.linalg.norm(quad[2] - quad[1]))))
+    width, height = _size(quad)
     inner = _SquareOn(grey, quad, width, height, 0)
     periods = [period(inner.grad, inner.seen, axis) for axis in (0, 1)]
     if sum(p is not None for p in periods) != 1:
@@ -303,7 +312,5 @@ def stepped(grey: np.ndarray, quad: np.ndarray) -> list[np.ndarray]:
                 continue
             (top, bottom), (left, right) = ((low, high), (0.0, float(width))) if axis == 0 else \
                 ((0.0, float(height)), (low, high))
-            corners = np.array([[left, top, 1], [right, top, 1], [right, bottom, 1], [left, bottom, 1]])
-            mapped = corners @ view.to_photo.T
-            out.append(mapped[:, :2] / mapped[:, 2:] - 0.5)
+            out.append(view.in_photo(top, bottom, left, right))
     return out
