@@ -715,6 +715,21 @@ def test_a_photographed_smooth_colourful_picture_counts_where_its_colours_pin_it
     assert verify_pages(SAME, views, [1, 2], References(load)) == []
 
 
+@pytest.mark.parametrize(("seed", "share"), [(5, 0.55), (8, 0.8)])
+def test_a_smooth_colourful_page_under_the_colourful_floor_is_compared_coarser(
+        seed: int, share: float, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Its few gradients (the rim, the hues) blur away in the photo: as compared it agrees
+    # under COLOURFUL_AGREEMENT, compared coarser over it, and its colours and every part
+    # pin it (the wheel with its hues turned is never answered).
+    wheel, load = _wheels()
+    photo = _photo(wheel, seed, share)
+    views = [page_view(photo.pixels, quad) for quad in find_pages(photo.pixels)]
+    found = verify_pages(SAME, views, [1, 2], References(load))
+    assert [m.id for m in found] == [1] and found[0].score == 0.6 and found[0].weak
+    monkeypatch.setattr(pages, "SMOOTH_FLOOR", 1.0)
+    assert verify_pages(SAME, views, [1, 2], References(load)) == []
+
+
 @pytest.mark.parametrize("seed", [1, 3, 5, 6])
 def test_a_photographed_smooth_picture_is_refined_on_its_grey_levels(
         seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -727,6 +742,9 @@ def test_a_photographed_smooth_picture_is_refined_on_its_grey_levels(
     on_gradients = pages._refined
     monkeypatch.setattr(pages, "_refined", lambda view, ref, guess, *, levels=False:
                         None if levels else on_gradients(view, ref, guess))
+    # (placed by its gradients alone, seed 3's photo still reaches the colourful floor
+    # compared coarser: that rule is off here, and has its own test)
+    monkeypatch.setattr(pages, "SMOOTH_FLOOR", 1.0)
     assert verify_pages(SAME, views, [1, 2], References(load)) == []
 
 
