@@ -851,7 +851,7 @@ def test_a_striped_page_outlined_a_band_short_lies_on_its_picture_once_stepped()
         return 0.0 if match is None else match.agreement
 
     assert laid(picture, short) == 0.0  # out of phase everywhere
-    outlines = stepped_outlines(photo.pixels, short)
+    outlines = stepped_outlines(photo.pixels, [short])
     assert max(laid(picture, quad) for quad in outlines) >= 0.95
     # bands of another period, a band more or fewer on the page, lie on no outline
     for period in (36, 44):
@@ -885,5 +885,5 @@ def test_same_finds_a_striped_page_whose_outline_stopped_a_band_short(
     query = ImageSource(data=encode(photo.pixels, "PNG"))
     hits = library.search(query).hits
     assert [h.image.brief for h in hits] == ["bands40"] and hits[0].inliers is None
-    monkeypatch.setattr("tusou.engine.library.stepped_outlines", lambda pixels, quad: [])
+    monkeypatch.setattr("tusou.engine.library.stepped_outlines", lambda pixels, quads: [])
     assert library.search(query).hits == []

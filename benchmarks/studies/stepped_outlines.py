@@ -42,7 +42,7 @@ def main(work: Path, seed: int, count: int, match: str) -> None:
 
     def asked(item, on: bool) -> None:  # type: ignore[no-untyped-def]
         query, pixels, desc = item
-        library_module.stepped_outlines = _stepped if on else (lambda pixels, quad: [])
+        library_module.stepped_outlines = _stepped if on else (lambda pixels, quads: [])
         found = library._rank(desc, None, None, Page(), None, pixels)
         top = suite.key_of_id.get(found.hits[0].image.id, "?") if found.hits else "-"
         verdict = "" if top == "-" else (" right" if top in query.relevant else " WRONG")

@@ -587,8 +587,8 @@ class Library:
         pages = [page_view(pixels, quad) for quad in quads]
         # a striped page's outline may have stopped a stripe short or gone one past: it is
         # also laid with its sides along the stripes at the next boundaries in or out
-        laid = pages + [page_view(pixels, other) for quad in quads
-                        for other in self._extracting(partial(stepped_outlines, pixels, quad))]
+        laid = pages + [page_view(pixels, other)
+                        for other in self._extracting(partial(stepped_outlines, pixels, quads))]
         judged = list(dict.fromkeys([*tried, *(i for ids in nearest for i in ids)]))
         found = verify_pages(spec, laid, judged, refs)
         if settled(found):

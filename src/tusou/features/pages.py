@@ -481,13 +481,14 @@ def find_pages(pixels: np.ndarray) -> list[Quad]:
     return [(quad + 0.5) / scale - 0.5 for quad in whole]
 
 
-def stepped_outlines(pixels: np.ndarray, quad: Quad) -> list[Quad]:
-    """Other outlines of a striped page outlined by ``quad`` (the photo's pixels): its sides
-    along the stripes stepped to the nearest stripe boundaries (``periods.stepped``); none
-    for a page that is not striped."""
+def stepped_outlines(pixels: np.ndarray, quads: list[Quad]) -> list[Quad]:
+    """Other outlines of the striped pages outlined by ``quads`` (the photo's pixels): their
+    sides along the stripes stepped to the nearest stripe boundaries (``periods.stepped``);
+    none for a page that is not striped."""
     small, scale = resize_max_side(pixels, WORK_SIDE)
     grey = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY) if small.ndim == 3 else small
-    return [(other + 0.5) / scale - 0.5 for other in stepped(grey, (quad + 0.5) * scale - 0.5)]
+    return [(other + 0.5) / scale - 0.5 for quad in quads
+            for other in stepped(grey, (quad + 0.5) * scale - 0.5)]
 
 
 def _among(quad: Quad, quads: list[Quad], tolerance: float) -> bool:

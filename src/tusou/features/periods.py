@@ -254,20 +254,20 @@ def _boundaries(view: _SquareOn, axis: int, extent: int, across: int) -> np.ndar
 
 
 def _pattern_goes_on(inner: _SquareOn, view: _SquareOn, axis: int, strip: tuple[float, float],
-                     repeat: float | None) -> bool:
+                     inward: float, repeat: float | None) -> bool:
     """Whether the ``strip`` (its two ends along ``axis``, outline coordinates) is the
     page's pattern going on: its grey levels match those ``repeat`` px further in
-    (_SAME_BAND). Where the pattern has no such period, or the strips leave the canvas,
-    nothing tells it from the page: True, and the side stays. Where the photo shows under
-    _MIN_SEEN of it (a side extrapolated past the frame), False: the step is tried."""
+    (``inward``: +1 or -1 along ``axis``; _SAME_BAND). Where the pattern has no such
+    period, or the strips leave the canvas, nothing tells it from the page: True, and the
+    side stays. Where the photo shows under _MIN_SEEN of it (a side extrapolated past the
+    frame), False: the step is tried."""
     if repeat is None:
         return True
     lo, hi = sorted(strip)
-    towards = 1.0 if lo < 0.5 * (inner.levels.shape[axis]) else -1.0
     length = max(1, round(hi - lo))
     across = (0.0, float(inner.levels.shape[1 - axis]))
     here = view.strip(axis, lo, length, across)
-    there = view.strip(axis, lo + towards * repeat, length, across)
+    there = view.strip(axis, lo + inward * repeat, length, across)
     if here is None or there is None:
         return True
     seen = here[2] & there[2]
@@ -302,7 +302,7 @@ def stepped(grey: np.ndarray, quad: np.ndarray) -> list[np.ndarray]:
             if not len(ahead):
                 continue
             step = side + float(ahead[np.argmin(np.abs(ahead))])
-            if direction != inward or not _pattern_goes_on(inner, view, axis, (side, step), repeat):
+            if direction != inward or not _pattern_goes_on(inner, view, axis, (side, step), inward, repeat):
                 steps.append(step)
         places.append(steps)
     out = []
