@@ -887,3 +887,23 @@ def test_same_finds_a_striped_page_whose_outline_stopped_a_band_short(
     assert [h.image.brief for h in hits] == ["bands40"] and hits[0].inliers is None
     monkeypatch.setattr("tusou.engine.library.stepped_outlines", lambda pixels, quads: [])
     assert library.search(query).hits == []
+
+
+@pytest.mark.parametrize(("seed", "share"), [(0, 0.55), (4, 0.3), (2, 0.3)])
+def test_fine_stripes_laid_out_of_phase_by_their_outline_are_still_refined(
+        seed: int, share: float, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Period 12 on a 300 px picture: the outline found, a fraction of a period off, lays
+    # the stripes out of phase, and the true assignment lies at about -0.4..-0.6 (anti-phase),
+    # under the guesses' floor; refined, it finds the page.
+    picture = stripes(12, BROWN)
+    photo = _photo(picture, seed, share)
+    view = page_view(photo.pixels, find_pages(photo.pixels)[0])
+    lying = [agreement(view.query, _stored(picture), guess, levels=True)
+             for guess in pages._assignments(view.corners, _stored(picture))]
+    assert max(score for score in lying if score is not None) < pages.MIN_GUESS
+    match = page_match(view, _stored(picture), SAME.page_agreement, SAME.page_cells)
+    assert match is not None and match.agreement >= 0.95
+    for period in (10, 14):
+        assert page_match(view, _stored(stripes(period, BROWN)), SAME.page_agreement, SAME.page_cells) is None
+    monkeypatch.setattr(pages, "_FINE_GUESS", 1.0)
+    assert page_match(view, _stored(picture), SAME.page_agreement, SAME.page_cells) is None

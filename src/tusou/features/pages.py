@@ -156,6 +156,11 @@ _FINE_KEEP = 4
 # Corner assignments whose unrefined agreement is below this are not refined: a true
 # page, found a few pixels off, starts above 0.2 (calibration); most wrong ones below.
 MIN_GUESS = 0.2
+# ... but a fine reference's assignments go on by how far their agreement as they lie is
+# from zero, either way, from _FINE_GUESS: an outline a fraction of a period off lays fine
+# stripes out of phase, and the true assignment then lies weak or negative (anti-phase)
+# while refining it still finds the page. Flat or crossed stripes lie at about 0.
+_FINE_GUESS = 0.1
 # How far ECC may move the thumbnail's corners, as a share of its long side.
 _MAX_CORNER_MOVE = 0.06
 _ECC_CRITERIA = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 40, 1e-4)
@@ -952,9 +957,9 @@ def page_match(view: PageView, ref: Keypoints, min_agreement: float,
         # The quick comparison may see nothing of it: the assignments that agree best as
         # they lie go on too.
         judged = [agreement(view.query, ref, guess, levels=True) for guess in guesses]
-        lying = [-1.0 if score is None else score for score in judged]
+        lying = [0.0 if score is None else abs(score) for score in judged]
         kept += [k for k in np.argsort(lying, kind="stable")[::-1][:_FINE_KEEP]
-                 if lying[k] >= MIN_GUESS and k not in kept]
+                 if lying[k] >= _FINE_GUESS and k not in kept]
     if not kept:  # most wrong candidates: nothing more to compute for them
         return None
     if float(_smoothed(ref.image)[1].mean()) < _MIN_GRADIENT:
@@ -963,7 +968,7 @@ def page_match(view: PageView, ref: Keypoints, min_agreement: float,
     for k in kept:
         guess = start = guesses[k]
         score = agreement(view.query, ref, guess, levels=True)
-        if score is None or score < MIN_GUESS:
+        if score is None or (score < MIN_GUESS and not fine):
             continue
         # Refined on the gradients and, from the same guess, on the grey levels: a smooth
         # picture's gradients are its few edges and noise (the colour wheel's are its rim,
