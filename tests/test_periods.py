@@ -12,6 +12,10 @@ import skimage.data
 
 from test_alignment import _rgb
 from test_pages import _black_bands, _photo
+from tusou.evaluation.dataset import decode_rgb, encode_jpeg, sample_images
+from tusou.evaluation.transforms import enlarged_to, phone_photo
+from tusou.features import periods
+from tusou.features.pages import find_pages
 from tusou.features.periods import grown, period, stepped
 
 BOARD = _rgb(skimage.data.checkerboard())  # 200 x 200, 8 x 8 squares of 25 px
@@ -126,3 +130,18 @@ def test_only_striped_outlines_are_stepped() -> None:
     assert stepped(_grey(board), _in_photo(board, SQUARE, SQUARE, 175, 175)) == []
     photo = _photo(skimage.data.astronaut(), 1)
     assert stepped(_grey(photo), _in_photo(photo, 100, 100, 400, 400)) == []
+
+
+def test_a_board_strip_outlined_from_a_photo_grows_across_its_squares_too(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # The `same` suite's chessboard photographed at 55 % (its seed 18 draw): the outline
+    # found first is three squares wide, and across them, square-on from the photo's
+    # perspective, its gradients autocorrelate 0.78 at the squares' period.
+    board = decode_rgb(next(i for i in sample_images() if i.key == "skimage/chessboard_RGB.png").load())
+    photo = phone_photo(board, np.random.default_rng(18_002_088), share=0.55)
+    shown = enlarged_to(photo.pixels)
+    true = (photo.quad + 0.5) * (shown.shape[1] / photo.pixels.shape[1]) - 0.5
+    pixels = decode_rgb(encode_jpeg(shown))
+    assert _off(find_pages(pixels)[0], true) <= 0.02
+    monkeypatch.setattr(periods, "MIN_PERIODIC", 0.8)
+    assert all(_off(quad, true) > 0.05 for quad in find_pages(pixels))
