@@ -959,6 +959,7 @@ def page_match(view: PageView, ref: Keypoints, min_agreement: float,
                      QUICK_KEEP)
     guesses = _assignments(view.corners, ref)
     fine = _finer_than_quick(ref.image, squashed)
+    judged: list[float | None] = []
     if fine:
         # The quick comparison may see nothing of it: the assignments that agree best as
         # they lie go on too.
@@ -973,7 +974,8 @@ def page_match(view: PageView, ref: Keypoints, min_agreement: float,
     best: tuple[float, np.ndarray] | None = None
     for k in kept:
         guess = start = guesses[k]
-        score = agreement(view.query, ref, guess, levels=True)
+        # (a fine reference's assignments were all judged as they lie already)
+        score = judged[k] if fine else agreement(view.query, ref, guess, levels=True)
         if score is None or (abs(score) < _FINE_GUESS if fine else score < MIN_GUESS):
             continue
         # Refined on the gradients and, from the same guess, on the grey levels: a smooth
