@@ -896,14 +896,14 @@ def test_fine_stripes_laid_out_of_phase_by_their_outline_are_still_refined(
     # the stripes out of phase, and the true assignment lies at about -0.4..-0.6 (anti-phase),
     # under the guesses' floor; refined, it finds the page.
     picture = stripes(12, BROWN)
+    ref = _stored(picture)
     photo = _photo(picture, seed, share)
     view = page_view(photo.pixels, find_pages(photo.pixels)[0])
-    lying = [agreement(view.query, _stored(picture), guess, levels=True)
-             for guess in pages._assignments(view.corners, _stored(picture))]
+    lying = [agreement(view.query, ref, guess, levels=True) for guess in pages._assignments(view.corners, ref)]
     assert max(score for score in lying if score is not None) < pages.MIN_GUESS
-    match = page_match(view, _stored(picture), SAME.page_agreement, SAME.page_cells)
+    match = page_match(view, ref, SAME.page_agreement, SAME.page_cells)
     assert match is not None and match.agreement >= 0.95
     for period in (10, 14):
         assert page_match(view, _stored(stripes(period, BROWN)), SAME.page_agreement, SAME.page_cells) is None
     monkeypatch.setattr(pages, "_FINE_GUESS", 1.0)
-    assert page_match(view, _stored(picture), SAME.page_agreement, SAME.page_cells) is None
+    assert page_match(view, ref, SAME.page_agreement, SAME.page_cells) is None

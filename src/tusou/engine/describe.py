@@ -26,8 +26,9 @@ from tusou.features import (
     pdq_hash,
 )
 from tusou.features.keypoints import WORK_SIDE
-from tusou.features.pages import Quad, page_size, rectified
+from tusou.features.pages import rectified
 from tusou.features.pixels import window
+from tusou.features.quads import Quad, page_size
 
 Box = tuple[int, int, int, int]
 

@@ -43,6 +43,7 @@ from .frames import ContentMatch
 from .keypoints import _SMOOTHING, Keypoints, _smoothed, agreement, colour_copy, weakest_cells
 from .periods import grown, stepped
 from .pixels import resize_max_side
+from .quads import Quad, page_size
 
 # The photo's long side while looking for the outline: textures finer than a few pixels
 # here are gone after the blur below, a page's border is not.
@@ -214,7 +215,6 @@ PAGE_COARSER = 2.0
 # cells 0.95-0.97.
 SMOOTH_FLOOR = 0.5
 
-Quad = np.ndarray  # (4, 2) float64 corners, clockwise from the one nearest the top left
 
 # A picture turned on a plain canvas (a tilted scan, a rotated paste: the canvas's four
 # corners one colour, within _FILL_TOLERANCE on 0..255 in every channel) is outlined by
@@ -833,12 +833,6 @@ def _normalised(grey: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         flat = flat - flat.mean()
         out.append(flat / (np.linalg.norm(flat) + 1e-9))
     return out[0], out[1]
-
-
-def page_size(quad: Quad) -> tuple[float, float]:
-    """The page's width and height in the photo's pixels: its opposite sides' mean lengths."""
-    return (0.5 * float(np.linalg.norm(quad[1] - quad[0]) + np.linalg.norm(quad[2] - quad[3])),
-            0.5 * float(np.linalg.norm(quad[3] - quad[0]) + np.linalg.norm(quad[2] - quad[1])))
 
 
 def rectified(pixels: np.ndarray, quad: Quad, side: int = VIEW_SIDE, *, square: bool = False

@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 
 from .keypoints import _ncc, _smoothed
+from .quads import page_size
 
 # An axis of the page square-on is periodic when its gradients' autocorrelation along it
 # (shifts of _SHORTEST_PERIOD px up to half its length) peaks at least this high (0..1);
@@ -140,9 +141,9 @@ def _continued(beyond: tuple[np.ndarray, ...], within: tuple[np.ndarray, ...], s
 
 
 def _size(quad: np.ndarray) -> tuple[int, int]:
-    """An outline's width and height seen square-on: its opposite sides' mean lengths."""
-    return (max(8, round(0.5 * float(np.linalg.norm(quad[1] - quad[0]) + np.linalg.norm(quad[2] - quad[3])))),
-            max(8, round(0.5 * float(np.linalg.norm(quad[3] - quad[0]) + np.linalg.norm(quad[2] - quad[1])))))
+    """An outline's width and height seen square-on, in whole pixels (at least 8)."""
+    width, height = page_size(quad)
+    return max(8, round(width)), max(8, round(height))
 
 
 class _SquareOn:
